@@ -1,0 +1,143 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import config, logs
+from app.http.problems import ApiError, problem_response
+
+log = logging.getLogger(__name__)
+
+API_SPEC = {
+    "API_TITLE": "Carbon Points (碳普惠) API",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": "/api/v1",
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    "API_SPEC_OPTIONS": {
+        "info": {"description": "Carbon inclusion points: behaviours → reductions → points."},
+        "components": {"securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        }},
+    },
+}
+
+
+def create_app(env: dict[str, str] | None = None, *, instance_path: str | None = None,
+               **overrides: object) -> Flask:
+    """Build the app. `env` replaces os.environ for settings (tests); overrides win last."""
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(API_SPEC)
+    app.config.update(config.load(app.instance_path, env))
+    app.config.update(overrides)
+    app.json.ensure_ascii = False
+    hops = app.config["PROXY_FIX_HOPS"]
+    if hops:
+        # Behind N trusted proxies, the client address (rate limits, logs) is theirs to say.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+
+    logs.configure(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind database, migrations, JWT, rate limiter and the OpenAPI generator."""
+    from app import models  # noqa: F401  (every table known to metadata and Alembic)
+    from app.auth.guard import init_jwt
+    from app.extensions import api, db, jwt, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "..",
+                                                     "migrations"))
+    jwt.init_app(app)
+    init_jwt(jwt)
+    limiter.init_app(app)
+    api.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount every domain's views; documented ones go through the smorest Api."""
+    from app.auth.views import blp as auth_blp
+    from app.extensions import api
+    from app.ops.views import blp as ops_blp
+    from app.users.views import admin_blp, me_blp
+
+    for blp in (auth_blp, me_blp, admin_blp):
+        api.register_blueprint(blp)
+    app.register_blueprint(ops_blp)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Every error leaves as application/problem+json; nothing leaks a stack trace."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(err: ApiError):
+        return problem_response(err.status, err.title or _title(err.status), err.detail,
+                                slug=err.slug, errors=err.errors, headers=err.headers)
+
+    @app.errorhandler(OperationalError)
+    def _db_unavailable(err: OperationalError):
+        log.error("database error", exc_info=err)
+        return problem_response(503, "Service Unavailable",
+                                "The database is unavailable; nothing was saved. Retry shortly.",
+                                slug="database-unavailable", headers={"Retry-After": "2"})
+
+    @app.errorhandler(Exception)
+    def _unexpected(err: Exception):
+        log.error("unhandled error", exc_info=err)
+        return problem_response(500, "Internal Server Error",
+                                "The server could not complete the request.")
+
+
+def _title(status: int) -> str:
+    from http import HTTPStatus
+
+    return HTTPStatus(status).phrase
+
+
+BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+def _require_json_body() -> None:
+    has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
+        "Transfer-Encoding", "")
+    if request.method in BODY_METHODS and has_body and not request.is_json:
+        raise UnsupportedMediaType("Send the request body as application/json.")
+
+
+def register_request_hooks(app: Flask) -> None:
+    """415 for non-JSON bodies; the unit of work commits last, claims are released after."""
+    from app.http.idempotency import release_local_claims
+    from app.uow import commit_request
+
+    app.before_request(_require_json_body)
+    # after_request hooks run in reverse order: registered last, the commit runs first,
+    # so the access log records the status the client really gets.
+    app.after_request(commit_request)
+    app.teardown_request(release_local_claims)
+
+
+def register_commands(app: Flask) -> None:
+    """CLI: users, seed-demo, scheduler (db comes from Flask-Migrate)."""
+    from app.demo.cli import seed_demo
+    from app.scheduler.cli import scheduler_cli
+    from app.users.cli import users_cli
+
+    app.cli.add_command(users_cli)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(scheduler_cli)

@@ -1,0 +1,74 @@
+"""`login_required`: the one way a view asks for an authenticated caller (and roles).
+
+Every JWT failure is answered in the problem format; the user behind a token is
+loaded on each request, so disabling an account or revoking a role works at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from flask import g
+from flask_jwt_extended import JWTManager, get_current_user, verify_jwt_in_request
+from flask_smorest import Blueprint
+
+from app.auth import service
+from app.http.problems import ApiError, problem_response
+from app.users.models import User
+
+BEARER = {"bearerAuth": []}
+
+
+def login_required(*roles: str, refresh: bool = False, any_token: bool = False) -> Callable:
+    """Require a valid token; with roles, the caller must hold at least one of them."""
+
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            verify_jwt_in_request(refresh=refresh, verify_type=not any_token)
+            if roles and not current_user().has_role(*roles):
+                raise ApiError(403, f"This needs the role: {' or '.join(roles)}.",
+                               slug="forbidden", title="Forbidden")
+            return view(*args, **kwargs)
+
+        responses = {401: {"description": "Missing, invalid, expired or revoked token"}}
+        if roles:
+            responses[403] = {"description": f"Needs role: {', '.join(roles)}"}
+        return Blueprint.doc(security=[BEARER], responses=responses)(wrapper)
+
+    return decorator
+
+
+def current_user() -> User:
+    return get_current_user()
+
+
+def _unauthorized(detail: str, slug: str = "unauthorized"):
+    return problem_response(401, "Unauthorized", detail, slug=slug,
+                            headers={"WWW-Authenticate": 'Bearer realm="api"'})
+
+
+def init_jwt(jwt: JWTManager) -> None:
+    @jwt.token_in_blocklist_loader
+    def _refused(_header: dict, claims: dict) -> bool:
+        g.token_user = service.token_user(claims)
+        return g.token_user is None
+
+    @jwt.user_lookup_loader
+    def _lookup(_header: dict, claims: dict) -> User | None:
+        return g.get("token_user") or service.token_user(claims)
+
+    jwt.unauthorized_loader(lambda reason: _unauthorized(reason, "missing-token"))
+    jwt.invalid_token_loader(lambda reason: _unauthorized(f"Invalid token: {reason}",
+                                                          "invalid-token"))
+    jwt.expired_token_loader(lambda _h, _c: _unauthorized("The token has expired.",
+                                                          "expired-token"))
+    jwt.revoked_token_loader(lambda _h, _c: _unauthorized(
+        "The token was revoked or its account is no longer active.", "revoked-token"))
+    jwt.user_lookup_error_loader(lambda _h, _c: _unauthorized(
+        "The token's account is no longer active.", "revoked-token"))
+    jwt.needs_fresh_token_loader(lambda _h, _c: _unauthorized("A fresh token is required."))
+    jwt.token_verification_failed_loader(lambda _h, _c: _unauthorized(
+        "The token failed verification.", "invalid-token"))

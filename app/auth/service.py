@@ -1,0 +1,84 @@
+"""Tokens: issue, check and revoke.
+
+An access token carries `rjti`, the jti of the refresh token it came from, so that
+revoking a refresh token (logout, rotation) also stops every access token minted
+from it. Both carry `ep`, the user's token epoch: a password change bumps it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
+from sqlalchemy import delete, select
+
+from app.auth.models import RevokedToken
+from app.auth.passwords import hash_password, needs_rehash, verify_password
+from app.extensions import db
+from app.http.problems import ApiError
+from app.users import service as users
+from app.users.models import User
+
+INVALID_LOGIN = "The login or password is wrong."
+
+
+def authenticate(identifier: str, password: str) -> User:
+    user = users.find_by_login(identifier)
+    # Always verify, even with no user, so timing does not reveal whether the account exists.
+    ok = verify_password(user.password_hash if user else None, password)
+    if not ok or user is None:
+        raise ApiError(401, INVALID_LOGIN, slug="invalid-credentials", title="Unauthorized")
+    if user.disabled:
+        raise ApiError(403, "This account is disabled.", slug="account-disabled",
+                       title="Forbidden")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def issue_tokens(user: User) -> dict[str, Any]:
+    refresh = create_refresh_token(identity=str(user.id), additional_claims={"ep": user.token_epoch})
+    refresh_jti = decode_token(refresh)["jti"]
+    access = create_access_token(identity=str(user.id),
+                                 additional_claims={"ep": user.token_epoch, "rjti": refresh_jti})
+    expires = current_app.config["JWT_ACCESS_TOKEN_EXPIRES"]
+    return {"access_token": access, "refresh_token": refresh, "token_type": "Bearer",
+            "expires_in": int(expires.total_seconds())}
+
+
+def revoke(claims: dict[str, Any]) -> None:
+    """Revoke the presented token and, for an access token, the refresh token behind it."""
+    user_id = int(claims["sub"])
+    expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+    _revoke_jti(claims["jti"], claims["type"], user_id, expires_at)
+    if claims.get("rjti"):
+        refresh_exp = datetime.now(UTC) + current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+        _revoke_jti(claims["rjti"], "refresh", user_id, refresh_exp)
+    db.session.flush()
+
+
+def _revoke_jti(jti: str, token_type: str, user_id: int, expires_at: datetime) -> None:
+    if db.session.get(RevokedToken, jti) is None:
+        db.session.add(RevokedToken(jti=jti, token_type=token_type, user_id=user_id,
+                                    expires_at=expires_at))
+
+
+def token_user(claims: dict[str, Any]) -> User | None:
+    """The live user a token speaks for, or None when it must be refused."""
+    jtis = [claims["jti"]] + ([claims["rjti"]] if claims.get("rjti") else [])
+    if db.session.scalar(select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)).limit(1)):
+        return None
+    try:
+        user = db.session.get(User, int(claims["sub"]))
+    except (TypeError, ValueError):
+        return None
+    if user is None or user.disabled or claims.get("ep") != user.token_epoch:
+        return None
+    return user
+
+
+def purge_expired(now: datetime) -> int:
+    result = db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
+    return result.rowcount

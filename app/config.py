@@ -1,0 +1,130 @@
+"""Settings read from the environment, checked once at start-up.
+
+A bad value raises ConfigError naming the variable, so a misconfigured deployment
+fails before it serves a single request instead of failing on the first one.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+JWT_SECRET_FILE = "jwt_secret.key"
+MIN_JWT_SECRET_LENGTH = 32
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+RATELIMIT_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """Normalise DATABASE_URL; PostgreSQL always goes through psycopg 3."""
+    if not raw:
+        return f"sqlite:///{Path(instance_path) / 'carbon_points.db'}"
+    try:
+        url: URL = make_url(raw)
+    except ArgumentError as exc:
+        raise ConfigError(f"DATABASE_URL is not a database URL: {exc}") from None
+    backend = url.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"DATABASE_URL uses {backend!r}; supported: {', '.join(SUPPORTED_BACKENDS)}"
+        )
+    if backend == "postgresql" and url.get_driver_name() != "psycopg":
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def jwt_secret(raw: str | None, instance_path: str) -> str:
+    """Use JWT_SECRET_KEY, or a key generated once into the instance folder."""
+    if raw:
+        if len(raw) < MIN_JWT_SECRET_LENGTH:
+            raise ConfigError(
+                f"JWT_SECRET_KEY must be at least {MIN_JWT_SECRET_LENGTH} characters"
+            )
+        return raw
+    path = Path(instance_path) / JWT_SECRET_FILE
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two workers starting together must not each write a different key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def timezone(raw: str | None) -> ZoneInfo:
+    name = raw or "Asia/Shanghai"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"TIMEZONE {name!r} is not an IANA time zone") from None
+
+
+def ratelimit_storage(raw: str | None) -> str:
+    uri = raw or "memory://"
+    if not uri.startswith(RATELIMIT_SCHEMES):
+        raise ConfigError(f"RATELIMIT_STORAGE_URI must start with one of {RATELIMIT_SCHEMES}")
+    return uri
+
+
+def positive_int(env: dict[str, str], name: str, default: int, *, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
+    """Build the Flask config mapping from environment variables."""
+    env = dict(os.environ if env is None else env)
+    log_level = env.get("LOG_LEVEL", "INFO").upper()
+    if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"LOG_LEVEL {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
+    db_url = database_url(env.get("DATABASE_URL"), instance_path)
+    return {
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options(db_url, env),
+        "JWT_SECRET_KEY": jwt_secret(env.get("JWT_SECRET_KEY"), instance_path),
+        "JWT_ACCESS_TOKEN_EXPIRES": timedelta(
+            seconds=positive_int(env, "JWT_ACCESS_TOKEN_SECONDS", 900)
+        ),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(
+            seconds=positive_int(env, "JWT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600)
+        ),
+        "TIMEZONE": timezone(env.get("TIMEZONE")),
+        "RATELIMIT_STORAGE_URI": ratelimit_storage(env.get("RATELIMIT_STORAGE_URI")),
+        "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes"),
+        "LOGIN_LIMIT_PER_ADDRESS": env.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 5 minutes"),
+        "LOG_LEVEL": log_level,
+        "PROXY_FIX_HOPS": positive_int(env, "PROXY_FIX_HOPS", 0, minimum=0),
+        "IDEMPOTENCY_KEY_TTL_HOURS": positive_int(env, "IDEMPOTENCY_KEY_TTL_HOURS", 48),
+    }
+
+
+def engine_options(db_url: str, env: dict[str, str]) -> dict:
+    if db_url.startswith("sqlite"):
+        return {"connect_args": {"timeout": positive_int(env, "SQLITE_BUSY_TIMEOUT_S", 15)}}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": positive_int(env, "DB_POOL_SIZE", 5),
+        "max_overflow": positive_int(env, "DB_MAX_OVERFLOW", 10),
+    }

@@ -1,0 +1,55 @@
+"""flask-smorest Api whose every error is application/problem+json."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Response
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from app.http.problems import ProblemSchema, problem_response
+
+log = logging.getLogger(__name__)
+
+
+def _field_errors(messages: object) -> dict | None:
+    """webargs nests messages by location ({"json": {...}}); clients want them by field."""
+    if not isinstance(messages, dict):
+        return None
+    merged: dict = {}
+    for location, by_field in messages.items():
+        if isinstance(by_field, dict):
+            merged.update(by_field)
+        else:
+            merged[location] = by_field
+    return merged or None
+
+
+class ProblemApi(Api):
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        data = getattr(error, "data", None) or {}
+        headers = dict(data.get("headers") or {})
+        if error.code == 405 and hasattr(error, "valid_methods") and error.valid_methods:
+            headers["Allow"] = ", ".join(error.valid_methods)
+        original = getattr(error, "original_exception", None)
+        if error.code is not None and error.code >= 500:
+            if original is not None:
+                log.error("unhandled error", exc_info=original)
+            return problem_response(error.code, error.name, "The server could not complete "
+                                    "the request.", headers=headers)
+        messages = data.get("messages")
+        errors = data.get("errors") or _field_errors(messages)
+        if error.code == 400 and isinstance(messages, dict) and isinstance(
+            messages.get("json"), list
+        ):
+            return problem_response(400, "Malformed JSON", "The request body is not valid JSON.",
+                                    slug="malformed-json", headers=headers)
+        if errors:
+            return problem_response(error.code, "Validation failed",
+                                    data.get("message") or "The request has invalid fields.",
+                                    slug="validation-error", errors=errors, headers=headers)
+        detail = data.get("message") or error.description
+        return problem_response(error.code or 500, error.name, detail, headers=headers)

@@ -1,0 +1,63 @@
+"""The one pagination convention: ?page=&per_page= in, an envelope out.
+
+Every list endpoint takes `page` (1-based, default 1) and `per_page` (default 20,
+at most 100) and answers {"items": [...], "page", "per_page", "total", "pages"}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from sqlalchemy import Select, func, select
+
+from app.extensions import db
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+
+
+class PageArgsSchema(ma.Schema):
+    """Query arguments every list endpoint accepts; filter schemas extend it."""
+
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1),
+                             metadata={"description": "1-based page number"})
+    per_page = ma.fields.Integer(load_default=DEFAULT_PER_PAGE,
+                                 validate=ma.validate.Range(min=1, max=MAX_PER_PAGE),
+                                 metadata={"description": f"Items per page, at most {MAX_PER_PAGE}"})
+
+
+_page_schemas: dict[type, type[ma.Schema]] = {}
+
+
+def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
+    """The envelope schema for a page of `item_schema` (one class per item type)."""
+    if item_schema not in _page_schemas:
+        name = item_schema.__name__.removesuffix("Schema") + "PageSchema"
+        _page_schemas[item_schema] = ma.Schema.from_dict(
+            {
+                "items": ma.fields.List(ma.fields.Nested(item_schema), required=True),
+                "page": ma.fields.Integer(required=True),
+                "per_page": ma.fields.Integer(required=True),
+                "total": ma.fields.Integer(required=True),
+                "pages": ma.fields.Integer(required=True),
+            },
+            name=name,
+        )
+    return _page_schemas[item_schema]
+
+
+def paginate(stmt: Select, args: dict[str, Any], *, scalars: bool = True) -> dict[str, Any]:
+    """Run `stmt` (already ordered) for one page; `total` counts all matching rows."""
+    page, per_page = args["page"], args["per_page"]
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+    paged = stmt.limit(per_page).offset((page - 1) * per_page)
+    result = db.session.execute(paged)
+    items = result.scalars().all() if scalars else result.all()
+    return {
+        "items": items,
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "pages": (total + per_page - 1) // per_page,
+    }

@@ -1,0 +1,71 @@
+"""RFC 9457 problem details: the one error format of this API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import Response, json
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Relative URI references (RFC 9457 §3.1.1): documented in the README, not fetched.
+PROBLEM_TYPE_BASE = "/problems/"
+
+
+class ProblemSchema(ma.Schema):
+    """Documents the error body (RFC 9457); responses are built by problem_response()."""
+
+    type = ma.fields.String(metadata={"description": "URI naming the kind of problem"})
+    title = ma.fields.String(metadata={"description": "Short summary of the kind of problem"})
+    status = ma.fields.Integer(metadata={"description": "HTTP status code"})
+    detail = ma.fields.String(metadata={"description": "What went wrong with this request"})
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        metadata={"description": "Validation messages by field name"},
+    )
+
+
+class ApiError(Exception):
+    """A refusal the client can act on; raised by services, rendered as a problem."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        slug: str | None = None,
+        title: str | None = None,
+        errors: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.slug = slug
+        self.title = title
+        self.errors = errors
+        self.headers = headers or {}
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    *,
+    slug: str | None = None,
+    errors: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + slug if slug else "about:blank",
+        "title": title,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    resp = Response(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
+    for name, value in (headers or {}).items():
+        resp.headers[name] = value
+    return resp

@@ -1,0 +1,71 @@
+"""JSON logs, one object per line, each carrying the request id when there is one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+
+from flask import Flask, Response, g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if has_request_context() and "request_id" in g:
+            entry["request_id"] = g.request_id
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure(app: Flask) -> None:
+    root = logging.getLogger()
+    # Tests build many apps in one process: replace our handler, never stack copies.
+    for handler in list(root.handlers):
+        if getattr(handler, "_carbon_points", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler._carbon_points = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])
+    app.logger.handlers.clear()
+    app.logger.propagate = True
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    app.before_request(_start)
+    app.after_request(_finish)
+
+
+def _start() -> None:
+    incoming = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+    g.started = time.perf_counter()
+
+
+def _finish(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+    elapsed_ms = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+    logging.getLogger("app.access").info(
+        "%s %s %s", request.method, request.path, response.status_code,
+        extra={"fields": {"method": request.method, "path": request.path,
+                          "status": response.status_code,
+                          "duration_ms": round(elapsed_ms, 2),
+                          "remote_addr": request.remote_addr}},
+    )
+    return response

@@ -1,0 +1,7 @@
+"""Import every model module so metadata (and Alembic autogenerate) sees all tables."""
+
+from app.audit.models import AuditEvent  # noqa: F401
+from app.auth.models import RevokedToken  # noqa: F401
+from app.http.idempotency import IdempotencyKey  # noqa: F401
+from app.scheduler.models import ApschedulerJob, JobRun  # noqa: F401
+from app.users.models import User, UserRole  # noqa: F401

@@ -1,0 +1,50 @@
+"""Unit of work: services flush, the request / CLI command / job commits once.
+
+Services never call commit(). The owner of the transaction is whatever started it:
+an HTTP request (commit_request, registered as the last after_request hook), a CLI
+command or a scheduled job (unit_of_work()).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Response
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app.extensions import db
+from app.http.problems import problem_response
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def unit_of_work() -> Iterator[None]:
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def commit_request(response: Response) -> Response:
+    """Commit a successful request's work; anything else is rolled back."""
+    if response.status_code >= 400:
+        db.session.rollback()
+        return response
+    try:
+        db.session.commit()
+    except OperationalError:
+        db.session.rollback()
+        log.exception("commit failed: database unavailable")
+        return problem_response(503, "Service Unavailable", "The database is unavailable; "
+                                "nothing was saved. Retry shortly.", headers={"Retry-After": "2"})
+    except IntegrityError:
+        db.session.rollback()
+        log.exception("commit failed: constraint violated")
+        return problem_response(409, "Conflict", "The request conflicts with a concurrent "
+                                "change; nothing was saved.", slug="conflict")
+    return response

@@ -1,0 +1,153 @@
+"""Account operations. They flush; the caller's unit of work commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from app.audit import service as audit
+from app.auth.passwords import hash_password, verify_password
+from app.db_types import utcnow
+from app.extensions import db
+from app.http.problems import ApiError
+from app.users.models import ROLES, User, UserRole
+from app.users.schemas import normalize_email, normalize_mobile
+
+
+def _check_unique(email: str | None, mobile: str | None) -> None:
+    clauses = []
+    if email:
+        clauses.append(User.email == email)
+    if mobile:
+        clauses.append(User.mobile == mobile)
+    taken = db.session.scalars(select(User).where(or_(*clauses))).all()
+    errors = {}
+    for user in taken:
+        if email and user.email == email:
+            errors["email"] = ["This email address is already registered."]
+        if mobile and user.mobile == mobile:
+            errors["mobile"] = ["This mobile number is already registered."]
+    if errors:
+        raise ApiError(409, "The account already exists.", slug="account-exists",
+                       title="Conflict", errors=errors)
+
+
+def register(*, password: str, email: str | None = None, mobile: str | None = None,
+             display_name: str | None = None, roles: tuple[str, ...] = ("citizen",),
+             granted_by: int | None = None) -> User:
+    _check_unique(email, mobile)
+    user = User(email=email, mobile=mobile, password_hash=hash_password(password),
+                display_name=display_name or _default_display_name(email, mobile))
+    user.roles = [UserRole(role=r, granted_by=granted_by) for r in roles]
+    db.session.add(user)
+    try:
+        # A concurrent registration of the same login loses here, not at commit.
+        with db.session.begin_nested():
+            db.session.flush()
+    except IntegrityError:
+        raise ApiError(409, "The account already exists.", slug="account-exists",
+                       title="Conflict") from None
+    return user
+
+
+def _default_display_name(email: str | None, mobile: str | None) -> str:
+    if email:
+        return email.split("@")[0][:64]
+    return f"用户{mobile[-4:]}" if mobile else "user"
+
+
+def find_by_login(identifier: str) -> User | None:
+    identifier = identifier.strip()
+    if "@" in identifier:
+        return db.session.scalar(select(User).where(User.email == normalize_email(identifier)))
+    return db.session.scalar(select(User).where(User.mobile == normalize_mobile(identifier)))
+
+
+def get(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise ApiError(404, "No such user.", slug="not-found", title="Not Found")
+    return user
+
+
+def update_profile(user: User, *, display_name: str | None = None,
+                   password: str | None = None, old_password: str | None = None) -> User:
+    if display_name is not None:
+        user.display_name = display_name
+    if password is not None:
+        if not verify_password(user.password_hash, old_password or ""):
+            raise ApiError(403, "The current password is wrong.", slug="wrong-password",
+                           title="Forbidden", errors={"old_password": ["Wrong password."]})
+        user.password_hash = hash_password(password)
+        user.token_epoch += 1
+    db.session.flush()
+    return user
+
+
+def search(*, q: str | None = None, role: str | None = None, disabled: bool | None = None):
+    stmt = select(User).order_by(User.id)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(User.email.like(like), User.mobile.like(like),
+                              User.display_name.ilike(like)))
+    if role:
+        stmt = stmt.where(User.roles.any(UserRole.role == role))
+    if disabled is not None:
+        stmt = stmt.where(User.disabled_at.is_not(None) if disabled else User.disabled_at.is_(None))
+    return stmt
+
+
+def _active_admin_count() -> int:
+    return db.session.scalar(
+        select(func.count(User.id)).where(User.roles.any(UserRole.role == "admin"),
+                                          User.disabled_at.is_(None)))
+
+
+def _refuse_last_admin(user: User) -> None:
+    if user.has_role("admin") and not user.disabled and _active_admin_count() <= 1:
+        raise ApiError(409, "This is the last active administrator.", slug="last-admin",
+                       title="Conflict")
+
+
+def valid_role(role: str) -> str:
+    if role not in ROLES:
+        raise ApiError(404, f"No such role; roles are {', '.join(ROLES)}.", slug="not-found",
+                       title="Not Found")
+    return role
+
+
+def grant_role(actor: User, user: User, role: str) -> User:
+    if not user.has_role(role):
+        user.roles.append(UserRole(role=role, granted_by=actor.id))
+        audit.record(actor.id, "user.role_granted", "user", user.id, role=role)
+        db.session.flush()
+    return user
+
+
+def revoke_role(actor: User, user: User, role: str) -> User:
+    if role == "admin":
+        _refuse_last_admin(user)
+    kept = [r for r in user.roles if r.role != role]
+    if len(kept) != len(user.roles):
+        user.roles = kept
+        audit.record(actor.id, "user.role_revoked", "user", user.id, role=role)
+        db.session.flush()
+    return user
+
+
+def disable(actor: User, user: User) -> User:
+    if user.disabled:
+        return user
+    _refuse_last_admin(user)
+    user.disabled_at = utcnow()
+    audit.record(actor.id, "user.disabled", "user", user.id)
+    db.session.flush()
+    return user
+
+
+def enable(actor: User, user: User) -> User:
+    if user.disabled:
+        user.disabled_at = None
+        audit.record(actor.id, "user.enabled", "user", user.id)
+        db.session.flush()
+    return user

@@ -1,0 +1,121 @@
+"""Fixtures: a migrated database per run, a clean one per test, no global app context.
+
+SQLite (default): the migrated file is copied for each test. PostgreSQL (when
+TEST_DATABASE_URL names a server): a database is created for the run, migrated once,
+truncated after each test and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from app import create_app
+from app.extensions import db
+from tests.helpers import Api
+
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+
+
+def _pg_admin_conninfo(url: str) -> str:
+    u = make_url(url).set(drivername="postgresql")
+    return u.render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory) -> Iterator[dict]:
+    server = os.environ.get("TEST_DATABASE_URL")
+    if not server:
+        template = tmp_path_factory.mktemp("db") / "template.db"
+        url = f"sqlite:///{template}"
+        _migrate(url, tmp_path_factory.mktemp("instance"))
+        yield {"kind": "sqlite", "template": template}
+        return
+    name = f"carbon_test_{uuid.uuid4().hex[:10]}"
+    admin = _pg_admin_conninfo(server)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    try:
+        _migrate(url, tmp_path_factory.mktemp("instance"))
+        yield {"kind": "postgresql", "url": url}
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _migrate(url: str, instance) -> None:
+    app = create_app(_env(url), instance_path=str(instance))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+def _env(url: str, **extra: str) -> dict[str, str]:
+    return {"DATABASE_URL": url, "JWT_SECRET_KEY": TEST_JWT_SECRET, **extra}
+
+
+@pytest.fixture
+def db_url(database, tmp_path) -> Iterator[str]:
+    if database["kind"] == "sqlite":
+        path = tmp_path / "test.db"
+        shutil.copy(database["template"], path)
+        yield f"sqlite:///{path}"
+        return
+    yield database["url"]
+    _truncate_all(database["url"])
+
+
+def _truncate_all(url: str) -> None:
+    with psycopg.connect(_pg_admin_conninfo(url), autocommit=True) as conn:
+        tables = [r[0] for r in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+            "AND tablename <> 'alembic_version'")]
+        if tables:
+            conn.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                         + " RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture
+def app_env(db_url) -> dict[str, str]:
+    """Settings for create_app; tests may add to it before the app is built."""
+    return _env(db_url)
+
+
+@pytest.fixture
+def app(app_env, tmp_path) -> Iterator[Flask]:
+    application = create_app(app_env, instance_path=str(tmp_path / "instance"), TESTING=True)
+    yield application
+    with application.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def api(app, client) -> Api:
+    return Api(app, client)
+
+
+@pytest.fixture
+def is_postgres(database) -> bool:
+    return database["kind"] == "postgresql"
+
+
+def run_sql(app: Flask, sql: str, **params) -> list:
+    with app.app_context():
+        return db.session.execute(text(sql), params).all()
