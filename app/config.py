@@ -38,7 +38,7 @@ def database_url(raw: str | None, instance_path: str) -> str:
         raise ConfigError(
             f"DATABASE_URL uses {backend!r}; supported: {', '.join(SUPPORTED_BACKENDS)}"
         )
-    if backend == "postgresql" and url.get_driver_name() != "psycopg":
+    if backend == "postgresql":
         url = url.set(drivername="postgresql+psycopg")
     return url.render_as_string(hide_password=False)
 

@@ -15,7 +15,7 @@ from flask_jwt_extended import JWTManager, get_current_user, verify_jwt_in_reque
 from flask_smorest import Blueprint
 
 from app.auth import service
-from app.http.problems import ApiError, problem_response
+from app.http.problems import ApiError, error_responses, problem_response
 from app.users.models import User
 
 BEARER = {"bearerAuth": []}
@@ -33,10 +33,10 @@ def login_required(*roles: str, refresh: bool = False, any_token: bool = False) 
                                slug="forbidden", title="Forbidden")
             return view(*args, **kwargs)
 
-        responses = {401: {"description": "Missing, invalid, expired or revoked token"}}
+        responses = {401: "Missing, invalid, expired or revoked token"}
         if roles:
-            responses[403] = {"description": f"Needs role: {', '.join(roles)}"}
-        return Blueprint.doc(security=[BEARER], responses=responses)(wrapper)
+            responses[403] = f"Needs role: {', '.join(roles)}"
+        return Blueprint.doc(security=[BEARER])(error_responses(responses)(wrapper))
 
     return decorator
 

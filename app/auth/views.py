@@ -8,6 +8,7 @@ from app.auth import service
 from app.auth.guard import current_user, login_required
 from app.auth.schemas import LoginSchema, TokenPairSchema
 from app.extensions import limiter
+from app.http.problems import error_responses
 from app.users import service as users
 from app.users.schemas import RegisterSchema, UserSchema, normalize_email, normalize_mobile
 
@@ -32,7 +33,7 @@ def _failed(response) -> bool:
 @blp.route("/register", methods=["POST"])
 @blp.arguments(RegisterSchema)
 @blp.response(201, UserSchema)
-@blp.alt_response(409, description="The email address or mobile number is already registered")
+@error_responses({409: "The email address or mobile number is already registered"})
 def register(data: dict):
     """Create a citizen account with an email address or a mobile number."""
     return users.register(**data)
@@ -44,8 +45,9 @@ def register(data: dict):
                key_func=_login_account_key, deduct_when=_failed)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairSchema)
-@blp.alt_response(401, description="Wrong login or password (never says which)")
-@blp.alt_response(429, description="Too many failed attempts for this account or address")
+@error_responses({401: "Wrong login or password (never says which)",
+                  403: "The account is disabled",
+                  429: "Too many failed attempts for this account or address"})
 def login(data: dict):
     """Exchange a login and password for an access and a refresh token."""
     return service.issue_tokens(service.authenticate(data["identifier"], data["password"]))

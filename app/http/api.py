@@ -8,7 +8,7 @@ from flask import Response
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from app.http.problems import ProblemSchema, problem_response
+from app.http.problems import PROBLEM_MEDIA_TYPE, ProblemSchema, problem_response
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,15 @@ def _field_errors(messages: object) -> dict | None:
 
 class ProblemApi(Api):
     ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        # The documented error responses must name the media type they really have.
+        default = self.DEFAULT_RESPONSE_CONTENT_TYPE
+        self.DEFAULT_RESPONSE_CONTENT_TYPE = PROBLEM_MEDIA_TYPE
+        try:
+            super()._register_responses()
+        finally:
+            self.DEFAULT_RESPONSE_CONTENT_TYPE = default
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         data = getattr(error, "data", None) or {}

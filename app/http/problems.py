@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
 from flask import Response, json
+from flask_smorest import Blueprint
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 # Relative URI references (RFC 9457 §3.1.1): documented in the README, not fetched.
@@ -69,3 +71,15 @@ def problem_response(
     for name, value in (headers or {}).items():
         resp.headers[name] = value
     return resp
+
+
+def problem_doc(description: str) -> dict[str, Any]:
+    """An OpenAPI response object for a problem; the Problem schema is always registered."""
+    return {"description": description, "content": {
+        PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
+def error_responses(responses: dict[int, str]) -> Callable:
+    """Document the refusals an operation can answer with, each as a problem."""
+    return Blueprint.doc(responses={status: problem_doc(text) for status, text in
+                                    responses.items()})
