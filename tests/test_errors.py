@@ -21,8 +21,8 @@ def test_non_json_body_is_415(api, app):
     resp = api.post("/api/v1/auth/register", data="email=a@example.com&password=x",
                     content_type="application/x-www-form-urlencoded")
     assert_problem(resp, 415)
-    resp = api.post("/api/v1/auth/register", data=f'{{"email":"a@example.com","password":"{PASSWORD}"}}',
-                    content_type="text/plain")
+    body = f'{{"email":"a@example.com","password":"{PASSWORD}"}}'
+    resp = api.post("/api/v1/auth/register", data=body, content_type="text/plain")
     assert_problem(resp, 415)
 
 

@@ -39,7 +39,8 @@ def authenticate(identifier: str, password: str) -> User:
 
 
 def issue_tokens(user: User) -> dict[str, Any]:
-    refresh = create_refresh_token(identity=str(user.id), additional_claims={"ep": user.token_epoch})
+    refresh = create_refresh_token(identity=str(user.id),
+                                   additional_claims={"ep": user.token_epoch})
     refresh_jti = decode_token(refresh)["jti"]
     access = create_access_token(identity=str(user.id),
                                  additional_claims={"ep": user.token_epoch, "rjti": refresh_jti})

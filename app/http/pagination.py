@@ -24,7 +24,7 @@ class PageArgsSchema(ma.Schema):
                              metadata={"description": "1-based page number"})
     per_page = ma.fields.Integer(load_default=DEFAULT_PER_PAGE,
                                  validate=ma.validate.Range(min=1, max=MAX_PER_PAGE),
-                                 metadata={"description": f"Items per page, at most {MAX_PER_PAGE}"})
+                                 metadata={"description": f"At most {MAX_PER_PAGE}"})
 
 
 _page_schemas: dict[type, type[ma.Schema]] = {}

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
@@ -47,8 +48,8 @@ def single_instance():
         os.close(fd)
 
 
-def build_scheduler() -> BlockingScheduler:
-    scheduler = BlockingScheduler(
+def build_scheduler(kind: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
+    scheduler = kind(
         jobstores={"default": SQLAlchemyJobStore(engine=db.engine)},
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone=current_app.config["TIMEZONE"],
