@@ -6,7 +6,7 @@ import logging
 import os
 
 from flask import Flask, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -74,10 +74,12 @@ def register_blueprints(app: Flask) -> None:
     """Mount every domain's views; documented ones go through the smorest Api."""
     from app.auth.views import blp as auth_blp
     from app.extensions import api
+    from app.ledger.views import admin_blp as ledger_admin_blp
+    from app.ledger.views import blp as account_blp
     from app.ops.views import blp as ops_blp
     from app.users.views import admin_blp, me_blp
 
-    for blp in (auth_blp, me_blp, admin_blp):
+    for blp in (auth_blp, me_blp, admin_blp, account_blp, ledger_admin_blp):
         api.register_blueprint(blp)
     app.register_blueprint(ops_blp)
 
@@ -89,6 +91,13 @@ def register_errorhandlers(app: Flask) -> None:
     def _api_error(err: ApiError):
         return problem_response(err.status, err.title or _title(err.status), err.detail,
                                 slug=err.slug, errors=err.errors, headers=err.headers)
+
+    @app.errorhandler(IntegrityError)
+    def _constraint_violated(err: IntegrityError):
+        # Services check what they can; a concurrent writer can still win the race.
+        log.warning("constraint violated", exc_info=err)
+        return problem_response(409, "Conflict", "The request conflicts with a concurrent "
+                                "change; nothing was saved.", slug="conflict")
 
     @app.errorhandler(OperationalError)
     def _db_unavailable(err: OperationalError):
@@ -133,11 +142,13 @@ def register_request_hooks(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    """CLI: users, seed-demo, scheduler (db comes from Flask-Migrate)."""
+    """CLI: users, seed-demo, scheduler, ledger (db comes from Flask-Migrate)."""
     from app.demo.cli import seed_demo
+    from app.ledger.cli import ledger_cli
     from app.scheduler.cli import scheduler_cli
     from app.users.cli import users_cli
 
     app.cli.add_command(users_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(scheduler_cli)
+    app.cli.add_command(ledger_cli)

@@ -117,6 +117,7 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "LOG_LEVEL": log_level,
         "PROXY_FIX_HOPS": positive_int(env, "PROXY_FIX_HOPS", 0, minimum=0),
         "IDEMPOTENCY_KEY_TTL_HOURS": positive_int(env, "IDEMPOTENCY_KEY_TTL_HOURS", 48),
+        "POINTS_VALIDITY_DAYS": positive_int(env, "POINTS_VALIDITY_DAYS", 365),
     }
 
 

@@ -81,3 +81,8 @@ def purge_expired_keys() -> dict[str, int]:
     now = utcnow()
     ttl = timedelta(hours=current_app.config["IDEMPOTENCY_KEY_TTL_HOURS"])
     return {"idempotency_keys": purge_older_than(now - ttl), "revoked_tokens": purge_expired(now)}
+
+
+# Domain job modules register themselves with @job; importing them here keeps the list
+# complete wherever the scheduler is built.
+from app.ledger import jobs as _ledger_jobs  # noqa: E402, F401

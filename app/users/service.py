@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
 
 from app.audit import service as audit
 from app.auth.passwords import hash_password, verify_password
@@ -40,13 +39,8 @@ def register(*, password: str, email: str | None = None, mobile: str | None = No
                 display_name=display_name or _default_display_name(email, mobile))
     user.roles = [UserRole(role=r, granted_by=granted_by) for r in roles]
     db.session.add(user)
-    try:
-        # A concurrent registration of the same login loses here, not at commit.
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:
-        raise ApiError(409, "The account already exists.", slug="account-exists",
-                       title="Conflict") from None
+    # A concurrent registration of the same login fails here with IntegrityError: 409.
+    db.session.flush()
     return user
 
 

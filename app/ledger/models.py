@@ -1,0 +1,162 @@
+"""Double-entry points ledger.
+
+Accounts: each user has three — `users:<id>` (available points), `users:<id>:held`
+(reserved for pending redemptions) and `users:<id>:debt` (a receivable: negative when
+the user owes points after a reversal). The user's posted balance is available + held.
+System accounts (issuance, expired, merchant settlement) never carry a cached balance:
+it is derived from their postings, so no single hot row serialises earning.
+
+Journal: transactions and postings are append-only (PostgreSQL and SQLite triggers
+refuse UPDATE and DELETE). Every transaction's postings sum to zero.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db_types import BigIntId, UtcDateTime, utcnow
+from app.extensions import db
+
+TX_TYPES = ("earn", "hold", "capture", "release", "expire", "reversal", "adjustment")
+USER_AVAILABLE, USER_HELD, USER_DEBT = "user_available", "user_held", "user_debt"
+ISSUANCE, EXPIRED, MERCHANT_SETTLEMENT = "issuance", "expired", "merchant_settlement"
+ACCOUNT_KINDS = (USER_AVAILABLE, USER_HELD, USER_DEBT, ISSUANCE, EXPIRED, MERCHANT_SETTLEMENT)
+CACHED_KINDS = (USER_AVAILABLE, USER_HELD, USER_DEBT)
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class LedgerAccount(db.Model):
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (
+        CheckConstraint(_in("kind", ACCOUNT_KINDS), name="kind"),
+        # Cached balances exist exactly for user accounts; system balances are derived.
+        CheckConstraint(f"({_in('kind', CACHED_KINDS)}) = (balance IS NOT NULL)",
+                        name="cached_balance"),
+        CheckConstraint(f"kind NOT IN ('{USER_AVAILABLE}', '{USER_HELD}') OR balance >= 0",
+                        name="user_not_negative"),
+        CheckConstraint(f"kind <> '{USER_DEBT}' OR balance <= 0", name="debt_not_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    merchant_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    balance: Mapped[int | None] = mapped_column(BigInteger)
+    # Bumped to take the per-user lock: every change to a user's points starts there.
+    lock_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    lifetime_earned: Mapped[int] = mapped_column(BigInteger, default=0)
+    lifetime_reduction_g: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=Decimal(0))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LedgerTransaction(db.Model):
+    __tablename__ = "ledger_transactions"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key"),
+        CheckConstraint(_in("type", TX_TYPES), name="type"),
+        Index("ix_ledger_transactions_user_id_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    idempotency_key: Mapped[str] = mapped_column(String(255))
+    # Net change to the user's posted and available balances, and both after it.
+    posted_delta: Mapped[int] = mapped_column(BigInteger)
+    available_delta: Mapped[int] = mapped_column(BigInteger)
+    posted_after: Mapped[int] = mapped_column(BigInteger)
+    available_after: Mapped[int] = mapped_column(BigInteger)
+    cause_type: Mapped[str] = mapped_column(String(32))
+    cause_id: Mapped[str | None] = mapped_column(String(64))
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"),
+                                                    unique=True)
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"), index=True)
+    reduction_g: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=Decimal(0))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LedgerPosting(db.Model):
+    __tablename__ = "ledger_postings"
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="non_zero"),
+        Index("ix_ledger_postings_account_id_id", "account_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"),
+                                                index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    # Signed: positive raises the account's balance, negative lowers it.
+    amount: Mapped[int] = mapped_column(BigInteger)
+
+
+class Lot(db.Model):
+    """Points from one earn, with their expiry; `open_amount` is the part still available."""
+
+    __tablename__ = "ledger_lots"
+    __table_args__ = (
+        CheckConstraint("open_amount >= 0 AND open_amount <= amount", name="open_in_range"),
+        CheckConstraint("amount > 0", name="positive"),
+        Index("ix_ledger_lots_user_id_expires_at", "user_id", "expires_at"),
+        Index("ix_ledger_lots_expires_at", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    open_amount: Mapped[int] = mapped_column(BigInteger)
+    expired_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Hold(db.Model):
+    """Points reserved for a pending redemption; ends exactly once (captured or released)."""
+
+    __tablename__ = "ledger_holds"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'captured', 'released')", name="status"),
+        CheckConstraint("amount > 0", name="positive"),
+        CheckConstraint("captured_amount >= 0 AND captured_amount <= amount",
+                        name="captured_in_range"),
+        Index("ix_ledger_holds_user_id_status", "user_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    captured_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    cause_type: Mapped[str] = mapped_column(String(32))
+    cause_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class HoldLot(db.Model):
+    """Which lots a hold took its points from, so a release gives back the same lots."""
+
+    __tablename__ = "ledger_hold_lots"
+
+    hold_id: Mapped[int] = mapped_column(ForeignKey("ledger_holds.id"), primary_key=True)
+    lot_id: Mapped[int] = mapped_column(ForeignKey("ledger_lots.id"), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,480 @@
+"""Ledger operations: earn, hold, capture, release, expire, reverse, adjust.
+
+Every operation on a user's points first takes that user's lock (an UPDATE of the
+available account's row: a row lock on PostgreSQL, the write lock on SQLite), then
+checks its idempotency key, then writes one balanced transaction. Nothing else ever
+locks two users, so operations cannot deadlock. Functions flush; callers commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from flask import current_app
+from sqlalchemy import func, insert, select, update
+
+from app.db_types import utcnow
+from app.extensions import db
+from app.http.problems import ApiError
+from app.ledger.models import (
+    EXPIRED,
+    ISSUANCE,
+    MERCHANT_SETTLEMENT,
+    USER_AVAILABLE,
+    USER_DEBT,
+    USER_HELD,
+    Hold,
+    HoldLot,
+    LedgerAccount,
+    LedgerPosting,
+    LedgerTransaction,
+    Lot,
+)
+from app.sql import insert_ignoring_conflicts
+
+ISSUANCE_CODE = "system:issuance"
+EXPIRED_CODE = "system:expired"
+
+
+@dataclass
+class Book:
+    """A user's three accounts and their balances, read under the user's lock."""
+
+    user_id: int
+    available_id: int
+    held_id: int
+    debt_id: int
+    available: int
+    held: int
+    debt: int  # <= 0: points the user owes after a reversal
+
+    @property
+    def posted(self) -> int:
+        return self.available + self.held
+
+
+# -- accounts ---------------------------------------------------------------------------
+
+def _user_account_rows(user_id: int) -> list[dict]:
+    now = utcnow()
+    return [
+        {"code": code, "kind": kind, "user_id": user_id, "balance": 0, "lock_seq": 0,
+         "lifetime_earned": 0, "lifetime_reduction_g": Decimal(0), "created_at": now}
+        for code, kind in ((f"users:{user_id}", USER_AVAILABLE),
+                           (f"users:{user_id}:held", USER_HELD),
+                           (f"users:{user_id}:debt", USER_DEBT))
+    ]
+
+
+def lock_book(user_id: int) -> Book:
+    """Take the user's lock (creating the accounts on first need) and read the balances."""
+    bump = (update(LedgerAccount)
+            .where(LedgerAccount.user_id == user_id, LedgerAccount.kind == USER_AVAILABLE)
+            .values(lock_seq=LedgerAccount.lock_seq + 1))
+    if db.session.execute(bump).rowcount == 0:
+        insert_ignoring_conflicts(LedgerAccount, _user_account_rows(user_id))
+        db.session.execute(bump)
+    rows = db.session.execute(
+        select(LedgerAccount.id, LedgerAccount.kind, LedgerAccount.balance)
+        .where(LedgerAccount.user_id == user_id,
+               LedgerAccount.kind.in_((USER_AVAILABLE, USER_HELD, USER_DEBT)))).all()
+    by_kind = {kind: (account_id, balance) for account_id, kind, balance in rows}
+    return Book(user_id,
+                available_id=by_kind[USER_AVAILABLE][0], held_id=by_kind[USER_HELD][0],
+                debt_id=by_kind[USER_DEBT][0], available=by_kind[USER_AVAILABLE][1],
+                held=by_kind[USER_HELD][1], debt=by_kind[USER_DEBT][1])
+
+
+def system_account_id(code: str, kind: str, merchant_id: int | None = None) -> int:
+    """A system account by code, created on first need. Never locked, never cached."""
+    found = db.session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == code))
+    if found is not None:
+        return found
+    insert_ignoring_conflicts(LedgerAccount, [{
+        "code": code, "kind": kind, "merchant_id": merchant_id, "balance": None, "lock_seq": 0,
+        "lifetime_earned": 0, "lifetime_reduction_g": Decimal(0), "created_at": utcnow()}])
+    return db.session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == code))
+
+
+def merchant_settlement_account_id(merchant_id: int) -> int:
+    return system_account_id(f"merchants:{merchant_id}:settlement", MERCHANT_SETTLEMENT,
+                             merchant_id)
+
+
+# -- the journal ------------------------------------------------------------------------
+
+def _insufficient(needed: int, available: int) -> ApiError:
+    return ApiError(422, f"Not enough points: {needed} needed, {available} available.",
+                    slug="insufficient-points", title="Unprocessable Content")
+
+
+def _replayed(book: Book, key: str, tx_type: str, cause_type: str,
+              cause_id: str | None) -> LedgerTransaction | None:
+    """The transaction already written under this key, if the same operation; else 409."""
+    tx = db.session.scalar(select(LedgerTransaction).where(
+        LedgerTransaction.user_id == book.user_id, LedgerTransaction.idempotency_key == key))
+    if tx is None:
+        return None
+    if (tx.type, tx.cause_type, tx.cause_id) != (tx_type, cause_type, cause_id):
+        raise ApiError(409, "This idempotency key was already used for another operation.",
+                       slug="ledger-key-reused", title="Conflict")
+    return tx
+
+
+def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], *,
+           cause_type: str, cause_id: str | None, actor_id: int | None,
+           reason: str | None = None, reverses_id: int | None = None,
+           hold_id: int | None = None, reduction_g: Decimal = Decimal(0)) -> int:
+    """Append one balanced transaction and move the user's cached balances with it."""
+    postings = [(account, amount) for account, amount in postings if amount != 0]
+    if len(postings) < 2 or sum(amount for _, amount in postings) != 0:
+        raise AssertionError(f"unbalanced {tx_type} transaction: {postings}")
+    delta = {book.available_id: 0, book.held_id: 0, book.debt_id: 0}
+    for account, amount in postings:
+        if account in delta:
+            delta[account] += amount
+    available = book.available + delta[book.available_id]
+    held = book.held + delta[book.held_id]
+    if available < 0 or held < 0:
+        raise AssertionError(f"{tx_type} would take user {book.user_id} below zero")
+    tx_id = db.session.execute(insert(LedgerTransaction).values(
+        type=tx_type, user_id=book.user_id, idempotency_key=key,
+        posted_delta=delta[book.available_id] + delta[book.held_id],
+        available_delta=delta[book.available_id], posted_after=available + held,
+        available_after=available, cause_type=cause_type, cause_id=cause_id,
+        reverses_id=reverses_id, hold_id=hold_id, reduction_g=reduction_g, reason=reason,
+        created_by=actor_id, created_at=utcnow(),
+    ).returning(LedgerTransaction.id)).scalar_one()
+    db.session.execute(insert(LedgerPosting), [
+        {"transaction_id": tx_id, "account_id": account, "amount": amount}
+        for account, amount in postings])
+    for account, change in delta.items():
+        if change:
+            db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account)
+                               .values(balance=LedgerAccount.balance + change))
+    book.available, book.held = available, held
+    book.debt += delta[book.debt_id]
+    return tx_id
+
+
+def _tx(tx_id: int) -> LedgerTransaction:
+    return db.session.get(LedgerTransaction, tx_id)
+
+
+# -- lots -------------------------------------------------------------------------------
+
+def lot_expiry(earned_at: datetime) -> datetime:
+    """Rolling validity: the start of the local day `validity` days after the earn date."""
+    tz = current_app.config["TIMEZONE"]
+    local_day = earned_at.astimezone(tz).date() + timedelta(
+        days=current_app.config["POINTS_VALIDITY_DAYS"])
+    return datetime(local_day.year, local_day.month, local_day.day, tzinfo=tz)
+
+
+def _new_lot(user_id: int, tx_id: int, points: int, earned_at: datetime) -> None:
+    db.session.execute(insert(Lot).values(
+        user_id=user_id, transaction_id=tx_id, amount=points, open_amount=points,
+        expired_amount=0, expires_at=lot_expiry(earned_at)))
+
+
+def _take_from_lots(user_id: int, points: int, *, first_lot_id: int | None = None,
+                    ) -> list[tuple[int, int]]:
+    """Consume `points` of open lots, soonest-expiring first (`first_lot_id` before all)."""
+    lots = db.session.execute(
+        select(Lot.id, Lot.open_amount).where(Lot.user_id == user_id, Lot.open_amount > 0)
+        .order_by((Lot.id != first_lot_id) if first_lot_id else Lot.expires_at,
+                  Lot.expires_at, Lot.id)).all()
+    taken, left = [], points
+    for lot_id, open_amount in lots:
+        if left == 0:
+            break
+        take = min(open_amount, left)
+        taken.append((lot_id, take))
+        left -= take
+    if left:
+        raise AssertionError(f"lots of user {user_id} hold {points - left} < {points}")
+    for lot_id, take in taken:
+        db.session.execute(update(Lot).where(Lot.id == lot_id)
+                           .values(open_amount=Lot.open_amount - take))
+    return taken
+
+
+def _give_back_to_lots(allocations: list[tuple[int, int]]) -> None:
+    for lot_id, amount in allocations:
+        db.session.execute(update(Lot).where(Lot.id == lot_id)
+                           .values(open_amount=Lot.open_amount + amount))
+
+
+# -- operations -------------------------------------------------------------------------
+
+def _positive(points: int) -> None:
+    if not isinstance(points, int) or points <= 0:
+        raise ApiError(422, "Points must be a positive whole number.", slug="validation-error",
+                       title="Unprocessable Content", errors={"points": ["Must be positive."]})
+
+
+def _credit(book: Book, tx_type: str, points: int, key: str, *, cause_type: str,
+            cause_id: str | None, actor_id: int | None, reason: str | None = None,
+            reduction_g: Decimal = Decimal(0)) -> int:
+    """Issue points to the user: debt is settled first, the rest becomes a new lot."""
+    settle = min(points, -book.debt)
+    to_available = points - settle
+    now = utcnow()
+    tx_id = _write(book, tx_type, key, [
+        (system_account_id(ISSUANCE_CODE, ISSUANCE), -points),
+        (book.available_id, to_available), (book.debt_id, settle),
+    ], cause_type=cause_type, cause_id=cause_id, actor_id=actor_id, reason=reason,
+        reduction_g=reduction_g)
+    if to_available:
+        _new_lot(book.user_id, tx_id, to_available, now)
+    return tx_id
+
+
+def earn(user_id: int, points: int, *, key: str, cause_type: str, cause_id: str | None = None,
+         reduction_g: Decimal = Decimal(0), actor_id: int | None = None) -> LedgerTransaction:
+    """Credit earned points (and the reduction behind them) to a user."""
+    _positive(points)
+    book = lock_book(user_id)
+    if (done := _replayed(book, key, "earn", cause_type, cause_id)) is not None:
+        return done
+    tx_id = _credit(book, "earn", points, key, cause_type=cause_type, cause_id=cause_id,
+                    actor_id=actor_id, reduction_g=reduction_g)
+    db.session.execute(update(LedgerAccount).where(LedgerAccount.id == book.available_id).values(
+        lifetime_earned=LedgerAccount.lifetime_earned + points,
+        lifetime_reduction_g=LedgerAccount.lifetime_reduction_g + reduction_g))
+    return _tx(tx_id)
+
+
+def hold(user_id: int, points: int, *, key: str, cause_type: str,
+         cause_id: str | None = None, actor_id: int | None = None) -> Hold:
+    """Reserve points for a pending redemption: available drops, posted does not."""
+    _positive(points)
+    book = lock_book(user_id)
+    if (done := _replayed(book, key, "hold", cause_type, cause_id)) is not None:
+        return db.session.get(Hold, done.hold_id)
+    if book.available < points:
+        raise _insufficient(points, book.available)
+    hold_id = db.session.execute(insert(Hold).values(
+        user_id=user_id, amount=points, captured_amount=0, status="open",
+        cause_type=cause_type, cause_id=cause_id, created_at=utcnow(),
+    ).returning(Hold.id)).scalar_one()
+    taken = _take_from_lots(user_id, points)
+    db.session.execute(insert(HoldLot), [{"hold_id": hold_id, "lot_id": lot_id, "amount": amount}
+                                         for lot_id, amount in taken])
+    _write(book, "hold", key, [(book.available_id, -points), (book.held_id, points)],
+           cause_type=cause_type, cause_id=cause_id, actor_id=actor_id, hold_id=hold_id)
+    return db.session.get(Hold, hold_id)
+
+
+def _locked_open_hold(hold_id: int, key: str, tx_type: str) -> tuple[Book, Hold,
+                                                                    LedgerTransaction | None]:
+    user_id = db.session.scalar(select(Hold.user_id).where(Hold.id == hold_id))
+    if user_id is None:
+        raise ApiError(404, "No such hold.", slug="not-found", title="Not Found")
+    book = lock_book(user_id)
+    found = db.session.get(Hold, hold_id, populate_existing=True)
+    done = _replayed(book, key, tx_type, found.cause_type, found.cause_id)
+    if done is None and found.status != "open":
+        raise ApiError(409, f"This hold was already {found.status}.", slug="hold-ended",
+                       title="Conflict")
+    return book, found, done
+
+
+def _hold_allocations(hold_id: int, *, latest_expiring_first: bool) -> list[tuple[int, int]]:
+    order = Lot.expires_at.desc() if latest_expiring_first else Lot.expires_at
+    return [tuple(r) for r in db.session.execute(
+        select(HoldLot.lot_id, HoldLot.amount).join(Lot, Lot.id == HoldLot.lot_id)
+        .where(HoldLot.hold_id == hold_id).order_by(order, Lot.id.desc()))]
+
+
+def _end_hold(found: Hold, status: str, captured: int) -> None:
+    ended = db.session.execute(
+        update(Hold).where(Hold.id == found.id, Hold.status == "open")
+        .values(status=status, captured_amount=captured, ended_at=utcnow()))
+    if ended.rowcount != 1:  # unreachable under the user's lock; the guard stays anyway
+        raise ApiError(409, "This hold has already ended.", slug="hold-ended", title="Conflict")
+    db.session.refresh(found)
+
+
+def capture(hold_id: int, *, merchant_id: int, key: str, amount: int | None = None,
+            actor_id: int | None = None) -> LedgerTransaction:
+    """Move held points (all, or part: the rest is released) to a merchant's settlement."""
+    book, found, done = _locked_open_hold(hold_id, key, "capture")
+    if done is not None:
+        return done
+    amount = found.amount if amount is None else amount
+    _positive(amount)
+    if amount > found.amount:
+        raise ApiError(422, f"Cannot capture {amount}: the hold is for {found.amount}.",
+                       slug="capture-exceeds-hold", title="Unprocessable Content")
+    remainder = found.amount - amount
+    if remainder:
+        # The unused part goes back to the lots that would have been consumed last.
+        give_back, left = [], remainder
+        for lot_id, held in _hold_allocations(hold_id, latest_expiring_first=True):
+            back = min(held, left)
+            give_back.append((lot_id, back))
+            left -= back
+            if not left:
+                break
+        _give_back_to_lots(give_back)
+    tx_id = _write(book, "capture", key, [
+        (book.held_id, -found.amount), (merchant_settlement_account_id(merchant_id), amount),
+        (book.available_id, remainder),
+    ], cause_type=found.cause_type, cause_id=found.cause_id, actor_id=actor_id,
+        hold_id=hold_id)
+    _end_hold(found, "captured", amount)
+    return _tx(tx_id)
+
+
+def release(hold_id: int, *, key: str, actor_id: int | None = None) -> LedgerTransaction:
+    """End a hold without spending: its points go back to the very lots they came from."""
+    book, found, done = _locked_open_hold(hold_id, key, "release")
+    if done is not None:
+        return done
+    _give_back_to_lots(_hold_allocations(hold_id, latest_expiring_first=False))
+    tx_id = _write(book, "release", key, [(book.held_id, -found.amount),
+                                          (book.available_id, found.amount)],
+                   cause_type=found.cause_type, cause_id=found.cause_id, actor_id=actor_id,
+                   hold_id=hold_id)
+    _end_hold(found, "released", 0)
+    return _tx(tx_id)
+
+
+def users_with_due_lots(now: datetime, limit: int = 500) -> list[int]:
+    return list(db.session.scalars(
+        select(Lot.user_id).where(Lot.expires_at <= now, Lot.open_amount > 0)
+        .group_by(Lot.user_id).order_by(Lot.user_id).limit(limit)))
+
+
+def expire_user_lots(user_id: int, now: datetime) -> int:
+    """Post what is left of the user's past-due lots to the expired account.
+
+    One transaction per lot, keyed by the lot and how much of it had expired before,
+    so a rerun after a crash finds nothing left to do rather than posting twice.
+    """
+    book = lock_book(user_id)
+    due = db.session.execute(
+        select(Lot.id, Lot.open_amount, Lot.expired_amount)
+        .where(Lot.user_id == user_id, Lot.expires_at <= now, Lot.open_amount > 0)
+        .order_by(Lot.expires_at, Lot.id)).all()
+    expired_account = system_account_id(EXPIRED_CODE, EXPIRED) if due else None
+    total = 0
+    for lot_id, open_amount, expired_before in due:
+        _write(book, "expire", f"expire:lot:{lot_id}:{expired_before}",
+               [(book.available_id, -open_amount), (expired_account, open_amount)],
+               cause_type="lot", cause_id=str(lot_id), actor_id=None)
+        db.session.execute(update(Lot).where(Lot.id == lot_id).values(
+            open_amount=0, expired_amount=Lot.expired_amount + open_amount))
+        total += open_amount
+    return total
+
+
+def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None) -> LedgerTransaction:
+    """Undo an earn with a compensating transaction that references it.
+
+    What the user still has is taken back (the earn's own lot first); what was already
+    spent becomes debt, which the user's next earnings settle before anything else.
+    """
+    original = db.session.get(LedgerTransaction, tx_id)
+    if original is None:
+        raise ApiError(404, "No such transaction.", slug="not-found", title="Not Found")
+    if original.type != "earn":
+        raise ApiError(409, "Only an earn can be reversed.", slug="not-reversible",
+                       title="Conflict")
+    book = lock_book(original.user_id)
+    if (done := _replayed(book, key, "reversal", original.cause_type,
+                          original.cause_id)) is not None:
+        return done
+    if db.session.scalar(select(LedgerTransaction.id)
+                         .where(LedgerTransaction.reverses_id == tx_id)) is not None:
+        raise ApiError(409, "This transaction was already reversed.", slug="already-reversed",
+                       title="Conflict")
+    issuance = system_account_id(ISSUANCE_CODE, ISSUANCE)
+    points = -db.session.scalar(select(LedgerPosting.amount).where(
+        LedgerPosting.transaction_id == tx_id, LedgerPosting.account_id == issuance))
+    taken = min(points, book.available)
+    own_lot = db.session.scalar(select(Lot.id).where(Lot.transaction_id == tx_id))
+    if taken:
+        _take_from_lots(book.user_id, taken, first_lot_id=own_lot)
+    new_id = _write(book, "reversal", key, [
+        (issuance, points), (book.available_id, -taken), (book.debt_id, -(points - taken)),
+    ], cause_type=original.cause_type, cause_id=original.cause_id, actor_id=actor_id,
+        reason=reason, reverses_id=tx_id, reduction_g=-original.reduction_g)
+    db.session.execute(update(LedgerAccount).where(LedgerAccount.id == book.available_id).values(
+        lifetime_earned=LedgerAccount.lifetime_earned - points,
+        lifetime_reduction_g=LedgerAccount.lifetime_reduction_g - original.reduction_g))
+    return _tx(new_id)
+
+
+def adjust(user_id: int, points: int, *, key: str, reason: str,
+           actor_id: int) -> LedgerTransaction:
+    """A manual correction by an administrator: credit (as a new lot) or debit."""
+    if not isinstance(points, int) or points == 0:
+        raise ApiError(422, "An adjustment must be a non-zero whole number of points.",
+                       slug="validation-error", title="Unprocessable Content",
+                       errors={"points": ["Must not be zero."]})
+    book = lock_book(user_id)
+    if (done := _replayed(book, key, "adjustment", "admin", str(actor_id))) is not None:
+        return done
+    if points > 0:
+        tx_id = _credit(book, "adjustment", points, key, cause_type="admin",
+                        cause_id=str(actor_id), actor_id=actor_id, reason=reason)
+        return _tx(tx_id)
+    if book.available < -points:
+        raise _insufficient(-points, book.available)
+    _take_from_lots(user_id, -points)
+    tx_id = _write(book, "adjustment", key, [
+        (book.available_id, points), (system_account_id(ISSUANCE_CODE, ISSUANCE), -points),
+    ], cause_type="admin", cause_id=str(actor_id), actor_id=actor_id, reason=reason)
+    return _tx(tx_id)
+
+
+# -- reading ----------------------------------------------------------------------------
+
+def summary(user_id: int, now: datetime | None = None) -> dict:
+    """Balances, lifetime totals and what expires in the next 30 days (by local date)."""
+    now = now or utcnow()
+    accounts = {kind: (balance, earned, reduction) for kind, balance, earned, reduction in
+                db.session.execute(select(LedgerAccount.kind, LedgerAccount.balance,
+                                          LedgerAccount.lifetime_earned,
+                                          LedgerAccount.lifetime_reduction_g)
+                                   .where(LedgerAccount.user_id == user_id))}
+    available, earned, reduction = accounts.get(USER_AVAILABLE, (0, 0, Decimal(0)))
+    held = accounts.get(USER_HELD, (0,))[0]
+    debt = accounts.get(USER_DEBT, (0,))[0]
+    tz = current_app.config["TIMEZONE"]
+    by_date: dict = {}
+    for expires_at, points in db.session.execute(
+            select(Lot.expires_at, Lot.open_amount).where(
+                Lot.user_id == user_id, Lot.open_amount > 0,
+                Lot.expires_at <= now + timedelta(days=30)).order_by(Lot.expires_at)):
+        day = expires_at.astimezone(tz).date()
+        by_date[day] = by_date.get(day, 0) + points
+    return {
+        "posted": available + held, "held": held, "available": available, "debt": -debt,
+        "lifetime_earned": earned, "lifetime_reduction_g": reduction,
+        "expiring_30d": sum(by_date.values()),
+        "expiring": [{"date": day, "points": points} for day, points in by_date.items()],
+    }
+
+
+def entries(user_id: int, *, types: list[str] | None = None, since: datetime | None = None,
+            until: datetime | None = None):
+    stmt = (select(LedgerTransaction).where(LedgerTransaction.user_id == user_id)
+            .order_by(LedgerTransaction.id.desc()))
+    if types:
+        stmt = stmt.where(LedgerTransaction.type.in_(types))
+    if since:
+        stmt = stmt.where(LedgerTransaction.created_at >= since)
+    if until:
+        stmt = stmt.where(LedgerTransaction.created_at < until)
+    return stmt
+
+
+def account_balance(account_id: int) -> int:
+    """Any account's balance from its postings (system accounts have no cached one)."""
+    return db.session.scalar(select(func.coalesce(func.sum(LedgerPosting.amount), 0))
+                             .where(LedgerPosting.account_id == account_id))

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from flask import current_app, request
+from flask_smorest import Blueprint
+
+from app.auth.guard import current_user, login_required
+from app.http.idempotency import HEADER, idempotent
+from app.http.pagination import page_of, paginate
+from app.ledger import service
+from app.ledger.schemas import (
+    AccountSchema,
+    AdjustmentSchema,
+    EntryQuerySchema,
+    EntrySchema,
+    ReversalSchema,
+    VerifySchema,
+)
+from app.ledger.verify import verify
+from app.users import service as users
+
+blp = Blueprint("account", __name__, url_prefix="/api/v1/account",
+                description="The caller's points account")
+admin_blp = Blueprint("admin_ledger", __name__, url_prefix="/api/v1/admin",
+                      description="Administer points accounts and the ledger")
+
+
+def _entries_page(user_id: int, args: dict) -> dict:
+    tz = current_app.config["TIMEZONE"]
+
+    def local_midnight(day):
+        return datetime.combine(day, time(), tzinfo=tz)
+
+    since = local_midnight(args["date_from"]) if args.get("date_from") else None
+    until = local_midnight(args["date_to"] + timedelta(days=1)) if args.get("date_to") else None
+    stmt = service.entries(user_id, types=args.get("type"), since=since, until=until)
+    return paginate(stmt, args)
+
+
+@blp.route("", methods=["GET"])
+@login_required()
+@blp.response(200, AccountSchema)
+def my_account():
+    """Balances, lifetime totals and points expiring in the next 30 days."""
+    return service.summary(current_user().id)
+
+
+@blp.route("/entries", methods=["GET"])
+@login_required()
+@blp.arguments(EntryQuerySchema, location="query")
+@blp.response(200, page_of(EntrySchema))
+def my_entries(args: dict):
+    """Ledger entries, newest first, each with the balance after it."""
+    return _entries_page(current_user().id, args)
+
+
+@admin_blp.route("/users/<int:user_id>/account", methods=["GET"])
+@login_required("admin")
+@admin_blp.response(200, AccountSchema)
+def user_account(user_id: int):
+    """Any user's balances."""
+    return service.summary(users.get(user_id).id)
+
+
+@admin_blp.route("/users/<int:user_id>/account/entries", methods=["GET"])
+@login_required("admin")
+@admin_blp.arguments(EntryQuerySchema, location="query")
+@admin_blp.response(200, page_of(EntrySchema))
+def user_entries(args: dict, user_id: int):
+    """Any user's ledger entries."""
+    return _entries_page(users.get(user_id).id, args)
+
+
+@admin_blp.route("/users/<int:user_id>/account/adjustments", methods=["POST"])
+@login_required("admin")
+@idempotent()
+@admin_blp.arguments(AdjustmentSchema)
+@admin_blp.response(201, EntrySchema)
+def adjust(data: dict, user_id: int):
+    """Credit or debit points by hand, with a reason; recorded as the administrator's act."""
+    actor = current_user()
+    return service.adjust(users.get(user_id).id, data["points"], reason=data["reason"],
+                          actor_id=actor.id, key=f"admin:{actor.id}:{request.headers[HEADER]}")
+
+
+@admin_blp.route("/ledger/transactions/<int:tx_id>/reversal", methods=["POST"])
+@login_required("admin")
+@idempotent()
+@admin_blp.arguments(ReversalSchema)
+@admin_blp.response(201, EntrySchema)
+def reverse(data: dict, tx_id: int):
+    """Reverse an earn; what was already spent becomes debt."""
+    actor = current_user()
+    return service.reverse(tx_id, reason=data["reason"], actor_id=actor.id,
+                           key=f"admin:{actor.id}:{request.headers[HEADER]}")
+
+
+@admin_blp.route("/ledger/verify", methods=["GET"])
+@login_required("admin")
+@admin_blp.response(200, VerifySchema)
+def verify_ledger():
+    """Check every ledger invariant now."""
+    problems = verify()
+    return {"ok": not problems, "violations": problems}

@@ -1,0 +1,308 @@
+"""Ledger operations, one behaviour per test, invariants checked after each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from flask import current_app
+from sqlalchemy import select, text
+from sqlalchemy.exc import DatabaseError
+
+from app.db_types import utcnow
+from app.extensions import db
+from app.http.problems import ApiError
+from app.ledger import service as ledger
+from app.ledger.models import Hold, LedgerTransaction, Lot
+from app.uow import unit_of_work
+from tests.ledger.conftest import assert_consistent
+
+
+def earn(user_id, points, key, **kw):
+    with unit_of_work():
+        return ledger.earn(user_id, points, key=key, cause_type="behaviour",
+                           cause_id=key, **kw).id
+
+
+def hold(user_id, points, key):
+    with unit_of_work():
+        return ledger.hold(user_id, points, key=key, cause_type="redemption", cause_id=key).id
+
+
+def balances(user_id):
+    s = ledger.summary(user_id)
+    return s["posted"], s["held"], s["available"], s["debt"]
+
+
+def lots(user_id):
+    return [(lot.amount, lot.open_amount) for lot in db.session.scalars(
+        select(Lot).where(Lot.user_id == user_id).order_by(Lot.id))]
+
+
+def test_earn_credits_posted_and_available_and_creates_a_lot(new_user):
+    u = new_user()
+    earn(u, 120, "e1", reduction_g=ledger.Decimal("120.5"))
+    assert balances(u) == (120, 0, 120, 0)
+    s = ledger.summary(u)
+    assert s["lifetime_earned"] == 120 and s["lifetime_reduction_g"] == ledger.Decimal("120.5")
+    assert lots(u) == [(120, 120)]
+    lot = db.session.scalars(select(Lot)).one()
+    local = lot.expires_at.astimezone(current_app.config["TIMEZONE"])
+    assert (local.hour, local.minute) == (0, 0)
+    assert 364 <= (lot.expires_at - utcnow()).days <= 365
+    assert_consistent()
+
+
+def test_same_key_earns_once_and_other_operation_with_it_is_refused(new_user):
+    u = new_user()
+    first = earn(u, 50, "k")
+    assert earn(u, 50, "k") == first
+    assert balances(u)[0] == 50
+    with pytest.raises(ApiError) as err, unit_of_work():
+        ledger.hold(u, 10, key="k", cause_type="redemption", cause_id="r1")
+    assert err.value.status == 409
+    assert_consistent()
+
+
+def test_hold_lowers_available_not_posted_and_refuses_overdraft(new_user):
+    u = new_user()
+    earn(u, 100, "e")
+    hold(u, 70, "h1")
+    assert balances(u) == (100, 70, 30, 0)
+    with pytest.raises(ApiError) as err:
+        hold(u, 31, "h2")
+    assert err.value.status == 422 and err.value.slug == "insufficient-points"
+    assert balances(u) == (100, 70, 30, 0)
+    assert db.session.scalar(select(LedgerTransaction).where(
+        LedgerTransaction.idempotency_key == "h2")) is None
+    assert_consistent()
+
+
+def test_spending_takes_soonest_expiring_lots_first_and_release_gives_them_back(new_user,
+                                                                                 monkeypatch):
+    u = new_user()
+    earn(u, 30, "late")
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 10)
+    earn(u, 50, "soon")
+    h = hold(u, 60, "h")
+    # The 10-day lot (50) goes first, then 10 of the 365-day lot.
+    assert lots(u) == [(30, 20), (50, 0)]
+    with unit_of_work():
+        ledger.release(h, key="rel")
+    assert lots(u) == [(30, 30), (50, 50)]
+    assert balances(u) == (80, 0, 80, 0)
+    assert_consistent()
+
+
+def test_capture_moves_held_points_to_merchant_once(new_user):
+    u = new_user()
+    earn(u, 100, "e")
+    h = hold(u, 40, "h")
+    with unit_of_work():
+        tx = ledger.capture(h, merchant_id=7, key="cap")
+    assert balances(u) == (60, 0, 60, 0)
+    assert ledger.account_balance(ledger.merchant_settlement_account_id(7)) == 40
+    with unit_of_work():
+        assert ledger.capture(h, merchant_id=7, key="cap").id == tx.id  # replay
+    for op in (lambda: ledger.capture(h, merchant_id=7, key="cap2"),
+               lambda: ledger.release(h, key="rel")):
+        with pytest.raises(ApiError) as err, unit_of_work():
+            op()
+        assert err.value.status == 409 and err.value.slug == "hold-ended"
+    assert db.session.get(Hold, h).status == "captured"
+    assert_consistent()
+
+
+def test_partial_capture_releases_the_rest_to_the_latest_expiring_lots(new_user, monkeypatch):
+    u = new_user()
+    earn(u, 30, "late")
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 10)
+    earn(u, 50, "soon")
+    h = hold(u, 60, "h")
+    with unit_of_work():
+        ledger.capture(h, merchant_id=1, amount=45, key="cap")
+    assert balances(u) == (35, 0, 35, 0)
+    # 45 spent: all 50 of the soon lot would go first... 45 of it; the rest comes back.
+    assert sorted(lots(u)) == [(30, 30), (50, 5)]
+    assert db.session.get(Hold, h).captured_amount == 45
+    assert_consistent()
+
+
+def test_capture_more_than_held_is_refused(new_user):
+    u = new_user()
+    earn(u, 100, "e")
+    h = hold(u, 40, "h")
+    with pytest.raises(ApiError) as err, unit_of_work():
+        ledger.capture(h, merchant_id=1, amount=41, key="c")
+    assert err.value.status == 422
+    assert db.session.get(Hold, h, populate_existing=True).status == "open"
+
+
+def test_release_after_release_is_refused(new_user):
+    u = new_user()
+    earn(u, 10, "e")
+    h = hold(u, 10, "h")
+    with unit_of_work():
+        ledger.release(h, key="r1")
+    with pytest.raises(ApiError) as err, unit_of_work():
+        ledger.release(h, key="r2")
+    assert err.value.slug == "hold-ended"
+    assert balances(u) == (10, 0, 10, 0)
+
+
+def test_expiry_posts_what_is_left_of_due_lots_once(new_user, monkeypatch):
+    u = new_user()
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 1)
+    earn(u, 40, "old")
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 365)
+    earn(u, 25, "new")
+    hold(u, 15, "h")  # takes 15 of the old lot first
+    later = utcnow() + timedelta(days=2)
+    assert ledger.users_with_due_lots(later) == [u]
+    with unit_of_work():
+        assert ledger.expire_user_lots(u, later) == 25
+    with unit_of_work():
+        assert ledger.expire_user_lots(u, later) == 0
+    assert balances(u) == (40, 15, 25, 0)
+    assert ledger.account_balance(ledger.system_account_id(ledger.EXPIRED_CODE,
+                                                           "expired")) == 25
+    assert_consistent()
+
+
+def test_points_released_to_an_expired_lot_expire_on_the_next_run(new_user, monkeypatch):
+    u = new_user()
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 1)
+    earn(u, 40, "old")
+    h = hold(u, 10, "h")
+    later = utcnow() + timedelta(days=2)
+    with unit_of_work():
+        assert ledger.expire_user_lots(u, later) == 30
+    with unit_of_work():
+        ledger.release(h, key="r")
+    with unit_of_work():
+        assert ledger.expire_user_lots(u, later) == 10
+    assert balances(u) == (0, 0, 0, 0)
+    assert_consistent()
+
+
+def test_summary_lists_points_expiring_in_30_days_by_local_date(new_user, monkeypatch):
+    u = new_user()
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 20)
+    earn(u, 10, "a")
+    earn(u, 5, "b")
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 365)
+    earn(u, 100, "c")
+    s = ledger.summary(u)
+    assert s["expiring_30d"] == 15
+    assert len(s["expiring"]) == 1 and s["expiring"][0]["points"] == 15
+
+
+def test_reversal_takes_back_unspent_points_from_the_earns_own_lot(new_user, monkeypatch):
+    u = new_user()
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 10)
+    earn(u, 30, "soon")
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 365)
+    target = earn(u, 50, "late", reduction_g=ledger.Decimal("50"))
+    with unit_of_work():
+        rev = ledger.reverse(target, key="rev", reason="fraud", actor_id=None)
+    assert rev.reverses_id == target and rev.type == "reversal"
+    assert balances(u) == (30, 0, 30, 0)
+    assert lots(u) == [(30, 30), (50, 0)]
+    s = ledger.summary(u)
+    assert s["lifetime_earned"] == 30 and s["lifetime_reduction_g"] == 0
+    assert_consistent()
+
+
+def test_reversal_of_spent_points_records_debt_settled_by_next_earnings(new_user):
+    u = new_user()
+    target = earn(u, 100, "e")
+    h = hold(u, 80, "h")
+    with unit_of_work():
+        ledger.capture(h, merchant_id=3, key="c")
+    with unit_of_work():
+        ledger.reverse(target, key="rev", reason="duplicate trip", actor_id=None)
+    assert balances(u) == (0, 0, 0, 80)
+    earn(u, 50, "e2")
+    assert balances(u) == (0, 0, 0, 30)
+    assert lots(u) == [(100, 0)]  # no lot for points that only settled debt
+    earn(u, 50, "e3")
+    assert balances(u) == (20, 0, 20, 0)
+    assert lots(u)[-1] == (20, 20)
+    assert_consistent()
+
+
+def test_reversal_happens_once_and_only_for_earns(new_user):
+    u = new_user()
+    target = earn(u, 10, "e")
+    with unit_of_work():
+        ledger.reverse(target, key="r1", reason="x", actor_id=None)
+    with pytest.raises(ApiError) as err, unit_of_work():
+        ledger.reverse(target, key="r2", reason="x", actor_id=None)
+    assert err.value.slug == "already-reversed"
+    earn(u, 10, "e2")
+    hold_tx = db.session.scalar(select(LedgerTransaction.id).where(
+        LedgerTransaction.idempotency_key == "e2"))
+    with unit_of_work():
+        rev = ledger.reverse(hold_tx, key="r3", reason="x", actor_id=None)
+    with pytest.raises(ApiError) as err, unit_of_work():
+        ledger.reverse(rev.id, key="r4", reason="x", actor_id=None)
+    assert err.value.slug == "not-reversible"
+    with pytest.raises(ApiError) as err, unit_of_work():
+        ledger.reverse(999999, key="r5", reason="x", actor_id=None)
+    assert err.value.status == 404
+
+
+def test_adjustments_credit_as_lots_and_debit_within_available(new_user):
+    admin = new_user()
+    u = new_user()
+    with unit_of_work():
+        ledger.adjust(u, 40, key="a1", reason="goodwill", actor_id=admin)
+    with unit_of_work():
+        tx = ledger.adjust(u, -15, key="a2", reason="correction", actor_id=admin)
+    assert tx.created_by == admin and tx.reason == "correction"
+    assert balances(u) == (25, 0, 25, 0)
+    with pytest.raises(ApiError) as err, unit_of_work():
+        ledger.adjust(u, -26, key="a3", reason="too much", actor_id=admin)
+    assert err.value.slug == "insufficient-points"
+    assert ledger.summary(u)["lifetime_earned"] == 0
+    assert_consistent()
+
+
+def test_journal_rows_cannot_be_updated_or_deleted(new_user):
+    u = new_user()
+    earn(u, 10, "e")
+    for sql in ("UPDATE ledger_postings SET amount = amount * 2",
+                "DELETE FROM ledger_postings",
+                "UPDATE ledger_transactions SET reason = 'edited'",
+                "DELETE FROM ledger_transactions"):
+        with pytest.raises(DatabaseError, match="append-only"):
+            db.session.execute(text(sql))
+        db.session.rollback()
+    assert_consistent()
+
+
+def test_verify_names_a_tampered_cached_balance(new_user, app):
+    u = new_user()
+    earn(u, 10, "e")
+    with unit_of_work():
+        db.session.execute(text("UPDATE ledger_accounts SET balance = balance + 5 "
+                                "WHERE kind = 'user_available'"))
+    problems = ledger_verify()
+    assert any("cached balance 15 but postings sum to 10" in p for p in problems)
+    assert any("available 15 but open lots hold 10" in p for p in problems)
+    result = app.test_cli_runner().invoke(args=["ledger", "verify"])
+    assert result.exit_code == 1
+    assert "cached balance 15" in result.output
+
+
+def ledger_verify():
+    from app.ledger.verify import verify
+
+    return verify()
+
+
+def test_verify_cli_passes_on_a_consistent_ledger(new_user, app):
+    u = new_user()
+    earn(u, 10, "e")
+    result = app.test_cli_runner().invoke(args=["ledger", "verify"])
+    assert result.exit_code == 0 and "OK" in result.output
