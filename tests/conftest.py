@@ -117,5 +117,9 @@ def is_postgres(database) -> bool:
 
 
 def run_sql(app: Flask, sql: str, **params) -> list:
+    """Run raw SQL in its own committed unit of work; rows if it returns any."""
     with app.app_context():
-        return db.session.execute(text(sql), params).all()
+        result = db.session.execute(text(sql), params)
+        rows = result.all() if result.returns_rows else []
+        db.session.commit()
+        return rows
