@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -116,7 +117,9 @@ class Lot(db.Model):
     __table_args__ = (
         CheckConstraint("open_amount >= 0 AND open_amount <= amount", name="open_in_range"),
         CheckConstraint("amount > 0", name="positive"),
-        Index("ix_ledger_lots_user_id_expires_at", "user_id", "expires_at"),
+        # Spending walks a user's open lots by expiry; spent lots drop out of the index.
+        Index("ix_ledger_lots_open", "user_id", "expires_at", "id",
+              postgresql_where=text("open_amount > 0"), sqlite_where=text("open_amount > 0")),
         Index("ix_ledger_lots_expires_at", "expires_at"),
     )
 

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, bindparam, event, func, insert, select, update
+from sqlalchemy.orm import Session
 
 from app.db_types import utcnow
 from app.extensions import db
@@ -37,6 +38,12 @@ from app.sql import insert_ignoring_conflicts
 ISSUANCE_CODE = "system:issuance"
 EXPIRED_CODE = "system:expired"
 
+# The hot path uses Core statements on the tables: the ORM's bulk-insert machinery costs
+# more than the round trip it wraps.
+ACCOUNTS, TXS, POSTINGS = (LedgerAccount.__table__, LedgerTransaction.__table__,
+                           LedgerPosting.__table__)
+LOTS, HOLDS, HOLD_LOTS = Lot.__table__, Hold.__table__, HoldLot.__table__
+
 
 @dataclass
 class Book:
@@ -55,6 +62,15 @@ class Book:
         return self.available + self.held
 
 
+def _sql(stmt, params=None):
+    """Core execution on the session's connection: same transaction, no ORM overhead."""
+    return db.session.connection().execute(stmt, params)
+
+
+def _sql_scalar(stmt, params=None):
+    return _sql(stmt, params).scalar()
+
+
 # -- accounts ---------------------------------------------------------------------------
 
 def _user_account_rows(user_id: int) -> list[dict]:
@@ -68,18 +84,20 @@ def _user_account_rows(user_id: int) -> list[dict]:
     ]
 
 
+_BUMP = (update(ACCOUNTS).where(ACCOUNTS.c.user_id == bindparam("uid"),
+                                 ACCOUNTS.c.kind == USER_AVAILABLE)
+         .values(lock_seq=ACCOUNTS.c.lock_seq + 1))
+_BOOK = (select(ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.balance)
+         .where(ACCOUNTS.c.user_id == bindparam("uid"),
+                ACCOUNTS.c.kind.in_((USER_AVAILABLE, USER_HELD, USER_DEBT))))
+
+
 def lock_book(user_id: int) -> Book:
     """Take the user's lock (creating the accounts on first need) and read the balances."""
-    bump = (update(LedgerAccount)
-            .where(LedgerAccount.user_id == user_id, LedgerAccount.kind == USER_AVAILABLE)
-            .values(lock_seq=LedgerAccount.lock_seq + 1))
-    if db.session.execute(bump).rowcount == 0:
+    if _sql(_BUMP, {"uid": user_id}).rowcount == 0:
         insert_ignoring_conflicts(LedgerAccount, _user_account_rows(user_id))
-        db.session.execute(bump)
-    rows = db.session.execute(
-        select(LedgerAccount.id, LedgerAccount.kind, LedgerAccount.balance)
-        .where(LedgerAccount.user_id == user_id,
-               LedgerAccount.kind.in_((USER_AVAILABLE, USER_HELD, USER_DEBT)))).all()
+        _sql(_BUMP, {"uid": user_id})
+    rows = _sql(_BOOK, {"uid": user_id}).all()
     by_kind = {kind: (account_id, balance) for account_id, kind, balance in rows}
     return Book(user_id,
                 available_id=by_kind[USER_AVAILABLE][0], held_id=by_kind[USER_HELD][0],
@@ -88,14 +106,38 @@ def lock_book(user_id: int) -> Book:
 
 
 def system_account_id(code: str, kind: str, merchant_id: int | None = None) -> int:
-    """A system account by code, created on first need. Never locked, never cached."""
-    found = db.session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == code))
-    if found is not None:
-        return found
-    insert_ignoring_conflicts(LedgerAccount, [{
-        "code": code, "kind": kind, "merchant_id": merchant_id, "balance": None, "lock_seq": 0,
-        "lifetime_earned": 0, "lifetime_reduction_g": Decimal(0), "created_at": utcnow()}])
-    return db.session.scalar(select(LedgerAccount.id).where(LedgerAccount.code == code))
+    """A system account by code, created on first need; never locked.
+
+    Ids are remembered per app, but only once the transaction that saw the row commits
+    (see remember_after_commit): a rolled-back creation must not leave a stale id.
+    """
+    known = current_app.extensions.setdefault("ledger_system_accounts", {})
+    if code in known:
+        return known[code]
+    found = _sql_scalar(select(ACCOUNTS.c.id).where(ACCOUNTS.c.code == code))
+    if found is None:
+        insert_ignoring_conflicts(LedgerAccount, [{
+            "code": code, "kind": kind, "merchant_id": merchant_id, "balance": None,
+            "lock_seq": 0, "lifetime_earned": 0, "lifetime_reduction_g": Decimal(0),
+            "created_at": utcnow()}])
+        found = _sql_scalar(select(ACCOUNTS.c.id).where(ACCOUNTS.c.code == code))
+    remember_after_commit(known, code, found)
+    return found
+
+
+def remember_after_commit(cache: dict, key: str, value: int) -> None:
+    db.session().info.setdefault("ledger_cache_pending", []).append((cache, key, value))
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_cached_ids(session: Session) -> None:
+    for cache, key, value in session.info.pop("ledger_cache_pending", []):
+        cache[key] = value
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_cached_ids(session: Session) -> None:
+    session.info.pop("ledger_cache_pending", None)
 
 
 def merchant_settlement_account_id(merchant_id: int) -> int:
@@ -110,11 +152,14 @@ def _insufficient(needed: int, available: int) -> ApiError:
                     slug="insufficient-points", title="Unprocessable Content")
 
 
+_BY_KEY = select(TXS).where(TXS.c.user_id == bindparam("uid"),
+                           TXS.c.idempotency_key == bindparam("key"))
+
+
 def _replayed(book: Book, key: str, tx_type: str, cause_type: str,
-              cause_id: str | None) -> LedgerTransaction | None:
+              cause_id: str | None) -> Row | None:
     """The transaction already written under this key, if the same operation; else 409."""
-    tx = db.session.scalar(select(LedgerTransaction).where(
-        LedgerTransaction.user_id == book.user_id, LedgerTransaction.idempotency_key == key))
+    tx = _sql(_BY_KEY, {"uid": book.user_id, "key": key}).first()
     if tx is None:
         return None
     if (tx.type, tx.cause_type, tx.cause_id) != (tx_type, cause_type, cause_id):
@@ -126,8 +171,12 @@ def _replayed(book: Book, key: str, tx_type: str, cause_type: str,
 def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], *,
            cause_type: str, cause_id: str | None, actor_id: int | None,
            reason: str | None = None, reverses_id: int | None = None,
-           hold_id: int | None = None, reduction_g: Decimal = Decimal(0)) -> int:
-    """Append one balanced transaction and move the user's cached balances with it."""
+           hold_id: int | None = None, reduction_g: Decimal = Decimal(0),
+           lifetime: tuple[int, Decimal] | None = None) -> Row:
+    """Append one balanced transaction and move the user's cached balances with it.
+
+    `lifetime` (points, grams) moves the user's lifetime totals in the same UPDATE.
+    """
     postings = [(account, amount) for account, amount in postings if amount != 0]
     if len(postings) < 2 or sum(amount for _, amount in postings) != 0:
         raise AssertionError(f"unbalanced {tx_type} transaction: {postings}")
@@ -139,28 +188,35 @@ def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], 
     held = book.held + delta[book.held_id]
     if available < 0 or held < 0:
         raise AssertionError(f"{tx_type} would take user {book.user_id} below zero")
-    tx_id = db.session.execute(insert(LedgerTransaction).values(
-        type=tx_type, user_id=book.user_id, idempotency_key=key,
-        posted_delta=delta[book.available_id] + delta[book.held_id],
-        available_delta=delta[book.available_id], posted_after=available + held,
-        available_after=available, cause_type=cause_type, cause_id=cause_id,
-        reverses_id=reverses_id, hold_id=hold_id, reduction_g=reduction_g, reason=reason,
-        created_by=actor_id, created_at=utcnow(),
-    ).returning(LedgerTransaction.id)).scalar_one()
-    db.session.execute(insert(LedgerPosting), [
-        {"transaction_id": tx_id, "account_id": account, "amount": amount}
+    tx = _sql(insert(TXS).returning(*TXS.c), {
+        "type": tx_type, "user_id": book.user_id, "idempotency_key": key,
+        "posted_delta": delta[book.available_id] + delta[book.held_id],
+        "available_delta": delta[book.available_id], "posted_after": available + held,
+        "available_after": available, "cause_type": cause_type, "cause_id": cause_id,
+        "reverses_id": reverses_id, "hold_id": hold_id, "reduction_g": reduction_g,
+        "reason": reason, "created_by": actor_id, "created_at": utcnow(),
+    }).one()
+    _sql(insert(POSTINGS), [
+        {"transaction_id": tx.id, "account_id": account, "amount": amount}
         for account, amount in postings])
+    if lifetime:
+        _sql(_MOVE_LIFETIME, {"account": book.available_id,
+                                            "change": delta[book.available_id],
+                                            "points": lifetime[0], "grams": lifetime[1]})
     for account, change in delta.items():
-        if change:
-            db.session.execute(update(LedgerAccount).where(LedgerAccount.id == account)
-                               .values(balance=LedgerAccount.balance + change))
+        if change and not (lifetime and account == book.available_id):
+            _sql(_MOVE, {"account": account, "change": change})
     book.available, book.held = available, held
     book.debt += delta[book.debt_id]
-    return tx_id
+    return tx
 
 
-def _tx(tx_id: int) -> LedgerTransaction:
-    return db.session.get(LedgerTransaction, tx_id)
+_MOVE = (update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account"))
+         .values(balance=ACCOUNTS.c.balance + bindparam("change")))
+_MOVE_LIFETIME = (update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account")).values(
+    balance=ACCOUNTS.c.balance + bindparam("change"),
+    lifetime_earned=ACCOUNTS.c.lifetime_earned + bindparam("points"),
+    lifetime_reduction_g=ACCOUNTS.c.lifetime_reduction_g + bindparam("grams")))
 
 
 # -- lots -------------------------------------------------------------------------------
@@ -174,18 +230,23 @@ def lot_expiry(earned_at: datetime) -> datetime:
 
 
 def _new_lot(user_id: int, tx_id: int, points: int, earned_at: datetime) -> None:
-    db.session.execute(insert(Lot).values(
-        user_id=user_id, transaction_id=tx_id, amount=points, open_amount=points,
-        expired_amount=0, expires_at=lot_expiry(earned_at)))
+    _sql(insert(LOTS), {
+        "user_id": user_id, "transaction_id": tx_id, "amount": points, "open_amount": points,
+        "expired_amount": 0, "expires_at": lot_expiry(earned_at)})
 
 
 def _take_from_lots(user_id: int, points: int, *, first_lot_id: int | None = None,
                     ) -> list[tuple[int, int]]:
     """Consume `points` of open lots, soonest-expiring first (`first_lot_id` before all)."""
-    lots = db.session.execute(
-        select(Lot.id, Lot.open_amount).where(Lot.user_id == user_id, Lot.open_amount > 0)
-        .order_by((Lot.id != first_lot_id) if first_lot_id else Lot.expires_at,
-                  Lot.expires_at, Lot.id)).all()
+    order = ((LOTS.c.id != first_lot_id) if first_lot_id else LOTS.c.expires_at,
+             LOTS.c.expires_at, LOTS.c.id)
+    # Only the lots needed: those whose running total before them is still short.
+    running = func.sum(LOTS.c.open_amount).over(order_by=order) - LOTS.c.open_amount
+    ranked = (select(LOTS.c.id, LOTS.c.open_amount, running.label("before"))
+              .where(LOTS.c.user_id == user_id, LOTS.c.open_amount > 0).subquery())
+    lots = _sql(select(ranked.c.id, ranked.c.open_amount)
+                              .where(ranked.c.before < points)
+                              .order_by(ranked.c.before)).all()
     taken, left = [], points
     for lot_id, open_amount in lots:
         if left == 0:
@@ -195,16 +256,20 @@ def _take_from_lots(user_id: int, points: int, *, first_lot_id: int | None = Non
         left -= take
     if left:
         raise AssertionError(f"lots of user {user_id} hold {points - left} < {points}")
-    for lot_id, take in taken:
-        db.session.execute(update(Lot).where(Lot.id == lot_id)
-                           .values(open_amount=Lot.open_amount - take))
+    if taken:
+        _sql(_MOVE_LOT, [{"lot": lot_id, "change": -take}
+                                       for lot_id, take in taken])
     return taken
 
 
+_MOVE_LOT = (update(LOTS).where(LOTS.c.id == bindparam("lot"))
+             .values(open_amount=LOTS.c.open_amount + bindparam("change")))
+
+
 def _give_back_to_lots(allocations: list[tuple[int, int]]) -> None:
-    for lot_id, amount in allocations:
-        db.session.execute(update(Lot).where(Lot.id == lot_id)
-                           .values(open_amount=Lot.open_amount + amount))
+    if allocations:
+        _sql(_MOVE_LOT, [{"lot": lot_id, "change": amount}
+                                       for lot_id, amount in allocations])
 
 
 # -- operations -------------------------------------------------------------------------
@@ -217,64 +282,57 @@ def _positive(points: int) -> None:
 
 def _credit(book: Book, tx_type: str, points: int, key: str, *, cause_type: str,
             cause_id: str | None, actor_id: int | None, reason: str | None = None,
-            reduction_g: Decimal = Decimal(0)) -> int:
+            reduction_g: Decimal = Decimal(0), lifetime: bool = False) -> Row:
     """Issue points to the user: debt is settled first, the rest becomes a new lot."""
     settle = min(points, -book.debt)
     to_available = points - settle
-    now = utcnow()
-    tx_id = _write(book, tx_type, key, [
+    tx = _write(book, tx_type, key, [
         (system_account_id(ISSUANCE_CODE, ISSUANCE), -points),
         (book.available_id, to_available), (book.debt_id, settle),
     ], cause_type=cause_type, cause_id=cause_id, actor_id=actor_id, reason=reason,
-        reduction_g=reduction_g)
+        reduction_g=reduction_g, lifetime=(points, reduction_g) if lifetime else None)
     if to_available:
-        _new_lot(book.user_id, tx_id, to_available, now)
-    return tx_id
+        _new_lot(book.user_id, tx.id, to_available, tx.created_at)
+    return tx
 
 
 def earn(user_id: int, points: int, *, key: str, cause_type: str, cause_id: str | None = None,
-         reduction_g: Decimal = Decimal(0), actor_id: int | None = None) -> LedgerTransaction:
+         reduction_g: Decimal = Decimal(0), actor_id: int | None = None) -> Row:
     """Credit earned points (and the reduction behind them) to a user."""
     _positive(points)
     book = lock_book(user_id)
     if (done := _replayed(book, key, "earn", cause_type, cause_id)) is not None:
         return done
-    tx_id = _credit(book, "earn", points, key, cause_type=cause_type, cause_id=cause_id,
-                    actor_id=actor_id, reduction_g=reduction_g)
-    db.session.execute(update(LedgerAccount).where(LedgerAccount.id == book.available_id).values(
-        lifetime_earned=LedgerAccount.lifetime_earned + points,
-        lifetime_reduction_g=LedgerAccount.lifetime_reduction_g + reduction_g))
-    return _tx(tx_id)
+    return _credit(book, "earn", points, key, cause_type=cause_type, cause_id=cause_id,
+                   actor_id=actor_id, reduction_g=reduction_g, lifetime=True)
 
 
 def hold(user_id: int, points: int, *, key: str, cause_type: str,
-         cause_id: str | None = None, actor_id: int | None = None) -> Hold:
+         cause_id: str | None = None, actor_id: int | None = None) -> Row:
     """Reserve points for a pending redemption: available drops, posted does not."""
     _positive(points)
     book = lock_book(user_id)
     if (done := _replayed(book, key, "hold", cause_type, cause_id)) is not None:
-        return db.session.get(Hold, done.hold_id)
+        return _sql(select(HOLDS).where(HOLDS.c.id == done.hold_id)).one()
     if book.available < points:
         raise _insufficient(points, book.available)
-    hold_id = db.session.execute(insert(Hold).values(
-        user_id=user_id, amount=points, captured_amount=0, status="open",
-        cause_type=cause_type, cause_id=cause_id, created_at=utcnow(),
-    ).returning(Hold.id)).scalar_one()
+    new_hold = _sql(insert(HOLDS).returning(*HOLDS.c), {
+        "user_id": user_id, "amount": points, "captured_amount": 0, "status": "open",
+        "cause_type": cause_type, "cause_id": cause_id, "created_at": utcnow()}).one()
     taken = _take_from_lots(user_id, points)
-    db.session.execute(insert(HoldLot), [{"hold_id": hold_id, "lot_id": lot_id, "amount": amount}
-                                         for lot_id, amount in taken])
+    _sql(insert(HOLD_LOTS), [
+        {"hold_id": new_hold.id, "lot_id": lot_id, "amount": amount} for lot_id, amount in taken])
     _write(book, "hold", key, [(book.available_id, -points), (book.held_id, points)],
-           cause_type=cause_type, cause_id=cause_id, actor_id=actor_id, hold_id=hold_id)
-    return db.session.get(Hold, hold_id)
+           cause_type=cause_type, cause_id=cause_id, actor_id=actor_id, hold_id=new_hold.id)
+    return new_hold
 
 
-def _locked_open_hold(hold_id: int, key: str, tx_type: str) -> tuple[Book, Hold,
-                                                                    LedgerTransaction | None]:
-    user_id = db.session.scalar(select(Hold.user_id).where(Hold.id == hold_id))
+def _locked_open_hold(hold_id: int, key: str, tx_type: str) -> tuple[Book, Row, Row | None]:
+    user_id = _sql_scalar(select(HOLDS.c.user_id).where(HOLDS.c.id == hold_id))
     if user_id is None:
         raise ApiError(404, "No such hold.", slug="not-found", title="Not Found")
     book = lock_book(user_id)
-    found = db.session.get(Hold, hold_id, populate_existing=True)
+    found = _sql(select(HOLDS).where(HOLDS.c.id == hold_id)).one()  # locked now
     done = _replayed(book, key, tx_type, found.cause_type, found.cause_id)
     if done is None and found.status != "open":
         raise ApiError(409, f"This hold was already {found.status}.", slug="hold-ended",
@@ -284,22 +342,21 @@ def _locked_open_hold(hold_id: int, key: str, tx_type: str) -> tuple[Book, Hold,
 
 def _hold_allocations(hold_id: int, *, latest_expiring_first: bool) -> list[tuple[int, int]]:
     order = Lot.expires_at.desc() if latest_expiring_first else Lot.expires_at
-    return [tuple(r) for r in db.session.execute(
+    return [tuple(r) for r in _sql(
         select(HoldLot.lot_id, HoldLot.amount).join(Lot, Lot.id == HoldLot.lot_id)
         .where(HoldLot.hold_id == hold_id).order_by(order, Lot.id.desc()))]
 
 
-def _end_hold(found: Hold, status: str, captured: int) -> None:
-    ended = db.session.execute(
-        update(Hold).where(Hold.id == found.id, Hold.status == "open")
+def _end_hold(found: Row, status: str, captured: int) -> None:
+    ended = _sql(
+        update(HOLDS).where(HOLDS.c.id == found.id, HOLDS.c.status == "open")
         .values(status=status, captured_amount=captured, ended_at=utcnow()))
     if ended.rowcount != 1:  # unreachable under the user's lock; the guard stays anyway
         raise ApiError(409, "This hold has already ended.", slug="hold-ended", title="Conflict")
-    db.session.refresh(found)
 
 
 def capture(hold_id: int, *, merchant_id: int, key: str, amount: int | None = None,
-            actor_id: int | None = None) -> LedgerTransaction:
+            actor_id: int | None = None) -> Row:
     """Move held points (all, or part: the rest is released) to a merchant's settlement."""
     book, found, done = _locked_open_hold(hold_id, key, "capture")
     if done is not None:
@@ -320,27 +377,27 @@ def capture(hold_id: int, *, merchant_id: int, key: str, amount: int | None = No
             if not left:
                 break
         _give_back_to_lots(give_back)
-    tx_id = _write(book, "capture", key, [
+    tx = _write(book, "capture", key, [
         (book.held_id, -found.amount), (merchant_settlement_account_id(merchant_id), amount),
         (book.available_id, remainder),
     ], cause_type=found.cause_type, cause_id=found.cause_id, actor_id=actor_id,
         hold_id=hold_id)
     _end_hold(found, "captured", amount)
-    return _tx(tx_id)
+    return tx
 
 
-def release(hold_id: int, *, key: str, actor_id: int | None = None) -> LedgerTransaction:
+def release(hold_id: int, *, key: str, actor_id: int | None = None) -> Row:
     """End a hold without spending: its points go back to the very lots they came from."""
     book, found, done = _locked_open_hold(hold_id, key, "release")
     if done is not None:
         return done
     _give_back_to_lots(_hold_allocations(hold_id, latest_expiring_first=False))
-    tx_id = _write(book, "release", key, [(book.held_id, -found.amount),
-                                          (book.available_id, found.amount)],
-                   cause_type=found.cause_type, cause_id=found.cause_id, actor_id=actor_id,
-                   hold_id=hold_id)
+    tx = _write(book, "release", key, [(book.held_id, -found.amount),
+                                       (book.available_id, found.amount)],
+                cause_type=found.cause_type, cause_id=found.cause_id, actor_id=actor_id,
+                hold_id=hold_id)
     _end_hold(found, "released", 0)
-    return _tx(tx_id)
+    return tx
 
 
 def users_with_due_lots(now: datetime, limit: int = 500) -> list[int]:
@@ -356,7 +413,7 @@ def expire_user_lots(user_id: int, now: datetime) -> int:
     so a rerun after a crash finds nothing left to do rather than posting twice.
     """
     book = lock_book(user_id)
-    due = db.session.execute(
+    due = _sql(
         select(Lot.id, Lot.open_amount, Lot.expired_amount)
         .where(Lot.user_id == user_id, Lot.expires_at <= now, Lot.open_amount > 0)
         .order_by(Lot.expires_at, Lot.id)).all()
@@ -366,13 +423,13 @@ def expire_user_lots(user_id: int, now: datetime) -> int:
         _write(book, "expire", f"expire:lot:{lot_id}:{expired_before}",
                [(book.available_id, -open_amount), (expired_account, open_amount)],
                cause_type="lot", cause_id=str(lot_id), actor_id=None)
-        db.session.execute(update(Lot).where(Lot.id == lot_id).values(
+        _sql(update(Lot).where(Lot.id == lot_id).values(
             open_amount=0, expired_amount=Lot.expired_amount + open_amount))
         total += open_amount
     return total
 
 
-def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None) -> LedgerTransaction:
+def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None) -> Row:
     """Undo an earn with a compensating transaction that references it.
 
     What the user still has is taken back (the earn's own lot first); what was already
@@ -388,29 +445,26 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None) -> Ledge
     if (done := _replayed(book, key, "reversal", original.cause_type,
                           original.cause_id)) is not None:
         return done
-    if db.session.scalar(select(LedgerTransaction.id)
+    if _sql_scalar(select(LedgerTransaction.id)
                          .where(LedgerTransaction.reverses_id == tx_id)) is not None:
         raise ApiError(409, "This transaction was already reversed.", slug="already-reversed",
                        title="Conflict")
     issuance = system_account_id(ISSUANCE_CODE, ISSUANCE)
-    points = -db.session.scalar(select(LedgerPosting.amount).where(
+    points = -_sql_scalar(select(LedgerPosting.amount).where(
         LedgerPosting.transaction_id == tx_id, LedgerPosting.account_id == issuance))
     taken = min(points, book.available)
-    own_lot = db.session.scalar(select(Lot.id).where(Lot.transaction_id == tx_id))
+    own_lot = _sql_scalar(select(Lot.id).where(Lot.transaction_id == tx_id))
     if taken:
         _take_from_lots(book.user_id, taken, first_lot_id=own_lot)
-    new_id = _write(book, "reversal", key, [
+    return _write(book, "reversal", key, [
         (issuance, points), (book.available_id, -taken), (book.debt_id, -(points - taken)),
     ], cause_type=original.cause_type, cause_id=original.cause_id, actor_id=actor_id,
-        reason=reason, reverses_id=tx_id, reduction_g=-original.reduction_g)
-    db.session.execute(update(LedgerAccount).where(LedgerAccount.id == book.available_id).values(
-        lifetime_earned=LedgerAccount.lifetime_earned - points,
-        lifetime_reduction_g=LedgerAccount.lifetime_reduction_g - original.reduction_g))
-    return _tx(new_id)
+        reason=reason, reverses_id=tx_id, reduction_g=-original.reduction_g,
+        lifetime=(-points, -original.reduction_g))
 
 
 def adjust(user_id: int, points: int, *, key: str, reason: str,
-           actor_id: int) -> LedgerTransaction:
+           actor_id: int) -> Row:
     """A manual correction by an administrator: credit (as a new lot) or debit."""
     if not isinstance(points, int) or points == 0:
         raise ApiError(422, "An adjustment must be a non-zero whole number of points.",
@@ -420,16 +474,14 @@ def adjust(user_id: int, points: int, *, key: str, reason: str,
     if (done := _replayed(book, key, "adjustment", "admin", str(actor_id))) is not None:
         return done
     if points > 0:
-        tx_id = _credit(book, "adjustment", points, key, cause_type="admin",
-                        cause_id=str(actor_id), actor_id=actor_id, reason=reason)
-        return _tx(tx_id)
+        return _credit(book, "adjustment", points, key, cause_type="admin",
+                       cause_id=str(actor_id), actor_id=actor_id, reason=reason)
     if book.available < -points:
         raise _insufficient(-points, book.available)
     _take_from_lots(user_id, -points)
-    tx_id = _write(book, "adjustment", key, [
+    return _write(book, "adjustment", key, [
         (book.available_id, points), (system_account_id(ISSUANCE_CODE, ISSUANCE), -points),
     ], cause_type="admin", cause_id=str(actor_id), actor_id=actor_id, reason=reason)
-    return _tx(tx_id)
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -438,7 +490,7 @@ def summary(user_id: int, now: datetime | None = None) -> dict:
     """Balances, lifetime totals and what expires in the next 30 days (by local date)."""
     now = now or utcnow()
     accounts = {kind: (balance, earned, reduction) for kind, balance, earned, reduction in
-                db.session.execute(select(LedgerAccount.kind, LedgerAccount.balance,
+                _sql(select(LedgerAccount.kind, LedgerAccount.balance,
                                           LedgerAccount.lifetime_earned,
                                           LedgerAccount.lifetime_reduction_g)
                                    .where(LedgerAccount.user_id == user_id))}
@@ -447,7 +499,7 @@ def summary(user_id: int, now: datetime | None = None) -> dict:
     debt = accounts.get(USER_DEBT, (0,))[0]
     tz = current_app.config["TIMEZONE"]
     by_date: dict = {}
-    for expires_at, points in db.session.execute(
+    for expires_at, points in _sql(
             select(Lot.expires_at, Lot.open_amount).where(
                 Lot.user_id == user_id, Lot.open_amount > 0,
                 Lot.expires_at <= now + timedelta(days=30)).order_by(Lot.expires_at)):
@@ -476,5 +528,5 @@ def entries(user_id: int, *, types: list[str] | None = None, since: datetime | N
 
 def account_balance(account_id: int) -> int:
     """Any account's balance from its postings (system accounts have no cached one)."""
-    return db.session.scalar(select(func.coalesce(func.sum(LedgerPosting.amount), 0))
+    return _sql_scalar(select(func.coalesce(func.sum(LedgerPosting.amount), 0))
                              .where(LedgerPosting.account_id == account_id))

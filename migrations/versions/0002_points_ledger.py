@@ -141,7 +141,7 @@ def upgrade():
     )
     with op.batch_alter_table('ledger_lots', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_lots_expires_at', ['expires_at'], unique=False)
-        batch_op.create_index('ix_ledger_lots_user_id_expires_at', ['user_id', 'expires_at'], unique=False)
+        batch_op.create_index('ix_ledger_lots_open', ['user_id', 'expires_at', 'id'], unique=False, postgresql_where=sa.text('open_amount > 0'), sqlite_where=sa.text('open_amount > 0'))
 
     op.create_table('ledger_postings',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -179,7 +179,7 @@ def downgrade():
 
     op.drop_table('ledger_postings')
     with op.batch_alter_table('ledger_lots', schema=None) as batch_op:
-        batch_op.drop_index('ix_ledger_lots_user_id_expires_at')
+        batch_op.drop_index('ix_ledger_lots_open', postgresql_where=sa.text('open_amount > 0'), sqlite_where=sa.text('open_amount > 0'))
         batch_op.drop_index('ix_ledger_lots_expires_at')
 
     op.drop_table('ledger_lots')

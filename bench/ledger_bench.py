@@ -1,0 +1,200 @@
+"""Ledger throughput on PostgreSQL next to pgbench's TPC-B-like figure from the same run.
+
+    .venv/bin/python bench/ledger_bench.py            # about 2 minutes
+    .venv/bin/python bench/ledger_bench.py --seconds 5 --workers 1 4
+
+Creates a scratch database on the server (and drops it), migrates it, seeds users, then
+for each worker count runs worker *processes* (each its own app and connection pool,
+as gunicorn workers would be) for a fixed time doing:
+  earn          one earn per unit of work (2 postings: issuance -> user)
+  hold+capture  a hold then its capture, two units of work (4 postings)
+Each worker has its own users, so the figures measure the ledger, not lock waits on one
+user (the concurrency tests cover that). pgbench runs against its own scratch database
+on the same server with the same client counts. The ledger must verify clean afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+USERS_PER_WORKER = 20
+
+
+def admin_url(server: str) -> str:
+    return make_url(server).set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False)
+
+
+def db_url(server: str, name: str) -> str:
+    return make_url(server).set(database=name).render_as_string(hide_password=False)
+
+
+def create_db(server: str, name: str) -> None:
+    with psycopg.connect(admin_url(server), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_db(server: str, name: str) -> None:
+    with psycopg.connect(admin_url(server), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def make_app(url: str):
+    from app import create_app
+
+    env = {"DATABASE_URL": url, "JWT_SECRET_KEY": "bench-" + "k" * 40, "LOG_LEVEL": "WARNING",
+           "DB_POOL_SIZE": "2"}
+    return create_app(env, instance_path=str(ROOT / "instance" / "bench"))
+
+
+def seed(url: str, workers: int) -> list[int]:
+    from flask_migrate import upgrade
+
+    from app.auth.passwords import hash_password
+    from app.extensions import db
+    from app.users.models import User, UserRole
+
+    app = make_app(url)
+    with app.app_context():
+        upgrade()
+        pw = hash_password("Bench-password-1")
+        users = [User(email=f"bench{i}@example.com", password_hash=pw, display_name="b",
+                      roles=[UserRole(role="citizen")])
+                 for i in range(workers * USERS_PER_WORKER)]
+        db.session.add_all(users)
+        db.session.commit()
+        ids = [u.id for u in users]
+        db.engine.dispose()
+    return ids
+
+
+def worker(url: str, scenario: str, user_ids: list[int], seconds: float, start_at: float,
+           out: mp.Queue) -> None:
+    from app.ledger import service as ledger
+    from app.uow import unit_of_work
+
+    app = make_app(url)
+    with app.app_context():
+        # Each user starts with enough points for every hold this worker can make.
+        for uid in user_ids:
+            with unit_of_work():
+                ledger.earn(uid, 10**9, key=f"seed:{scenario}:{uuid.uuid4()}",
+                            cause_type="bench")
+        while time.time() < start_at:
+            time.sleep(0.001)
+        ops = postings = 0
+        deadline = start_at + seconds
+        i = 0
+        while time.time() < deadline:
+            uid = user_ids[i % len(user_ids)]
+            i += 1
+            if scenario == "earn":
+                with unit_of_work():
+                    ledger.earn(uid, 10, key=str(uuid.uuid4()), cause_type="bench")
+                postings += 2
+            else:
+                with unit_of_work():
+                    hold_id = ledger.hold(uid, 10, key=str(uuid.uuid4()),
+                                          cause_type="bench").id
+                with unit_of_work():
+                    ledger.capture(hold_id, merchant_id=1, key=str(uuid.uuid4()))
+                postings += 4
+            ops += 1
+        out.put((ops, postings))
+
+
+def run_scenario(url: str, scenario: str, pools: list[list[int]], seconds: float) -> tuple:
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    start_at = time.time() + 4 + len(pools) * 0.5  # all workers start together
+    procs = [ctx.Process(target=worker, args=(url, scenario, pool, seconds, start_at, out))
+             for pool in pools]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=seconds + 120) for _ in procs]
+    for p in procs:
+        p.join()
+    ops = sum(r[0] for r in results)
+    postings = sum(r[1] for r in results)
+    return ops / seconds, postings / seconds
+
+
+def pgbench(server: str, clients: int, seconds: int) -> float:
+    exe = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
+    name = f"pgbench_{uuid.uuid4().hex[:8]}"
+    create_db(server, name)
+    u = make_url(server)
+    conn_args = ["-h", u.host or "127.0.0.1", "-p", str(u.port or 5432), "-U",
+                 u.username or "postgres"]
+    env = dict(os.environ, PGPASSWORD=u.password or "")
+    try:
+        subprocess.run([exe, *conn_args, "-i", "-q", "-s", "16", name], check=True,
+                       capture_output=True, env=env)
+        done = subprocess.run([exe, *conn_args, "-c", str(clients), "-j", "2", "-T",
+                               str(seconds), "-b", "tpcb-like", name],
+                              check=True, capture_output=True, text=True, env=env)
+    finally:
+        drop_db(server, name)
+    return float(re.search(r"tps = ([\d.]+)", done.stdout).group(1))
+
+
+def verify_clean(url: str) -> list[str]:
+    from app.extensions import db
+    from app.ledger.verify import verify
+
+    app = make_app(url)
+    with app.app_context():
+        problems = verify()
+        db.engine.dispose()
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--server", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 16])
+    args = parser.parse_args()
+
+    name = f"ledger_bench_{uuid.uuid4().hex[:8]}"
+    create_db(args.server, name)
+    url = db_url(args.server, name)
+    rows = []
+    try:
+        user_ids = seed(url, max(args.workers))
+        for n in args.workers:
+            pools = [user_ids[i::n][:USERS_PER_WORKER] for i in range(n)]
+            tps = pgbench(args.server, n, int(args.seconds))
+            for scenario in ("earn", "hold+capture"):
+                ops, postings = run_scenario(url, scenario, pools, args.seconds)
+                rows.append((scenario, n, ops, postings, tps))
+        problems = verify_clean(url)
+    finally:
+        drop_db(args.server, name)
+
+    print(f"\nledger benchmark, PostgreSQL, {args.seconds:g} s per run, {os.cpu_count()} cores")
+    print(f"{'scenario':<14}{'workers':>8}{'ops/s':>10}{'postings/s':>12}"
+          f"{'pgbench tps':>13}{'ops/pgbench':>13}")
+    for scenario, n, ops, postings, tps in rows:
+        print(f"{scenario:<14}{n:>8}{ops:>10.0f}{postings:>12.0f}{tps:>13.0f}"
+              f"{ops / tps:>12.0%}")
+    print(f"ledger verify after the runs: {'clean' if not problems else problems[:5]}")
+
+
+if __name__ == "__main__":
+    main()
