@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from app.auth.passwords import hash_password
+from app.db_types import utcnow
 from app.extensions import db
+from app.methodology import service as methodologies
 from app.uow import unit_of_work
 from app.users import service
 from app.users.models import User, UserRole
@@ -46,6 +49,24 @@ def seed_demo() -> None:
                 have = set(user.role_names)
                 user.roles.extend(UserRole(role=r) for r in roles if r not in have)
             rows.append((", ".join(roles), email, password))
+    approved = approve_builtin_methodologies(admin_email=DEMO_ACCOUNTS[0][0])
     click.echo("Demo accounts (passwords are new on every run):")
     for roles, email, password in rows:
         click.echo(f"  {roles:<16} {email:<38} {password}")
+    if approved:
+        click.echo(f"Approved the built-in methodologies for the demo: {', '.join(approved)}")
+
+
+def approve_builtin_methodologies(admin_email: str) -> list[str]:
+    """The demo credits at once: the discovered default versions get approved (a real
+    deployment has administrators review them first)."""
+    with unit_of_work():
+        methodologies.sync_discovered()
+        admin = db.session.scalar(select(User).where(User.email == admin_email))
+        approved = []
+        for version in methodologies.versions():
+            if version.status == "pending" and version.proposed_by is None and \
+                    methodologies.active_version(version.code, utcnow()) is None:
+                methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
+                approved.append(version.code)
+    return approved

@@ -1,0 +1,51 @@
+"""Credited reductions and points, grouped for administrators and exported as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from app.behaviours.models import Behaviour
+from app.extensions import db
+
+
+def reductions(group_by: str, date_from: date | None, date_to: date | None) -> dict:
+    # Grouped by the finest key in SQL; months are folded from days here, which stays
+    # portable across SQLite and PostgreSQL date functions.
+    key = {"methodology": Behaviour.methodology, "source": Behaviour.source}.get(
+        group_by, Behaviour.local_date)
+    stmt = (select(key, func.count(Behaviour.id), func.coalesce(func.sum(Behaviour.credited_g), 0),
+                   func.coalesce(func.sum(Behaviour.points), 0))
+            .where(Behaviour.status == "credited").group_by(key).order_by(key))
+    if date_from:
+        stmt = stmt.where(Behaviour.local_date >= date_from)
+    if date_to:
+        stmt = stmt.where(Behaviour.local_date <= date_to)
+    rows: dict[str, list] = {}
+    for value, count, grams, points in db.session.execute(stmt):
+        label = value.isoformat()[:7] if group_by == "month" else (
+            value.isoformat() if isinstance(value, date) else str(value))
+        row = rows.setdefault(label, [0, Decimal(0), 0])
+        row[0] += count
+        row[1] += Decimal(grams)
+        row[2] += int(points)
+    out = [{"key": k, "behaviours": v[0], "reduction_g": v[1], "points": v[2]}
+           for k, v in rows.items()]
+    return {"group_by": group_by, "rows": out,
+            "total_reduction_g": sum((r["reduction_g"] for r in out), Decimal(0)),
+            "total_points": sum(r["points"] for r in out)}
+
+
+def to_csv(report: dict) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([report["group_by"], "behaviours", "reduction_g", "points"])
+    for row in report["rows"]:
+        writer.writerow([row["key"], row["behaviours"], row["reduction_g"], row["points"]])
+    writer.writerow(["total", sum(r["behaviours"] for r in report["rows"]),
+                     report["total_reduction_g"], report["total_points"]])
+    return buffer.getvalue()

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+from flask import Response
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from app.auth.guard import current_user, login_required
+from app.behaviours import service, stats
+from app.behaviours.models import ConversionRate
+from app.behaviours.schemas import (
+    AdminBehaviourSchema,
+    AdminQuerySchema,
+    BehaviourSchema,
+    MyQuerySchema,
+    NoteSchema,
+    RateSchema,
+    StatsQuerySchema,
+    StatsSchema,
+    SubmitSchema,
+)
+from app.db_types import utcnow
+from app.extensions import db
+from app.http.idempotency import idempotent
+from app.http.pagination import PageArgsSchema, page_of, paginate
+from app.http.problems import ApiError, error_responses
+from app.methodology.schemas import ReasonSchema
+
+blp = Blueprint("behaviours", __name__, url_prefix="/api/v1/behaviours",
+                description="Report low-carbon behaviours and see their credits")
+admin_blp = Blueprint("admin_behaviours", __name__, url_prefix="/api/v1/admin",
+                      description="Review behaviours, conversion rates and statistics")
+
+
+def _page_args(args: dict) -> dict:
+    return {k: args.pop(k) for k in PageArgsSchema().fields}
+
+
+@blp.route("", methods=["POST"])
+@login_required("citizen")
+@idempotent()
+@blp.arguments(SubmitSchema)
+@blp.response(201, BehaviourSchema)
+@error_responses({404: "No such methodology is installed",
+                  422: "The data does not fit the methodology's record schema"})
+def submit(data: dict):
+    """Self-report a behaviour: credited, pending_review, capped or rejected (with reasons)."""
+    return service.submit(user_id=current_user().id, methodology=data["methodology"],
+                          occurred_at=data["occurred_at"], data=data["data"],
+                          evidence=data["evidence"], source="self_report")
+
+
+@blp.route("", methods=["GET"])
+@login_required()
+@blp.arguments(MyQuerySchema, location="query")
+@blp.response(200, page_of(BehaviourSchema))
+def list_mine(args: dict):
+    """My behaviours, newest first."""
+    page = _page_args(args)
+    return paginate(service.list_for(current_user().id, **args), page)
+
+
+@blp.route("/<int:behaviour_id>", methods=["GET"])
+@login_required()
+@blp.response(200, BehaviourSchema)
+def get_mine(behaviour_id: int):
+    """One of my behaviours."""
+    behaviour = service.get(behaviour_id)
+    if behaviour.user_id != current_user().id:
+        raise ApiError(404, "No such behaviour.", slug="not-found", title="Not Found")
+    return behaviour
+
+
+@admin_blp.route("/behaviours", methods=["GET"])
+@login_required("admin")
+@admin_blp.arguments(AdminQuerySchema, location="query")
+@admin_blp.response(200, page_of(AdminBehaviourSchema))
+def review_queue(args: dict):
+    """Behaviours by status (default: pending_review), oldest first."""
+    page = _page_args(args)
+    stmt = service.review_queue(args.get("methodology")) if args["status"] == "pending_review" \
+        else service.list_all(args["status"], args.get("methodology"))
+    return paginate(stmt, page)
+
+
+@admin_blp.route("/behaviours/<int:behaviour_id>", methods=["GET"])
+@login_required("admin")
+@admin_blp.response(200, AdminBehaviourSchema)
+def admin_get(behaviour_id: int):
+    """Any behaviour, with its input and evidence."""
+    return service.get(behaviour_id)
+
+
+@admin_blp.route("/behaviours/<int:behaviour_id>/approve", methods=["POST"])
+@login_required("admin")
+@admin_blp.arguments(NoteSchema)
+@admin_blp.response(200, AdminBehaviourSchema)
+def approve(data: dict, behaviour_id: int):
+    """Credit a behaviour waiting for review."""
+    return service.approve(current_user(), behaviour_id, data.get("note"))
+
+
+@admin_blp.route("/behaviours/<int:behaviour_id>/reject", methods=["POST"])
+@login_required("admin")
+@admin_blp.arguments(ReasonSchema)
+@admin_blp.response(200, AdminBehaviourSchema)
+def reject(data: dict, behaviour_id: int):
+    """Reject a behaviour waiting for review."""
+    return service.reject(current_user(), behaviour_id, data["reason"])
+
+
+@admin_blp.route("/behaviours/<int:behaviour_id>/reverse", methods=["POST"])
+@login_required("admin")
+@admin_blp.arguments(ReasonSchema)
+@admin_blp.response(200, AdminBehaviourSchema)
+def reverse(data: dict, behaviour_id: int):
+    """Reverse a credited behaviour (a ledger reversal; spent points become debt)."""
+    return service.reverse(current_user(), behaviour_id, data["reason"])
+
+
+@admin_blp.route("/conversion-rates", methods=["GET"])
+@login_required("admin")
+@admin_blp.response(200, RateSchema(many=True))
+def rates():
+    """Every conversion rate, newest first (none: 1 point per gram)."""
+    return db.session.scalars(select(ConversionRate).order_by(ConversionRate.id.desc())).all()
+
+
+@admin_blp.route("/conversion-rates", methods=["POST"])
+@login_required("admin")
+@admin_blp.arguments(RateSchema)
+@admin_blp.response(201, RateSchema)
+def set_rate(data: dict):
+    """Set points per gram CO2e from a date; earlier credits keep the rate they used."""
+    return service.set_rate(current_user(), data["points_per_gram"],
+                            data.get("effective_from") or utcnow(), data["reason"])
+
+
+CSV_DOC = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                 "description": "JSON, or CSV with ?format=csv"}}
+
+
+@admin_blp.route("/stats/reductions", methods=["GET"])
+@login_required("admin")
+@admin_blp.arguments(StatsQuerySchema, location="query")
+@admin_blp.response(200, StatsSchema)
+@Blueprint.doc(responses=CSV_DOC)
+def reduction_stats(args: dict):
+    """Credited reduction and points by methodology, day, month or data source."""
+    report = stats.reductions(args["group_by"], args.get("date_from"), args.get("date_to"))
+    if args["format"] == "csv":
+        return Response(stats.to_csv(report), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="reductions-{args["group_by"]}.csv"'})
+    return report

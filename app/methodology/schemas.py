@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+
+class ParameterSchema(ma.Schema):
+    value = ma.fields.Raw(metadata={"description": "Number (as a string for decimals), "
+                                                   "integer, string or list of strings"})
+    unit = ma.fields.String()
+    source = ma.fields.String(metadata={"description": "Citation of the value"})
+    description = ma.fields.String()
+
+
+class PublicMethodologySchema(ma.Schema):
+    code = ma.fields.String()
+    name_zh = ma.fields.String()
+    name_en = ma.fields.String()
+    description = ma.fields.String()
+    module_version = ma.fields.String()
+    version_id = ma.fields.Integer(allow_none=True)
+    version = ma.fields.String(allow_none=True, metadata={"description": "module version + "
+                                                          "parameter-set hash prefix"})
+    effective_from = ma.fields.DateTime(allow_none=True)
+    parameters = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(ParameterSchema))
+    record_schema = ma.fields.Dict(metadata={"description": "JSON Schema of `data`"})
+
+
+class VersionSchema(ma.Schema):
+    id = ma.fields.Integer()
+    code = ma.fields.String()
+    version = ma.fields.String()
+    label = ma.fields.String()
+    parameters = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(ParameterSchema))
+    parameters_hash = ma.fields.String()
+    status = ma.fields.String()
+    effective_from = ma.fields.DateTime(allow_none=True)
+    effective_until = ma.fields.DateTime(allow_none=True)
+    proposed_by = ma.fields.Integer(allow_none=True)
+    decided_by = ma.fields.Integer(allow_none=True)
+    decided_at = ma.fields.DateTime(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+
+
+class ModuleSchema(ma.Schema):
+    code = ma.fields.String()
+    name_zh = ma.fields.String()
+    name_en = ma.fields.String()
+    module_version = ma.fields.String()
+    versions = ma.fields.List(ma.fields.Nested(VersionSchema))
+
+
+class AdminListingSchema(ma.Schema):
+    loaded = ma.fields.List(ma.fields.Nested(ModuleSchema))
+    failed = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
+                            metadata={"description": "Entry points that could not be loaded"})
+
+
+class ParameterChangeSchema(ma.Schema):
+    value = ma.fields.Raw(required=True)
+    source = ma.fields.String(required=True, validate=ma.validate.Length(min=5, max=1000))
+
+
+class ProposalSchema(ma.Schema):
+    parameters = ma.fields.Dict(keys=ma.fields.String(),
+                                values=ma.fields.Nested(ParameterChangeSchema), required=True,
+                                validate=ma.validate.Length(min=1))
+    note = ma.fields.String(validate=ma.validate.Length(max=1000))
+
+
+class ApprovalSchema(ma.Schema):
+    effective_from = ma.fields.AwareDateTime(
+        metadata={"description": "When it starts crediting (default: now)"})
+
+
+class ReasonSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=1000))

@@ -1,0 +1,260 @@
+"""Loading methodology modules and governing their versions.
+
+What may be *imported* is decided by configuration (METHODOLOGIES) before import; what
+may *credit* is decided in the database: a version credits only once an administrator
+approved it, from its effective date, until superseded or retired.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask, current_app
+from sqlalchemy import inspect, or_, select
+
+from app.audit import service as audit
+from app.db_types import utcnow
+from app.extensions import db
+from app.http.problems import ApiError
+from app.methodology.models import MethodologyVersion
+from app.sql import insert_ignoring_conflicts
+from app.users.models import User
+from methodologies.base import (
+    Methodology,
+    MethodologyNotInstalled,
+    MethodologyRegistry,
+    discover,
+    parameter_hash,
+    values_to_json,
+)
+
+log = logging.getLogger(__name__)
+CREDITING = ("approved", "superseded")
+
+
+# -- modules ------------------------------------------------------------------------------
+
+def load_registry(app: Flask) -> MethodologyRegistry:
+    """Import the allowed entry points; broken ones are logged and listed, never fatal."""
+    allowed = app.config["METHODOLOGIES"]
+    registry = discover(None if allowed == "*" else set(allowed))
+    for name, error in registry.failed.items():
+        log.error("methodology not loaded", extra={"fields": {"name": name, "error": error}})
+    app.extensions["methodologies"] = registry
+    return registry
+
+
+def registry() -> MethodologyRegistry:
+    return current_app.extensions["methodologies"]
+
+
+def module(code: str) -> type[Methodology]:
+    try:
+        return registry().get(code)
+    except MethodologyNotInstalled:
+        raise ApiError(404, f"No methodology {code!r} is installed.", slug="not-found",
+                       title="Not Found") from None
+
+
+def full_parameters(cls: type[Methodology], values: dict[str, Any] | None = None,
+                    sources: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """{name: {value, unit, source, description}} with JSON-safe values."""
+    defaults = cls.default_parameters()
+    json_values = values_to_json(values if values is not None else cls.default_values())
+    return {name: {"value": json_values[name], "unit": p.unit,
+                   "source": (sources or {}).get(name, p.source), "description": p.description}
+            for name, p in defaults.items()}
+
+
+def typed_values(cls: type[Methodology], version: MethodologyVersion) -> dict[str, Any]:
+    return cls.coerce_params({n: p["value"] for n, p in version.parameters.items()})
+
+
+_plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)
+APISpec("records", "1", "3.0.3", plugins=[_plugin])
+
+
+def record_json_schema(cls: type[Methodology]) -> dict[str, Any]:
+    """The record schema as JSON Schema, for apps to build their forms."""
+    return _json_safe(_plugin.converter.schema2jsonschema(cls.record_schema))
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+# -- versions -----------------------------------------------------------------------------
+
+def sync_discovered() -> int:
+    """Record each loaded module's default parameter set as a version (pending if new)."""
+    now = utcnow()
+    rows = []
+    for cls in registry().all():
+        values = cls.default_values()
+        rows.append({"code": cls.code, "version": cls.version,
+                     "parameters": full_parameters(cls, values),
+                     "parameters_hash": parameter_hash(values), "status": "pending",
+                     "note": "found at start-up", "created_at": now})
+    if rows:
+        insert_ignoring_conflicts(MethodologyVersion, rows)
+    return len(rows)
+
+
+def sync_at_startup(app: Flask) -> None:
+    """Best effort: a database that is down or not migrated yet must not stop the app."""
+    with app.app_context():
+        try:
+            if inspect(db.engine).has_table(MethodologyVersion.__tablename__):
+                sync_discovered()
+                db.session.commit()
+        except Exception:  # noqa: BLE001 - logged; `flask methodologies sync` retries
+            db.session.rollback()
+            log.exception("could not record discovered methodology versions")
+        finally:
+            db.session.remove()
+
+
+def active_version(code: str, at: datetime) -> MethodologyVersion | None:
+    """The version that credits a behaviour of `code` that occurred at `at`, if any."""
+    return db.session.scalar(
+        select(MethodologyVersion)
+        .where(MethodologyVersion.code == code, MethodologyVersion.status.in_(CREDITING),
+               MethodologyVersion.effective_from <= at,
+               or_(MethodologyVersion.effective_until.is_(None),
+                   MethodologyVersion.effective_until > at))
+        .order_by(MethodologyVersion.effective_from.desc()).limit(1))
+
+
+def versions(code: str | None = None) -> list[MethodologyVersion]:
+    stmt = select(MethodologyVersion).order_by(MethodologyVersion.code, MethodologyVersion.id)
+    if code:
+        stmt = stmt.where(MethodologyVersion.code == code)
+    return list(db.session.scalars(stmt))
+
+
+def get_version(version_id: int) -> MethodologyVersion:
+    version = db.session.get(MethodologyVersion, version_id)
+    if version is None:
+        raise ApiError(404, "No such methodology version.", slug="not-found", title="Not Found")
+    return version
+
+
+def _conflict(detail: str, slug: str) -> ApiError:
+    return ApiError(409, detail, slug=slug, title="Conflict")
+
+
+def propose(actor: User, code: str, changes: dict[str, dict[str, Any]],
+            note: str | None) -> MethodologyVersion:
+    """A new parameter set, based on the one in force; every changed value cites a source."""
+    cls = module(code)
+    base = active_version(code, utcnow())
+    params = dict(base.parameters) if base else full_parameters(cls)
+    unknown = sorted(set(changes) - set(params))
+    if unknown:
+        raise ApiError(422, "Unknown parameters.", slug="validation-error",
+                       title="Unprocessable Content",
+                       errors={name: ["Not a parameter of this methodology."] for name in unknown})
+    for name, change in changes.items():
+        params[name] = {**params[name], "value": change["value"], "source": change["source"]}
+    try:
+        typed = cls.coerce_params({n: p["value"] for n, p in params.items()})
+    except (ValueError, TypeError) as exc:
+        raise ApiError(422, str(exc), slug="validation-error",
+                       title="Unprocessable Content") from None
+    params = {n: {**p, "value": v} for (n, p), v in
+              zip(params.items(), values_to_json(typed).values(), strict=True)}
+    digest = parameter_hash(typed)
+    if db.session.scalar(select(MethodologyVersion.id).where(
+            MethodologyVersion.code == code, MethodologyVersion.version == cls.version,
+            MethodologyVersion.parameters_hash == digest)):
+        raise _conflict("A version with exactly these parameters exists.", "version-exists")
+    version = MethodologyVersion(code=code, version=cls.version, parameters=params,
+                                 parameters_hash=digest, status="pending", proposed_by=actor.id,
+                                 note=note)
+    db.session.add(version)
+    db.session.flush()
+    audit.record(actor.id, "methodology.proposed", "methodology_version", version.id,
+                 code=code, changes=sorted(changes), note=note)
+    return version
+
+
+def approve(actor: User, version_id: int, effective_from: datetime | None) -> MethodologyVersion:
+    """Approve a pending version; it supersedes the version in force from its date."""
+    version = get_version(version_id)
+    if version.status != "pending":
+        raise _conflict(f"Only a pending version can be approved; this one is "
+                        f"{version.status}.", "version-not-pending")
+    if version.proposed_by == actor.id:
+        raise ApiError(403, "A version you proposed must be approved by another administrator.",
+                       slug="four-eyes", title="Forbidden")
+    module(version.code)  # the module must be loaded to credit under it
+    start = effective_from or utcnow()
+    latest = db.session.scalar(
+        select(MethodologyVersion)
+        .where(MethodologyVersion.code == version.code, MethodologyVersion.status == "approved",
+               MethodologyVersion.effective_until.is_(None))
+        .with_for_update())
+    if latest is not None:
+        if start <= latest.effective_from:
+            raise _conflict("The effective date must be after the current version's "
+                            f"({latest.effective_from.isoformat()}).", "effective-date")
+        latest.status, latest.effective_until = "superseded", start
+    version.status, version.effective_from = "approved", start
+    version.decided_by, version.decided_at = actor.id, utcnow()
+    db.session.flush()
+    audit.record(actor.id, "methodology.approved", "methodology_version", version.id,
+                 code=version.code, effective_from=start.isoformat(),
+                 supersedes=latest.id if latest else None)
+    return version
+
+
+def reject(actor: User, version_id: int, reason: str) -> MethodologyVersion:
+    version = get_version(version_id)
+    if version.status != "pending":
+        raise _conflict(f"Only a pending version can be rejected; this one is "
+                        f"{version.status}.", "version-not-pending")
+    version.status, version.note = "rejected", reason
+    version.decided_by, version.decided_at = actor.id, utcnow()
+    db.session.flush()
+    audit.record(actor.id, "methodology.rejected", "methodology_version", version.id,
+                 code=version.code, reason=reason)
+    return version
+
+
+def retire(actor: User, version_id: int, reason: str) -> MethodologyVersion:
+    """Stop a version crediting anything, from now on."""
+    version = get_version(version_id)
+    if version.status not in CREDITING:
+        raise _conflict(f"Only an approved version can be retired; this one is "
+                        f"{version.status}.", "version-not-approved")
+    version.status, version.note = "retired", reason
+    version.decided_by, version.decided_at = actor.id, utcnow()
+    db.session.flush()
+    audit.record(actor.id, "methodology.retired", "methodology_version", version.id,
+                 code=version.code, reason=reason)
+    return version
+
+
+def public_view(cls: type[Methodology], version: MethodologyVersion | None) -> dict[str, Any]:
+    """What the app shows: the version in force, its cited parameters, its record form."""
+    values = version.parameters if version else None
+    return {
+        "code": cls.code, "name_zh": cls.name_zh, "name_en": cls.name_en,
+        "description": cls.description, "module_version": cls.version,
+        "version_id": version.id if version else None,
+        "version": version.label if version else None,
+        "effective_from": version.effective_from if version else None,
+        "parameters": values or full_parameters(cls),
+        "record_schema": record_json_schema(cls),
+    }

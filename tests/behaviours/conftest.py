@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app.db_types import utcnow
+from app.methodology import service as methodologies
+from app.uow import unit_of_work
+from app.users.models import User
+
+
+@pytest.fixture
+def approve_all(app, api):
+    """Approve every discovered default version, in force from a year ago."""
+
+    def run() -> int:
+        admin_id = api.create_user("admin")
+        with app.app_context(), unit_of_work():
+            admin = methodologies.db.session.get(User, admin_id)
+            pending = [v for v in methodologies.versions() if v.status == "pending"]
+            for v in pending:
+                methodologies.approve(admin, v.id, utcnow() - timedelta(days=365))
+        return len(pending)
+
+    return run

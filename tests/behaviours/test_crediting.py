@@ -1,0 +1,245 @@
+"""Behaviour crediting: worked credit, policies, caps, duplicates, review, reversal, stats."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from app.behaviours import service as behaviours
+from app.behaviours.models import Behaviour
+from app.db_types import utcnow
+from app.extensions import db
+from app.ledger import service as ledger
+from app.uow import unit_of_work
+from tests.conftest import run_sql
+from tests.helpers import assert_problem
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture(autouse=True)
+def _approved(approve_all):
+    approve_all()
+
+
+def post(api, who, methodology, data, occurred_at, key, evidence=None):
+    return api.post("/api/v1/behaviours", who, json={
+        "methodology": methodology, "occurred_at": occurred_at.isoformat(), "data": data,
+        "evidence": evidence}, headers={"Idempotency-Key": key})
+
+
+def trip(start: datetime, minutes: int, mode: str = "metro", km: str = "10") -> dict:
+    # Self-reported trips give their end points; 0.09° of latitude is about 10 km.
+    return {"mode": mode, "started_at": start.isoformat(),
+            "ended_at": (start + timedelta(minutes=minutes)).isoformat(),
+            "start": {"lat": 32.0, "lon": 118.8}, "end": {"lat": 32.0 + float(km) / 111.2,
+                                                           "lon": 118.8}}
+
+
+def partner_submit(app, user_id, methodology, data, occurred_at, external_id, partner_id):
+    with app.app_context(), unit_of_work():
+        b = behaviours.submit(user_id=user_id, methodology=methodology, occurred_at=occurred_at,
+                              data=data, evidence=None, source="partner",
+                              partner_id=partner_id, external_id=external_id)
+        return {"id": b.id, "status": b.status, "points": b.points, "reasons": b.reasons,
+                "reduction_g": b.reduction_g}
+
+
+@pytest.fixture
+def partner_id(app, api):
+    from app.partners.models import Partner
+
+    admin = api.create_user("admin")
+    with app.app_context(), unit_of_work():
+        partner = Partner(name="Metro Co", status="active",
+                          methodologies=["green_travel", "clean_plate", "recycling"],
+                          created_by=admin)
+        db.session.add(partner)
+        db.session.flush()
+        return partner.id
+
+
+def test_self_reported_trip_is_discounted_and_credited_to_the_ledger(api, app):
+    me = api.caller()
+    start = utcnow() - timedelta(hours=2)
+    resp = post(api, me, "green_travel", trip(start, 20), start + timedelta(minutes=20), "t1")
+    assert resp.status_code == 201
+    body = resp.get_json()
+    assert body["status"] == "credited", body
+    # Great-circle 10.000 km, rounded down: baseline 10 × 167.25 / 1.5 = 1115 g,
+    # metro 10 × 27.8 = 278 g → 837 g; a self-report gets half: 418.5 g → 418 points.
+    reduction = Decimal(body["reduction_g"])
+    assert Decimal("836") < reduction <= Decimal("837")
+    assert Decimal(body["credited_g"]) == (reduction / 2).quantize(Decimal("0.001"),
+                                                                   rounding="ROUND_DOWN")
+    assert body["points"] == int(Decimal(body["credited_g"]))
+    assert any("0.5" in r for r in body["reasons"])
+    account = api.get("/api/v1/account", me).get_json()
+    assert account["posted"] == body["points"]
+    assert Decimal(account["lifetime_reduction_g"]) == Decimal(body["credited_g"])
+    again = post(api, me, "green_travel", trip(start, 20), start + timedelta(minutes=20), "t1")
+    assert again.get_json() == body and again.headers["Idempotent-Replayed"] == "true"
+    mine = api.get("/api/v1/behaviours", me).get_json()
+    assert mine["total"] == 1 and mine["items"][0]["id"] == body["id"]
+
+
+def test_invalid_data_is_422_and_writes_nothing(api, app):
+    me = api.caller()
+    now = utcnow() - timedelta(minutes=1)
+    resp = post(api, me, "green_travel", {"mode": "rocket", "distance_km": "-3"}, now, "x")
+    body = assert_problem(resp, 422, "validation-error")
+    assert "data" in body["errors"]
+    assert_problem(post(api, me, "teleport", {}, now, "y"), 404)
+    assert_problem(post(api, me, "paperless", {"kind": "e_receipt", "sheets": 1},
+                        utcnow() + timedelta(days=1), "z"), 422)
+    assert run_sql(app, "SELECT count(*) FROM behaviours")[0][0] == 0
+
+
+def test_implausible_walk_is_rejected_with_reasons(api):
+    me = api.caller()
+    start = utcnow() - timedelta(hours=3)
+    body = post(api, me, "green_travel", trip(start, 15, mode="walk"),
+                start + timedelta(minutes=15), "w").get_json()
+    assert body["status"] == "rejected" and body["points"] == 0
+    assert any("km/h" in r for r in body["reasons"]), body["reasons"]
+
+
+def test_partner_only_methodology_refuses_self_reports(api):
+    me = api.caller()
+    body = post(api, me, "clean_plate", {"meals": 1}, utcnow() - timedelta(minutes=3),
+                "m").get_json()
+    assert body["status"] == "rejected"
+
+
+def test_partner_resend_never_credits_twice(app, api, partner_id):
+    me = api.caller()
+    at = utcnow() - timedelta(hours=1)
+    first = partner_submit(app, me.id, "clean_plate", {"meals": 1}, at, "meal-1", partner_id)
+    again = partner_submit(app, me.id, "clean_plate", {"meals": 1}, at, "meal-1", partner_id)
+    assert first == again and first["status"] == "credited" and first["points"] == 144
+    assert api.get("/api/v1/account", me).get_json()["posted"] == 144
+
+
+def test_same_trip_from_partner_and_self_report_is_a_duplicate(app, api, partner_id):
+    me = api.caller()
+    start = utcnow() - timedelta(hours=4)
+    partner = partner_submit(app, me.id, "green_travel", {
+        "mode": "bus", "distance_km": "8", "started_at": start.isoformat(),
+        "ended_at": (start + timedelta(minutes=30)).isoformat()}, start, "card-77", partner_id)
+    assert partner["status"] == "credited"
+    mine = post(api, me, "green_travel", trip(start + timedelta(minutes=10), 25, mode="bus",
+                                              km="8"), start, "dup").get_json()
+    assert mine["status"] == "rejected"
+    assert any(f"duplicate of behaviour {partner['id']}" in r for r in mine["reasons"])
+
+
+def test_caps_apply_per_local_day(app, api, partner_id, monkeypatch):
+    monkeypatch.setitem(app.config, "DAILY_CAP_G", 1000)
+    me = api.caller()
+    late = datetime(2026, 11, 20, 23, 50, tzinfo=SHANGHAI)  # 15:50 UTC
+    paper = {"items": [{"material": "paper", "kg": "2"}]}  # 2 × 295 = 590 g
+    outcomes = [partner_submit(app, me.id, "recycling", paper, late + timedelta(minutes=i),
+                               f"r{i}", partner_id) for i in range(3)]
+    assert [o["status"] for o in outcomes] == ["credited", "credited", "capped"]
+    assert [o["points"] for o in outcomes] == [590, 410, 0]
+    after_midnight = datetime(2026, 11, 21, 0, 5, tzinfo=SHANGHAI)
+    next_day = partner_submit(app, me.id, "recycling", paper, after_midnight, "r9", partner_id)
+    assert next_day["status"] == "credited" and next_day["points"] == 590
+
+
+def test_review_queue_approve_reject_and_reverse(api, app):
+    admin, me = api.caller("admin"), api.caller()
+    at = utcnow() - timedelta(hours=1)
+    queued = [post(api, me, "paperless", {"kind": "e_invoice", "sheets": 10},
+                   at + timedelta(minutes=i), f"p{i}").get_json() for i in range(2)]
+    assert {q["status"] for q in queued} == {"pending_review"}
+    assert api.get("/api/v1/account", me).get_json()["posted"] == 0
+    queue = api.get("/api/v1/admin/behaviours", admin).get_json()
+    assert [b["id"] for b in queue["items"]] == [q["id"] for q in queued]
+
+    approved = api.post(f"/api/v1/admin/behaviours/{queued[0]['id']}/approve", admin,
+                        json={"note": "invoice checked"}).get_json()
+    # 10 A4 sheets: 10 × 4.99 g × 1.345 = 67.1155 g → 67 points.
+    assert approved["status"] == "credited" and approved["points"] == 67
+    rejected = api.post(f"/api/v1/admin/behaviours/{queued[1]['id']}/reject", admin,
+                        json={"reason": "blurry photo"}).get_json()
+    assert rejected["status"] == "rejected"
+    assert_problem(api.post(f"/api/v1/admin/behaviours/{queued[1]['id']}/approve", admin,
+                            json={}), 409, "behaviour-state")
+    assert api.get("/api/v1/account", me).get_json()["posted"] == 67
+
+    reversed_ = api.post(f"/api/v1/admin/behaviours/{queued[0]['id']}/reverse", admin,
+                         json={"reason": "invoice was cancelled"}).get_json()
+    assert reversed_["status"] == "reversed"
+    account = api.get("/api/v1/account", me).get_json()
+    assert account["posted"] == 0 and account["lifetime_earned"] == 0
+    assert_problem(api.post(f"/api/v1/admin/behaviours/{queued[0]['id']}/reverse", admin,
+                            json={"reason": "again"}), 409)
+    assert_problem(api.get(f"/api/v1/admin/behaviours/{queued[0]['id']}", me), 403)
+
+
+def test_stored_credit_recomputes_to_the_stored_reduction(app, api, partner_id):
+    me = api.caller()
+    at = utcnow() - timedelta(hours=1)
+    out = partner_submit(app, me.id, "recycling", {"items": [
+        {"material": "plastic", "kg": "1.25"}, {"material": "glass", "kg": "3"}]}, at, "mix",
+        partner_id)
+    with app.app_context():
+        stored = db.session.get(Behaviour, out["id"])
+        assert behaviours.recompute(stored) == stored.reduction_g == out["reduction_g"]
+        assert stored.parameters_hash and stored.methodology_version_id
+
+
+def test_conversion_rate_is_versioned(app, api, partner_id):
+    admin, me = api.caller("admin"), api.caller()
+    resp = api.post("/api/v1/admin/conversion-rates", admin, json={
+        "points_per_gram": "0.5", "reason": "budget 2026",
+        "effective_from": (utcnow() - timedelta(hours=2)).isoformat()})
+    assert resp.status_code == 201
+    out = partner_submit(app, me.id, "clean_plate", {"meals": 1},
+                         utcnow() - timedelta(hours=1), "m1", partner_id)
+    assert out["points"] == 72  # 144 g × 0.5
+    with app.app_context():
+        assert db.session.get(Behaviour, out["id"]).conversion_rate_id == resp.get_json()["id"]
+    assert len(api.get("/api/v1/admin/conversion-rates", admin).get_json()) == 1
+
+
+def test_stats_by_methodology_day_month_source_and_csv(app, api, partner_id):
+    admin, me = api.caller("admin"), api.caller()
+    at = datetime(2026, 10, 31, 12, 0, tzinfo=SHANGHAI)
+    partner_submit(app, me.id, "clean_plate", {"meals": 1}, at, "a", partner_id)
+    partner_submit(app, me.id, "recycling", {"items": [{"material": "paper", "kg": "1"}]},
+                   at + timedelta(days=1), "b", partner_id)
+    by_method = api.get("/api/v1/admin/stats/reductions?group_by=methodology", admin).get_json()
+    assert {r["key"]: r["points"] for r in by_method["rows"]} == {"clean_plate": 144,
+                                                                  "recycling": 295}
+    assert by_method["total_points"] == 439
+    by_month = api.get("/api/v1/admin/stats/reductions?group_by=month", admin).get_json()
+    assert [(r["key"], r["points"]) for r in by_month["rows"]] == [("2026-10", 144),
+                                                                   ("2026-11", 295)]
+    by_day = api.get("/api/v1/admin/stats/reductions?group_by=day&from=2026-11-01", admin)
+    assert [r["key"] for r in by_day.get_json()["rows"]] == ["2026-11-01"]
+    by_source = api.get("/api/v1/admin/stats/reductions?group_by=source", admin).get_json()
+    assert [r["key"] for r in by_source["rows"]] == ["partner"]
+    exported = api.get("/api/v1/admin/stats/reductions?group_by=methodology&format=csv", admin)
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
+    assert rows[0] == ["methodology", "behaviours", "reduction_g", "points"]
+    assert rows[-1][0] == "total" and rows[-1][3] == "439"
+    assert_problem(api.get("/api/v1/admin/stats/reductions", me), 403)
+
+
+def test_ledger_stays_consistent(app, api, partner_id):
+    me = api.caller()
+    partner_submit(app, me.id, "clean_plate", {"meals": 2}, utcnow() - timedelta(hours=1),
+                   "q", partner_id)
+    with app.app_context():
+        from app.ledger.verify import verify
+
+        assert verify() == []
+        assert ledger.summary(me.id)["posted"] == 288

@@ -1,0 +1,134 @@
+"""Approval workflow: nothing credits until approved; four-eyes; effective dates; retire."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from app.db_types import utcnow
+from tests.conftest import run_sql
+from tests.helpers import assert_problem
+
+TRIP = {"mode": "metro", "distance_km": "10"}
+
+
+def report(api, who, occurred_at=None, data=None, key="k1", methodology="paperless"):
+    body = {"methodology": methodology,
+            "occurred_at": (occurred_at or utcnow() - timedelta(minutes=5)).isoformat(),
+            "data": data or {"kind": "e_receipt", "sheets": 3}}
+    return api.post("/api/v1/behaviours", who, json=body, headers={"Idempotency-Key": key})
+
+
+def test_discovered_versions_start_pending_and_credit_nothing(api, app):
+    rows = run_sql(app, "SELECT code, status FROM methodology_versions ORDER BY code")
+    assert rows == [("clean_plate", "pending"), ("green_travel", "pending"),
+                    ("paperless", "pending"), ("recycling", "pending")]
+    citizen = api.caller()
+    body = report(api, citizen).get_json()
+    assert body["status"] == "rejected" and "no approved version" in body["reasons"][0]
+    assert body["points"] == 0
+    assert api.get("/api/v1/methodologies").get_json() == []
+
+
+def test_public_listing_shows_version_in_force_with_cited_parameters(api, approve_all):
+    approve_all()
+    listing = api.get("/api/v1/methodologies").get_json()
+    assert [m["code"] for m in listing] == ["clean_plate", "green_travel", "paperless",
+                                            "recycling"]
+    travel = api.get("/api/v1/methodologies/green_travel").get_json()
+    assert travel["name_zh"] == "绿色出行" or travel["name_zh"]
+    car = travel["parameters"]["ef_car_g_per_vkm"]
+    assert car["value"] == "167.25" and "DESNZ" in car["source"] and car["unit"]
+    assert travel["record_schema"]["properties"]["mode"]["enum"] == ["bus", "metro", "bike",
+                                                                     "walk"]
+    assert travel["version"].startswith("1.0.0+")
+    assert_problem(api.get("/api/v1/methodologies/teleport"), 404)
+
+
+def version_id(app, code, status):
+    return run_sql(app, "SELECT id FROM methodology_versions WHERE code = :c AND status = :s "
+                        "ORDER BY id DESC", c=code, s=status)[0][0]
+
+
+def test_four_eyes_and_effective_dates(api, app, approve_all):
+    approve_all()
+    alice, bob = api.caller("admin"), api.caller("admin")
+    old = version_id(app, "paperless", "approved")
+    resp = api.post("/api/v1/admin/methodologies/paperless/versions", alice, json={
+        "parameters": {"ef_receipt_g_per_sheet": {"value": "2.0",
+                                                  "source": "city survey 2026, table 3"}},
+        "note": "local receipts are larger"})
+    assert resp.status_code == 201
+    proposed = resp.get_json()
+    assert proposed["status"] == "pending"
+    assert proposed["parameters"]["ef_receipt_g_per_sheet"]["source"] == \
+        "city survey 2026, table 3"
+    new = proposed["id"]
+    assert_problem(api.post(f"/api/v1/admin/methodology-versions/{new}/approve", alice, json={}),
+                   403, "four-eyes")
+    starts = utcnow() - timedelta(hours=1)
+    ok = api.post(f"/api/v1/admin/methodology-versions/{new}/approve", bob,
+                  json={"effective_from": starts.isoformat()})
+    assert ok.status_code == 200 and ok.get_json()["status"] == "approved"
+    statuses = dict(run_sql(app, "SELECT id, status FROM methodology_versions "
+                                 "WHERE code = 'paperless'"))
+    assert statuses == {old: "superseded", new: "approved"}
+
+    citizen = api.caller()
+    before = report(api, citizen, utcnow() - timedelta(hours=2), key="a").get_json()
+    after = report(api, citizen, utcnow() - timedelta(minutes=1), key="b").get_json()
+    assert before["methodology_version_id"] == old
+    assert after["methodology_version_id"] == new
+    assert before["status"] == after["status"] == "pending_review"  # paperless self-reports
+    actions = [r[0] for r in run_sql(app, "SELECT action FROM audit_events "
+                                          "WHERE target_type = 'methodology_version'")]
+    assert actions.count("methodology.approved") == 5 and "methodology.proposed" in actions
+
+
+def test_proposals_are_validated(api, approve_all):
+    approve_all()
+    admin = api.caller("admin")
+    path = "/api/v1/admin/methodologies/paperless/versions"
+    assert_problem(api.post(path, admin, json={"parameters": {"nope": {
+        "value": "1", "source": "somewhere"}}}), 422)
+    assert_problem(api.post(path, admin, json={"parameters": {"ef_receipt_g_per_sheet": {
+        "value": "2.0"}}}), 422)  # a changed value must cite its source
+    assert_problem(api.post(path, admin, json={"parameters": {"self_report_policy": {
+        "value": "sometimes", "source": "a whim"}}}), 422)
+
+
+def test_reject_and_retire(api, app, approve_all):
+    approve_all()
+    alice, bob = api.caller("admin"), api.caller("admin")
+    proposed = api.post("/api/v1/admin/methodologies/clean_plate/versions", alice, json={
+        "parameters": {"ef_baseline_waste_g_per_meal": {"value": "340",
+                                                        "source": "CAS 2020 as reported"}}})
+    vid = proposed.get_json()["id"]
+    rejected = api.post(f"/api/v1/admin/methodology-versions/{vid}/reject", bob,
+                        json={"reason": "not conservative"})
+    assert rejected.get_json()["status"] == "rejected"
+    assert_problem(api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", bob, json={}),
+                   409, "version-not-pending")
+
+    current = version_id(app, "paperless", "approved")
+    assert api.post(f"/api/v1/admin/methodology-versions/{current}/retire", bob,
+                    json={"reason": "programme ended"}).status_code == 200
+    citizen = api.caller()
+    body = report(api, citizen).get_json()
+    assert body["status"] == "rejected" and "no approved version" in body["reasons"][0]
+    assert [m["code"] for m in api.get("/api/v1/methodologies").get_json()] == [
+        "clean_plate", "green_travel", "recycling"]
+
+
+def test_admin_listing_shows_versions_and_broken_modules(api, app_env, tmp_path):
+    from app import create_app
+    from tests.helpers import Api
+
+    app = create_app({**app_env, "METHODOLOGIES": "paperless,teleportation"},
+                     instance_path=str(tmp_path / "i2"), TESTING=True)
+    other = Api(app, app.test_client())
+    admin = other.caller("admin")
+    listing = other.get("/api/v1/admin/methodologies", admin).get_json()
+    assert [m["code"] for m in listing["loaded"]] == ["paperless"]
+    assert "teleportation" in listing["failed"]
+    assert listing["loaded"][0]["versions"][0]["status"] == "pending"
+    assert_problem(other.get("/api/v1/admin/methodologies", other.caller()), 403)
