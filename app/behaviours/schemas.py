@@ -60,12 +60,17 @@ class NoteSchema(ma.Schema):
 class RateSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     points_per_gram = ma.fields.Decimal(required=True, as_string=True, places=6,
-                                        validate=ma.validate.Range(min=0, min_inclusive=False,
-                                                                   max=1000))
+                                        metadata={"description": "More than 0, at most 1000"})
     effective_from = ma.fields.AwareDateTime(metadata={"description": "Default: now"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=500))
     created_by = ma.fields.Integer(dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)
+
+    @ma.validates("points_per_gram")
+    def _in_range(self, value, **kwargs):
+        # A validator, not Range: Range on a Decimal leaks string bounds into OpenAPI.
+        if not 0 < value <= 1000:
+            raise ma.ValidationError("Must be more than 0 and at most 1000.")
 
 
 GROUPINGS = ("methodology", "day", "month", "source")
