@@ -18,7 +18,8 @@ from typing import Any
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, event, func, select
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.behaviours.models import Behaviour, ConversionRate
@@ -39,13 +40,18 @@ DEFAULT_POINTS_PER_GRAM = Decimal(1)
 class Rate:
     id: int | None
     points_per_gram: Decimal
+    effective_from: datetime | None
 
 
 def conversion_rate(at: datetime) -> Rate:
     """The platform rate in force at `at`; 1 point per gram until an admin sets one."""
-    row = db.session.scalar(select(ConversionRate).where(ConversionRate.effective_from <= at)
-                            .order_by(ConversionRate.effective_from.desc()).limit(1))
-    return Rate(row.id, row.points_per_gram) if row else Rate(None, DEFAULT_POINTS_PER_GRAM)
+    cache = _request_cache()
+    if "rates" not in cache:
+        cache["rates"] = [Rate(r.id, r.points_per_gram, r.effective_from) for r in
+                          db.session.scalars(select(ConversionRate)
+                                             .order_by(ConversionRate.effective_from.desc()))]
+    return next((r for r in cache["rates"] if r.effective_from <= at),
+                Rate(None, DEFAULT_POINTS_PER_GRAM, None))
 
 
 def to_points(grams: Decimal, rate: Rate) -> int:
@@ -82,11 +88,9 @@ def submit(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
         raise ApiError(422, "The behaviour cannot have occurred in the future.",
                        slug="validation-error", title="Unprocessable Content",
                        errors={"occurred_at": ["Is in the future."]})
-    if partner_id is not None and (done := _partner_resend(partner_id, external_id)):
-        return done
     ledger.lock_book(user_id)
     if partner_id is not None and (done := _partner_resend(partner_id, external_id)):
-        return done  # a concurrent resend got the lock first
+        return done  # checked under the lock: a concurrent resend waits, then finds it
 
     start, end = _window(record, occurred_at)
     behaviour = Behaviour(
@@ -95,13 +99,13 @@ def submit(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
         local_date=occurred_at.astimezone(current_app.config["TIMEZONE"]).date(),
         window_start=start, window_end=end, dedupe_group=_dedupe_group(record),
         data=data, evidence=evidence, reasons=[])
-    version = methodologies.active_version(cls.code, occurred_at)
+    version = _in_force(cls.code, occurred_at)
     if version is None:
         return _finish(behaviour, "rejected", [f"no approved version of {cls.code} was in force "
                                                "when this behaviour occurred"])
     behaviour.methodology_version_id = version.id
     behaviour.parameters_hash = version.parameters_hash
-    params = methodologies.typed_values(cls, version)
+    params = _typed(cls, version)
 
     duplicate = _duplicate_of(behaviour)
     if duplicate is not None:
@@ -118,6 +122,32 @@ def submit(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
     if source == "self_report" and params["self_report_policy"] == "review":
         return _finish(behaviour, "pending_review", ["self-report queued for review"])
     return _credit(cls, params, behaviour)
+
+
+def _request_cache() -> dict:
+    """Per unit of work: the versions and rates in force, read once per transaction."""
+    return db.session().info.setdefault("behaviour_cache", {})
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop("behaviour_cache", None)
+
+
+def _in_force(code: str, at: datetime) -> MethodologyVersion | None:
+    cache = _request_cache().setdefault("versions", {})
+    if code not in cache:
+        cache[code] = methodologies.crediting_versions(code)
+    return next((v for v in cache[code] if v.effective_from <= at
+                 and (v.effective_until is None or at < v.effective_until)), None)
+
+
+def _typed(cls: type[Methodology], version: MethodologyVersion) -> dict[str, Any]:
+    cache = _request_cache().setdefault("params", {})
+    if version.id not in cache:
+        cache[version.id] = methodologies.typed_values(cls, version)
+    return cache[version.id]
 
 
 def _finish(behaviour: Behaviour, status: str, reasons: list[str]) -> Behaviour:
@@ -151,22 +181,24 @@ def _same_day(new: Behaviour) -> list[Behaviour]:
         .order_by(Behaviour.id)))
 
 
-def _credited_today(user_id: int, local_date, methodology: str | None = None) -> Decimal:
-    stmt = select(func.coalesce(func.sum(Behaviour.credited_g), 0)).where(
-        Behaviour.user_id == user_id, Behaviour.local_date == local_date,
-        Behaviour.status == "credited")
-    if methodology:
-        stmt = stmt.where(Behaviour.methodology == methodology)
-    return Decimal(db.session.scalar(stmt))
+def _credited_today(user_id: int, local_date, methodology: str) -> tuple[Decimal, Decimal]:
+    """Grams already credited that local day: for this methodology, and in all."""
+    this, total = db.session.execute(select(
+        func.coalesce(func.sum(case((Behaviour.methodology == methodology,
+                                     Behaviour.credited_g), else_=0)), 0),
+        func.coalesce(func.sum(Behaviour.credited_g), 0),
+    ).where(Behaviour.user_id == user_id, Behaviour.local_date == local_date,
+            Behaviour.status == "credited")).one()
+    return Decimal(this), Decimal(total)
 
 
 def _credit(cls: type[Methodology], params: dict[str, Any], behaviour: Behaviour) -> Behaviour:
     """Apply the self-report discount and both daily caps, then post the points."""
+    this_methodology, all_methodologies = _credited_today(
+        behaviour.user_id, behaviour.local_date, cls.code)
     grams = cls.apply_policy(behaviour.reduction_g, params, source=behaviour.source,
-                             credited_today_g=_credited_today(
-                                 behaviour.user_id, behaviour.local_date, cls.code))
-    room = Decimal(current_app.config["DAILY_CAP_G"]) - _credited_today(
-        behaviour.user_id, behaviour.local_date)
+                             credited_today_g=this_methodology)
+    room = Decimal(current_app.config["DAILY_CAP_G"]) - all_methodologies
     grams = min(grams, max(room, Decimal(0)))
     reasons = []
     if behaviour.source == "self_report" and params["self_report_policy"] == "discount":

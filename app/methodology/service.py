@@ -136,6 +136,14 @@ def active_version(code: str, at: datetime) -> MethodologyVersion | None:
         .order_by(MethodologyVersion.effective_from.desc()).limit(1))
 
 
+def crediting_versions(code: str) -> list[MethodologyVersion]:
+    """Every version of `code` that may credit, newest effective date first."""
+    return list(db.session.scalars(
+        select(MethodologyVersion)
+        .where(MethodologyVersion.code == code, MethodologyVersion.status.in_(CREDITING))
+        .order_by(MethodologyVersion.effective_from.desc())))
+
+
 def versions(code: str | None = None) -> list[MethodologyVersion]:
     stmt = select(MethodologyVersion).order_by(MethodologyVersion.code, MethodologyVersion.id)
     if code:

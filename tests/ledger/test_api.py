@@ -74,7 +74,7 @@ def test_admin_sees_any_account_and_adjusts_idempotently(api, app):
     assert_problem(api.post(path, admin, json={"points": -100, "reason": "too much"},
                             headers={"Idempotency-Key": "adj-4"}), 422, "insufficient-points")
     assert_problem(api.post(path, admin, json=body), 400, "idempotency-key-missing")
-    assert_problem(api.post(f"/api/v1/admin/users/999999/account/adjustments", admin,
+    assert_problem(api.post("/api/v1/admin/users/999999/account/adjustments", admin,
                             json=body, headers={"Idempotency-Key": "adj-5"}), 404)
     entries = api.get(f"/api/v1/admin/users/{citizen.id}/account/entries", admin).get_json()
     assert entries["total"] == 2
