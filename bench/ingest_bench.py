@@ -184,8 +184,8 @@ request = function()
   local s = os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", t)
   local e = os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", t + 1200)
   local body = '{"methodology":"green_travel","occurred_at":"' .. e .. '",' ..
-    '"data":{"mode":"metro","started_at":"' .. s .. '","ended_at":"' .. e .. '","start":{"lat":32.0,"lon":118.8},' ..
-    '"end":{"lat":32.05,"lon":118.8}}}'
+    '"data":{"mode":"metro","started_at":"' .. s .. '","ended_at":"' .. e .. '",' ..
+    '"start":{"lat":32.0,"lon":118.8},"end":{"lat":32.05,"lon":118.8}}}'
   local headers = {["Content-Type"] = "application/json",
     ["Authorization"] = "Bearer " .. tokens[(n %% #tokens) + 1],
     ["Idempotency-Key"] = "wrk-" .. math.random(1, 2^30) .. "-" .. n}
