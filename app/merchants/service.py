@@ -1,0 +1,137 @@
+"""Merchant operations. They flush; the caller's unit of work commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, or_, select
+
+from app.audit import service as audit
+from app.db_types import utcnow
+from app.extensions import db
+from app.http.problems import ApiError
+from app.merchants.models import ACTIVE, SUSPENDED, Merchant, MerchantStaff
+from app.users import service as users
+from app.users.models import User
+
+
+def _name_taken(name: str, merchant_id: int | None = None) -> None:
+    stmt = select(Merchant.id).where(func.lower(Merchant.name) == name.lower())
+    if merchant_id is not None:
+        stmt = stmt.where(Merchant.id != merchant_id)
+    if db.session.scalar(stmt) is not None:
+        raise ApiError(409, "A merchant with this name already exists.",
+                       slug="merchant-exists", title="Conflict",
+                       errors={"name": ["Already taken."]})
+
+
+def create(actor: User, *, name: str, contact: str, status: str = ACTIVE) -> Merchant:
+    _name_taken(name)
+    merchant = Merchant(name=name, contact=contact, status=status,
+                        suspended_at=utcnow() if status == SUSPENDED else None)
+    db.session.add(merchant)
+    db.session.flush()
+    audit.record(actor.id, "merchant.created", "merchant", merchant.id, name=name,
+                 status=status)
+    return merchant
+
+
+def get(merchant_id: int) -> Merchant:
+    merchant = db.session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise ApiError(404, "No such merchant.", slug="not-found", title="Not Found")
+    return merchant
+
+
+def search(*, q: str | None = None, status: str | None = None):
+    stmt = select(Merchant).order_by(Merchant.id)
+    if q:
+        like = f"%{q.lower()}%"
+        stmt = stmt.where(or_(func.lower(Merchant.name).like(like),
+                              func.lower(Merchant.contact).like(like)))
+    if status:
+        stmt = stmt.where(Merchant.status == status)
+    return stmt
+
+
+def update(actor: User, merchant: Merchant, **fields: str) -> Merchant:
+    if "name" in fields:
+        _name_taken(fields["name"], merchant.id)
+    changed = {k: v for k, v in fields.items() if getattr(merchant, k) != v}
+    for key, value in changed.items():
+        setattr(merchant, key, value)
+    if changed:
+        audit.record(actor.id, "merchant.updated", "merchant", merchant.id, **changed)
+        db.session.flush()
+    return merchant
+
+
+def suspend(actor: User, merchant: Merchant, reason: str | None = None) -> Merchant:
+    """Hide the merchant's rewards and refuse its verifications until reinstated."""
+    if merchant.status != SUSPENDED:
+        merchant.status = SUSPENDED
+        merchant.suspended_at = utcnow()
+        audit.record(actor.id, "merchant.suspended", "merchant", merchant.id, reason=reason)
+        db.session.flush()
+    return merchant
+
+
+def reinstate(actor: User, merchant: Merchant) -> Merchant:
+    if merchant.status != ACTIVE:
+        merchant.status = ACTIVE
+        merchant.suspended_at = None
+        audit.record(actor.id, "merchant.reinstated", "merchant", merchant.id)
+        db.session.flush()
+    return merchant
+
+
+# -- staff ------------------------------------------------------------------------------
+
+def staff(merchant: Merchant):
+    return (select(MerchantStaff).where(MerchantStaff.merchant_id == merchant.id)
+            .order_by(MerchantStaff.user_id))
+
+
+def add_staff(actor: User, merchant: Merchant, user: User) -> MerchantStaff:
+    """Link an account to the merchant and grant it the `merchant` role."""
+    link = db.session.get(MerchantStaff, user.id)
+    if link is not None and link.merchant_id != merchant.id:
+        raise ApiError(409, "This account is already staff of another merchant; remove it "
+                       "there first.", slug="staff-of-other-merchant", title="Conflict")
+    if link is None:
+        link = MerchantStaff(user_id=user.id, merchant_id=merchant.id, added_by=actor.id)
+        db.session.add(link)
+        audit.record(actor.id, "merchant.staff_added", "merchant", merchant.id,
+                     user_id=user.id)
+    users.grant_role(actor, user, "merchant")
+    db.session.flush()
+    return link
+
+
+def remove_staff(actor: User, merchant: Merchant, user: User) -> None:
+    """Unlink an account from the merchant and revoke its `merchant` role."""
+    link = db.session.get(MerchantStaff, user.id)
+    if link is None or link.merchant_id != merchant.id:
+        raise ApiError(404, "This account is not staff of this merchant.", slug="not-found",
+                       title="Not Found")
+    db.session.delete(link)
+    audit.record(actor.id, "merchant.staff_removed", "merchant", merchant.id, user_id=user.id)
+    users.revoke_role(actor, user, "merchant")
+    db.session.flush()
+
+
+def merchant_of(user_id: int) -> Merchant | None:
+    return db.session.scalar(select(Merchant).join(
+        MerchantStaff, MerchantStaff.merchant_id == Merchant.id)
+        .where(MerchantStaff.user_id == user_id))
+
+
+def for_staff(user: User, *, active: bool = False) -> Merchant:
+    """The merchant a staff account acts for; with active=True it must not be suspended."""
+    merchant = merchant_of(user.id)
+    if merchant is None:
+        raise ApiError(403, "This account is not staff of any merchant.",
+                       slug="not-merchant-staff", title="Forbidden")
+    if active and not merchant.active:
+        raise ApiError(403, "Your merchant is suspended; this is not possible until an "
+                       "administrator reinstates it.", slug="merchant-suspended",
+                       title="Forbidden")
+    return merchant

@@ -1,0 +1,1 @@
+"""Rewards catalogue, redemption, verification (核销) and settlement."""

@@ -1,0 +1,267 @@
+from __future__ import annotations
+
+import marshmallow as ma
+
+from app.http.pagination import PageArgsSchema
+from app.rewards.models import CATEGORIES, PERIODS, REDEMPTION_STATUSES, REVISION_STATUSES
+
+MAX_PRICE = 10_000_000
+MAX_STOCK = 10_000_000
+
+
+def _count(**kw) -> ma.fields.Integer:
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(min=1, max=MAX_STOCK), **kw)
+
+
+class _RewardFields(ma.Schema):
+    title_zh = ma.fields.String(validate=ma.validate.Length(min=1, max=120),
+                                metadata={"description": "Title in Chinese"})
+    title_en = ma.fields.String(allow_none=True, validate=ma.validate.Length(min=1, max=120),
+                                metadata={"description": "Title in English"})
+    description = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=4000))
+    image_url = ma.fields.Url(allow_none=True, schemes={"http", "https"},
+                              validate=ma.validate.Length(max=500))
+    category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
+    points_price = ma.fields.Integer(strict=True,
+                                     validate=ma.validate.Range(min=1, max=MAX_PRICE),
+                                     metadata={"description": "Needs approval to change"})
+    total_stock = ma.fields.Integer(strict=True, validate=ma.validate.Range(min=0, max=MAX_STOCK),
+                                    metadata={"description": "Needs approval to change; "
+                                              "never below what is already redeemed"})
+    limit_total = _count(allow_none=True,
+                         metadata={"description": "Per user, in total; null: no limit"})
+    limit_per_period = _count(allow_none=True,
+                              metadata={"description": "Per user and local day/week/month"})
+    limit_period = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(PERIODS))
+    available_from = ma.fields.AwareDateTime(
+        metadata={"description": "ISO 8601 with offset; needs approval to change"})
+    available_until = ma.fields.AwareDateTime(
+        allow_none=True, metadata={"description": "Exclusive; null: no end. Needs approval "
+                                   "to change"})
+
+    @ma.validates_schema
+    def _consistent(self, data, **kwargs):
+        if ("limit_per_period" in data) != ("limit_period" in data) or (
+                (data.get("limit_per_period") is None) != (data.get("limit_period") is None)):
+            raise ma.ValidationError("Give limit_per_period and limit_period together.",
+                                     "limit_period")
+        start, end = data.get("available_from"), data.get("available_until")
+        if start and end and end <= start:
+            raise ma.ValidationError("Must be after available_from.", "available_until")
+
+
+class RewardCreateSchema(_RewardFields):
+    title_zh = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=120),
+                                metadata={"description": "Title in Chinese"})
+    category = ma.fields.String(required=True, validate=ma.validate.OneOf(CATEGORIES))
+    points_price = ma.fields.Integer(required=True, strict=True,
+                                     validate=ma.validate.Range(min=1, max=MAX_PRICE))
+    total_stock = _count(required=True)
+    available_from = ma.fields.AwareDateTime(
+        metadata={"description": "ISO 8601 with offset; default: now"})
+
+
+class RewardUpdateSchema(_RewardFields):
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Nothing to change.", "_schema")
+
+
+class MerchantRefSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+
+
+class RewardSchema(ma.Schema):
+    """A listed reward as citizens see it."""
+
+    id = ma.fields.Integer()
+    merchant = ma.fields.Nested(MerchantRefSchema)
+    category = ma.fields.String()
+    title_zh = ma.fields.String()
+    title_en = ma.fields.String(allow_none=True)
+    description = ma.fields.String(allow_none=True)
+    image_url = ma.fields.String(allow_none=True)
+    points_price = ma.fields.Integer()
+    total_stock = ma.fields.Integer()
+    stock_left = ma.fields.Integer()
+    limit_total = ma.fields.Integer(allow_none=True)
+    limit_per_period = ma.fields.Integer(allow_none=True)
+    limit_period = ma.fields.String(allow_none=True)
+    available_from = ma.fields.DateTime()
+    available_until = ma.fields.DateTime(allow_none=True)
+    listed_at = ma.fields.DateTime(allow_none=True)
+
+
+class RevisionSchema(ma.Schema):
+    id = ma.fields.Integer()
+    reward_id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"description": "create (a new reward) or change"})
+    status = ma.fields.String(metadata={"description": ", ".join(REVISION_STATUSES)})
+    changes = ma.fields.Dict(metadata={"description": "Proposed values of the reviewed fields"})
+    proposed_by = ma.fields.Integer(allow_none=True)
+    proposed_at = ma.fields.DateTime()
+    decided_by = ma.fields.Integer(allow_none=True)
+    decided_at = ma.fields.DateTime(allow_none=True)
+    reason = ma.fields.String(allow_none=True)
+
+
+class ManagedRewardSchema(RewardSchema):
+    """A reward as its merchant and administrators see it: listed or not, pending change."""
+
+    listed = ma.fields.Boolean()
+    pending = ma.fields.Nested(RevisionSchema, allow_none=True,
+                               metadata={"description": "The change awaiting approval"})
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class ReviewedRewardSchema(RewardSchema):
+    listed = ma.fields.Boolean()
+    created_at = ma.fields.DateTime()
+    updated_at = ma.fields.DateTime()
+
+
+class ReviewQueueItemSchema(RevisionSchema):
+    reward = ma.fields.Nested(ReviewedRewardSchema)
+
+
+class RewardQuerySchema(PageArgsSchema):
+    category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
+    merchant_id = ma.fields.Integer()
+    affordable = ma.fields.Boolean(metadata={"description": "Only what my available points "
+                                             "pay for"})
+    sort = ma.fields.String(load_default="newest",
+                            validate=ma.validate.OneOf(("newest", "price_asc", "price_desc")))
+
+
+class ManagedRewardQuerySchema(PageArgsSchema):
+    merchant_id = ma.fields.Integer()
+    listed = ma.fields.Boolean()
+    pending = ma.fields.Boolean(metadata={"description": "Has a change awaiting approval"})
+
+
+class RevisionQuerySchema(PageArgsSchema):
+    status = ma.fields.String(load_default="pending",
+                              validate=ma.validate.OneOf(REVISION_STATUSES))
+    merchant_id = ma.fields.Integer()
+
+
+class RejectSchema(ma.Schema):
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=500))
+
+
+class RewardRefSchema(ma.Schema):
+    id = ma.fields.Integer()
+    title_zh = ma.fields.String()
+    title_en = ma.fields.String(allow_none=True)
+
+
+class RedemptionRewardSchema(RewardRefSchema):
+    merchant = ma.fields.Nested(MerchantRefSchema)
+
+
+class RedemptionSchema(ma.Schema):
+    """A citizen's own redemption, with its code."""
+
+    id = ma.fields.Integer()
+    reward = ma.fields.Nested(RedemptionRewardSchema)
+    points = ma.fields.Integer()
+    status = ma.fields.String(metadata={"description": ", ".join(REDEMPTION_STATUSES)})
+    code = ma.fields.Function(lambda r: format_code(r.code),
+                              metadata={"description": "Show at the counter; accepted with or "
+                                        "without dashes, in any case"})
+    qr_content = ma.fields.String(attribute="code", metadata={"description": "For a QR code"})
+    created_at = ma.fields.DateTime()
+    expires_at = ma.fields.DateTime()
+    ended_at = ma.fields.DateTime(allow_none=True)
+
+
+class MerchantRedemptionSchema(ma.Schema):
+    """A redemption as the merchant sees it: the code masked (only the citizen holds it)."""
+
+    id = ma.fields.Integer()
+    reward = ma.fields.Nested(RewardRefSchema)
+    points = ma.fields.Integer()
+    status = ma.fields.String()
+    code = ma.fields.Function(lambda r: "****-****-" + r.code[-4:] if r.status == "reserved"
+                              else format_code(r.code))
+    created_at = ma.fields.DateTime()
+    expires_at = ma.fields.DateTime()
+    ended_at = ma.fields.DateTime(allow_none=True)
+    ended_by = ma.fields.Integer(allow_none=True)
+
+
+class RedemptionQuerySchema(PageArgsSchema):
+    status = ma.fields.String(validate=ma.validate.OneOf(REDEMPTION_STATUSES))
+
+
+class VerifyArgsSchema(ma.Schema):
+    code = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64),
+                            metadata={"description": "As shown or scanned: dashes, spaces and "
+                                      "case do not matter"})
+
+
+class VerificationSchema(ma.Schema):
+    redemption_id = ma.fields.Integer(attribute="id")
+    code = ma.fields.Function(lambda r: format_code(r.code))
+    status = ma.fields.String()
+    reward = ma.fields.Nested(RewardRefSchema)
+    points = ma.fields.Integer()
+    reserved_at = ma.fields.DateTime(attribute="created_at")
+    fulfilled_at = ma.fields.DateTime(attribute="ended_at")
+    verified_by = ma.fields.Integer(attribute="ended_by")
+
+
+class SettlementArgsSchema(ma.Schema):
+    date_from = ma.fields.Date(data_key="from", metadata={
+        "description": "Local date, inclusive; default: the first of this month"})
+    date_to = ma.fields.Date(data_key="to", metadata={
+        "description": "Local date, inclusive; default: today"})
+    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(("json", "csv")),
+                              metadata={"description": "csv: same as Accept: text/csv"})
+
+
+class AdminSettlementArgsSchema(SettlementArgsSchema):
+    merchant_id = ma.fields.Integer()
+
+
+class RewardTotalSchema(ma.Schema):
+    reward_id = ma.fields.Integer()
+    title_zh = ma.fields.String()
+    title_en = ma.fields.String(allow_none=True)
+    redemptions = ma.fields.Integer()
+    points = ma.fields.Integer()
+
+
+class MerchantTotalSchema(ma.Schema):
+    merchant_id = ma.fields.Integer()
+    name = ma.fields.String()
+    redemptions = ma.fields.Integer()
+    points = ma.fields.Integer()
+    rewards = ma.fields.List(ma.fields.Nested(RewardTotalSchema))
+
+
+class SettlementLineSchema(ma.Schema):
+    redemption_id = ma.fields.Integer()
+    merchant_id = ma.fields.Integer()
+    reward_id = ma.fields.Integer()
+    points = ma.fields.Integer()
+    fulfilled_at = ma.fields.DateTime()
+    verified_by = ma.fields.Integer(allow_none=True)
+
+
+class SettlementSchema(ma.Schema):
+    date_from = ma.fields.Date(data_key="from")
+    date_to = ma.fields.Date(data_key="to")
+    timezone = ma.fields.String()
+    redemptions = ma.fields.Integer(metadata={"description": "Fulfilled in the period"})
+    points = ma.fields.Integer(metadata={"description": "Points captured to settlement"})
+    merchants = ma.fields.List(ma.fields.Nested(MerchantTotalSchema))
+    lines = ma.fields.List(ma.fields.Nested(SettlementLineSchema),
+                           metadata={"description": "Every fulfilled redemption"})
+
+
+def format_code(code: str) -> str:
+    return "-".join(code[i:i + 4] for i in range(0, len(code), 4))

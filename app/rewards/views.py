@@ -1,0 +1,309 @@
+from __future__ import annotations
+
+from flask import Response, current_app, request
+from flask_jwt_extended import get_jwt
+from flask_smorest import Blueprint
+
+from app.auth.guard import current_user, login_required
+from app.extensions import limiter
+from app.http.idempotency import HEADER, idempotent
+from app.http.pagination import PageArgsSchema, page_of, paginate
+from app.http.problems import error_responses
+from app.merchants import service as merchants
+from app.rewards import service
+from app.rewards.schemas import (
+    AdminSettlementArgsSchema,
+    ManagedRewardQuerySchema,
+    ManagedRewardSchema,
+    MerchantRedemptionSchema,
+    RedemptionQuerySchema,
+    RedemptionSchema,
+    RejectSchema,
+    ReviewQueueItemSchema,
+    RevisionQuerySchema,
+    RevisionSchema,
+    RewardCreateSchema,
+    RewardQuerySchema,
+    RewardSchema,
+    RewardUpdateSchema,
+    SettlementArgsSchema,
+    SettlementSchema,
+    VerificationSchema,
+    VerifyArgsSchema,
+)
+
+blp = Blueprint("rewards", __name__, url_prefix="/api/v1/rewards",
+                description="The rewards catalogue, and redeeming a reward")
+redemptions_blp = Blueprint("redemptions", __name__, url_prefix="/api/v1/redemptions",
+                            description="The caller's redemptions")
+merchant_blp = Blueprint("merchant_rewards", __name__, url_prefix="/api/v1/merchant",
+                         description="Merchant staff: rewards, verification (核销), settlement")
+admin_blp = Blueprint("admin_rewards", __name__, url_prefix="/api/v1/admin",
+                      description="Administer rewards: approvals and settlement")
+
+CSV_DOC = {"responses": {200: {"content": {"text/csv": {
+    "schema": {"type": "string"},
+    "example": "kind,merchant_id,merchant,reward_id,reward,redemption_id,fulfilled_at,"
+               "verified_by,redemptions,points\r\n"}}}}}
+REDEEM_REFUSALS = {
+    404: "No such listed reward",
+    409: "Merchant suspended (merchant-suspended), outside the availability window "
+         "(reward-not-available), out of stock (out-of-stock), per-user limit reached "
+         "(redemption-limit-reached) or the price changed meanwhile (reward-changed)",
+    422: "Not enough available points (insufficient-points)",
+}
+
+
+def _page_args(args: dict) -> dict:
+    return {k: args.pop(k) for k in PageArgsSchema().fields}
+
+
+# -- catalogue and redemption (citizens) ------------------------------------------------
+
+@blp.route("", methods=["GET"])
+@login_required()
+@blp.arguments(RewardQuerySchema, location="query")
+@blp.response(200, page_of(RewardSchema))
+def list_rewards(args: dict):
+    """Browse listed rewards: filter by category, merchant, or what I can afford; sort by
+    price or newest."""
+    page_args = _page_args(args)
+    return paginate(service.catalogue(user_id=current_user().id, **args), page_args)
+
+
+@blp.route("/<int:reward_id>", methods=["GET"])
+@login_required()
+@blp.response(200, RewardSchema)
+def get_reward(reward_id: int):
+    """One listed reward, with the stock left."""
+    return service.listed_reward(reward_id)
+
+
+@blp.route("/<int:reward_id>/redemptions", methods=["POST"])
+@login_required("citizen")
+@idempotent()
+@blp.response(201, RedemptionSchema)
+@error_responses(REDEEM_REFUSALS)
+def redeem(reward_id: int):
+    """Redeem: hold the points, take one from stock and get a code to show the merchant.
+
+    The code expires after REDEMPTION_TTL_DAYS (default 7); until then it can be
+    cancelled, which gives the points and the stock back.
+    """
+    return service.redeem(current_user().id, reward_id, request_key=request.headers[HEADER])
+
+
+@redemptions_blp.route("", methods=["GET"])
+@login_required()
+@redemptions_blp.arguments(RedemptionQuerySchema, location="query")
+@redemptions_blp.response(200, page_of(RedemptionSchema))
+def my_redemptions(args: dict):
+    """My redemptions, newest first, with their codes."""
+    page_args = _page_args(args)
+    return paginate(service.user_redemptions(current_user().id, **args), page_args)
+
+
+@redemptions_blp.route("/<int:redemption_id>", methods=["GET"])
+@login_required()
+@redemptions_blp.response(200, RedemptionSchema)
+def my_redemption(redemption_id: int):
+    """One of my redemptions."""
+    return service.own_redemption(current_user().id, redemption_id)
+
+
+@redemptions_blp.route("/<int:redemption_id>/cancel", methods=["POST"])
+@login_required()
+@idempotent(required=False)
+@redemptions_blp.response(200, RedemptionSchema)
+@error_responses({409: "Already used (already-used) or cancelled (redemption-cancelled)",
+                  410: "Expired (redemption-expired)"})
+def cancel_redemption(redemption_id: int):
+    """Cancel a reserved redemption: the points are released and the stock restored."""
+    return service.cancel(current_user(), redemption_id)
+
+
+# -- merchant staff ---------------------------------------------------------------------
+
+def _staff_merchant(*, active: bool = False):
+    return merchants.for_staff(current_user(), active=active)
+
+
+@merchant_blp.route("/rewards", methods=["GET"])
+@login_required("merchant")
+@merchant_blp.arguments(ManagedRewardQuerySchema, location="query")
+@merchant_blp.response(200, page_of(ManagedRewardSchema))
+def list_my_rewards(args: dict):
+    """My merchant's rewards, listed or not, with any change awaiting approval."""
+    page_args = _page_args(args)
+    args["merchant_id"] = _staff_merchant().id
+    return paginate(service.managed_rewards(**args), page_args)
+
+
+@merchant_blp.route("/rewards", methods=["POST"])
+@login_required("merchant")
+@merchant_blp.arguments(RewardCreateSchema)
+@merchant_blp.response(201, ManagedRewardSchema)
+@error_responses({403: "Not staff of a merchant, or the merchant is suspended"})
+def create_reward(data: dict):
+    """Propose a new reward; it is listed once an administrator approves it."""
+    return service.create_reward(current_user(), _staff_merchant(active=True), data)
+
+
+@merchant_blp.route("/rewards/<int:reward_id>", methods=["GET"])
+@login_required("merchant")
+@merchant_blp.response(200, ManagedRewardSchema)
+def get_my_reward(reward_id: int):
+    """One of my merchant's rewards."""
+    return service.managed_reward(reward_id, _staff_merchant())
+
+
+@merchant_blp.route("/rewards/<int:reward_id>", methods=["PATCH"])
+@login_required("merchant")
+@merchant_blp.arguments(RewardUpdateSchema)
+@merchant_blp.response(200, ManagedRewardSchema)
+@error_responses({403: "Not staff of a merchant, or the merchant is suspended"})
+def update_my_reward(data: dict, reward_id: int):
+    """Edit a reward. Price, stock and window changes wait for approval (the listed
+    version stays until then); the other fields change at once."""
+    return service.update_reward(current_user(), _staff_merchant(active=True), reward_id, data)
+
+
+@merchant_blp.route("/rewards/<int:reward_id>/revisions", methods=["GET"])
+@login_required("merchant")
+@merchant_blp.arguments(PageArgsSchema, location="query")
+@merchant_blp.response(200, page_of(RevisionSchema))
+def my_reward_revisions(args: dict, reward_id: int):
+    """The reward's proposals and their decisions, newest first."""
+    reward = service.managed_reward(reward_id, _staff_merchant())
+    return paginate(service.revisions(reward_id=reward.id), args)
+
+
+@merchant_blp.route("/redemptions", methods=["GET"])
+@login_required("merchant")
+@merchant_blp.arguments(RedemptionQuerySchema, location="query")
+@merchant_blp.response(200, page_of(MerchantRedemptionSchema))
+def merchant_redemptions(args: dict):
+    """My merchant's redemptions, newest first (codes still reserved are masked)."""
+    page_args = _page_args(args)
+    return paginate(service.merchant_redemptions(_staff_merchant().id, **args), page_args)
+
+
+def _verify_limit() -> str:
+    return current_app.config["VERIFY_FAILURE_LIMIT"]
+
+
+def _staff_key() -> str:
+    return f"verify:{get_jwt()['sub']}"
+
+
+def _wrong_code(response) -> bool:
+    return response.status_code in (403, 404, 409, 410)
+
+
+@merchant_blp.route("/redemptions/verify", methods=["POST"])
+@login_required("merchant")
+@idempotent(required=False)
+@limiter.limit(_verify_limit, key_func=_staff_key, deduct_when=_wrong_code)
+@merchant_blp.arguments(VerifyArgsSchema)
+@merchant_blp.response(200, VerificationSchema)
+@error_responses({
+    403: "Another merchant's code (other-merchant), the caller's own redemption "
+         "(own-redemption), or the merchant is suspended (merchant-suspended)",
+    404: "Unknown code (unknown-code)",
+    409: "Already used (already-used) or cancelled (redemption-cancelled)",
+    410: "Expired (redemption-expired)",
+    429: "Too many wrong codes from this account; wait and retry",
+})
+def verify_code(data: dict):
+    """核销: fulfil a reserved redemption by its code; the points go to the merchant's
+    settlement. Every refusal changes nothing; wrong codes count towards a rate limit."""
+    staff = current_user()
+    return service.verify(staff, merchants.for_staff(staff, active=True), data["code"])
+
+
+def _wants_csv(args: dict) -> bool:
+    if args.get("format") == "csv":
+        return True
+    return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
+
+
+def _settlement(args: dict, merchant_id: int | None):
+    date_from, date_to = service.settlement_period(args.get("date_from"), args.get("date_to"))
+    report = service.settlement(date_from, date_to, merchant_id)
+    if not _wants_csv(args):
+        return report
+    name = f"settlement_{merchant_id or 'all'}_{date_from}_{date_to}.csv"
+    # The BOM lets spreadsheet programs read the Chinese titles as UTF-8.
+    return Response("\ufeff" + service.settlement_csv(report), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@merchant_blp.route("/settlement", methods=["GET"])
+@login_required("merchant")
+@merchant_blp.arguments(SettlementArgsSchema, location="query")
+@merchant_blp.response(200, SettlementSchema)
+@merchant_blp.doc(**CSV_DOC)
+def my_settlement(args: dict):
+    """Fulfilled redemptions between two local dates with totals per reward; as CSV with
+    ?format=csv or Accept: text/csv."""
+    return _settlement(args, _staff_merchant().id)
+
+
+# -- administrators ---------------------------------------------------------------------
+
+@admin_blp.route("/rewards", methods=["GET"])
+@login_required("admin")
+@admin_blp.arguments(ManagedRewardQuerySchema, location="query")
+@admin_blp.response(200, page_of(ManagedRewardSchema))
+def admin_list_rewards(args: dict):
+    """Every reward, listed or not."""
+    page_args = _page_args(args)
+    return paginate(service.managed_rewards(**args), page_args)
+
+
+@admin_blp.route("/rewards/<int:reward_id>", methods=["GET"])
+@login_required("admin")
+@admin_blp.response(200, ManagedRewardSchema)
+def admin_get_reward(reward_id: int):
+    """One reward."""
+    return service.managed_reward(reward_id)
+
+
+@admin_blp.route("/rewards/revisions", methods=["GET"])
+@login_required("admin")
+@admin_blp.arguments(RevisionQuerySchema, location="query")
+@admin_blp.response(200, page_of(ReviewQueueItemSchema))
+def list_revisions(args: dict):
+    """The approval queue (pending by default), oldest first."""
+    page_args = _page_args(args)
+    return paginate(service.revisions(**args), page_args)
+
+
+@admin_blp.route("/rewards/revisions/<int:revision_id>/approve", methods=["POST"])
+@login_required("admin")
+@admin_blp.response(200, ReviewQueueItemSchema)
+@error_responses({409: "Already decided (revision-decided), or the stock would fall below "
+                       "what is already redeemed (stock-below-redeemed)"})
+def approve_revision(revision_id: int):
+    """Approve: the proposed values become the listed ones (a new reward is listed)."""
+    return service.approve(current_user(), revision_id)
+
+
+@admin_blp.route("/rewards/revisions/<int:revision_id>/reject", methods=["POST"])
+@login_required("admin")
+@admin_blp.arguments(RejectSchema)
+@admin_blp.response(200, ReviewQueueItemSchema)
+@error_responses({409: "Already decided (revision-decided)"})
+def reject_revision(data: dict, revision_id: int):
+    """Reject with a reason: the listed version, if any, stays."""
+    return service.reject(current_user(), revision_id, data["reason"])
+
+
+@admin_blp.route("/merchants/settlement", methods=["GET"])
+@login_required("admin")
+@admin_blp.arguments(AdminSettlementArgsSchema, location="query")
+@admin_blp.response(200, SettlementSchema)
+@admin_blp.doc(**CSV_DOC)
+def admin_settlement(args: dict):
+    """Settlement across merchants (or one, with merchant_id); CSV as for merchants."""
+    return _settlement(args, args.get("merchant_id"))

@@ -1,0 +1,153 @@
+"""Catalogue: proposals, approval of price/stock/window changes, browsing."""
+
+from __future__ import annotations
+
+from tests.helpers import assert_problem
+from tests.rewards.conftest import when
+
+
+def test_new_reward_is_unlisted_until_approved(world, api):
+    me = world.citizen(1000)
+    proposed = world.propose()
+    assert proposed["listed"] is False and proposed["pending"]["kind"] == "create"
+    assert proposed["pending"]["changes"]["points_price"] == 100
+    reward_id = proposed["id"]
+    assert api.get("/api/v1/rewards", me).get_json()["total"] == 0
+    assert_problem(api.get(f"/api/v1/rewards/{reward_id}", me), 404)
+    before = world.snapshot(reward_id, me.id)
+    assert_problem(world.redeem(me, reward_id), 404, "not-found")
+    assert world.snapshot(reward_id, me.id) == before
+
+    approved = world.approve(reward_id)
+    assert approved["status"] == "approved" and approved["reward"]["listed"] is True
+    listed = api.get(f"/api/v1/rewards/{reward_id}", me).get_json()
+    assert (listed["points_price"], listed["stock_left"], listed["merchant"]["id"]) == (
+        100, 10, world.merchant_id)
+
+
+def test_rejected_reward_stays_unlisted_and_can_be_resubmitted(world, api):
+    reward_id = world.propose()["id"]
+    [revision] = api.get("/api/v1/admin/rewards/revisions", world.admin).get_json()["items"]
+    rejected = api.post(f"/api/v1/admin/rewards/revisions/{revision['id']}/reject", world.admin,
+                        json={"reason": "图片不清楚 image unclear"})
+    assert rejected.get_json()["status"] == "rejected"
+    assert_problem(api.post(f"/api/v1/admin/rewards/revisions/{revision['id']}/approve",
+                            world.admin), 409, "revision-decided")
+    assert world.api.get(f"/api/v1/merchant/rewards/{reward_id}",
+                         world.staff).get_json()["listed"] is False
+    fixed = api.patch(f"/api/v1/merchant/rewards/{reward_id}", world.staff,
+                      json={"image_url": "https://img.example.com/bag-v2.png"}).get_json()
+    assert fixed["pending"]["kind"] == "create"
+    world.approve(reward_id)
+    history = api.get(f"/api/v1/merchant/rewards/{reward_id}/revisions",
+                      world.staff).get_json()["items"]
+    assert [r["status"] for r in history] == ["approved", "rejected"]
+
+
+def test_price_stock_and_window_changes_wait_for_approval_other_fields_do_not(world, api):
+    reward_id = world.reward()
+    me = world.citizen(1000)
+    path = f"/api/v1/merchant/rewards/{reward_id}"
+    edited = api.patch(path, world.staff, json={
+        "points_price": 80, "total_stock": 20, "available_until": when(days=30),
+        "title_zh": "环保帆布袋", "limit_total": 2}).get_json()
+    assert edited["points_price"] == 100 and edited["total_stock"] == 10  # listed version stays
+    assert edited["title_zh"] == "环保帆布袋" and edited["limit_total"] == 2  # at once
+    assert set(edited["pending"]["changes"]) == {"points_price", "total_stock", "available_until"}
+    public = api.get(f"/api/v1/rewards/{reward_id}", me).get_json()
+    assert (public["points_price"], public["available_until"]) == (100, None)
+
+    # A second edit merges into the one pending change; proposing the listed value drops it.
+    again = api.patch(path, world.staff, json={"points_price": 100, "total_stock": 25}).get_json()
+    assert again["pending"]["changes"].keys() == {"total_stock", "available_until"}
+    assert again["pending"]["changes"]["total_stock"] == 25
+    queue = api.get("/api/v1/admin/rewards/revisions", world.admin).get_json()
+    assert queue["total"] == 1 and queue["items"][0]["reward"]["title_zh"] == "环保帆布袋"
+
+    assert world.redeem(me, reward_id).status_code == 201
+    world.approve(reward_id)
+    public = api.get(f"/api/v1/rewards/{reward_id}", me).get_json()
+    assert (public["total_stock"], public["stock_left"]) == (25, 24)
+    assert public["available_until"] is not None
+    assert api.get(path, world.staff).get_json()["pending"] is None
+
+
+def test_stock_cannot_go_below_what_is_redeemed(world, api):
+    reward_id = world.reward(total_stock=3)
+    me = world.citizen(1000)
+    path = f"/api/v1/merchant/rewards/{reward_id}"
+    assert api.patch(path, world.staff, json={"total_stock": 1}).status_code == 200
+    for _ in range(2):
+        assert world.redeem(me, reward_id).status_code == 201
+    # Two are now taken: approving stock 1 would oversell, so it is refused and nothing moves.
+    [revision] = api.get("/api/v1/admin/rewards/revisions", world.admin).get_json()["items"]
+    assert_problem(api.post(f"/api/v1/admin/rewards/revisions/{revision['id']}/approve",
+                            world.admin), 409, "stock-below-redeemed")
+    assert world.stock_left(reward_id) == 1
+    assert_problem(api.patch(path, world.staff, json={"total_stock": 1}), 422)
+
+
+def test_staff_manage_only_their_own_merchants_rewards(world, api):
+    reward_id = world.reward()
+    _, other_staff = world.merchant()
+    assert_problem(api.get(f"/api/v1/merchant/rewards/{reward_id}", other_staff), 404)
+    assert_problem(api.patch(f"/api/v1/merchant/rewards/{reward_id}", other_staff,
+                             json={"title_zh": "x"}), 404)
+    assert api.get("/api/v1/merchant/rewards", other_staff).get_json()["total"] == 0
+    assert api.get("/api/v1/merchant/rewards", world.staff).get_json()["total"] == 1
+    citizen = world.citizen()
+    assert_problem(api.post("/api/v1/merchant/rewards", citizen, json={}), 403, "forbidden")
+
+
+def test_proposals_are_validated(world, api):
+    bad = [
+        {"points_price": 0},
+        {"points_price": "100"},
+        {"category": "weapons"},
+        {"image_url": "javascript:alert(1)"},
+        {"limit_per_period": 1},
+        {"limit_period": "year", "limit_per_period": 1},
+        {"available_from": when(days=2), "available_until": when(days=1)},
+        {"available_from": "2026-01-01T00:00:00"},  # no offset
+    ]
+    for fields in bad:
+        resp = api.post("/api/v1/merchant/rewards", world.staff,
+                        json={"title_zh": "袋", "category": "shopping", "points_price": 10,
+                              "total_stock": 5, **fields})
+        assert_problem(resp, 422)
+
+
+def test_browse_filters_sorts_and_paginates(world, api):
+    other_merchant, other_staff = world.merchant()
+    bag = world.reward(points_price=300, category="shopping")
+    ride = world.reward(points_price=50, category="transport", title_zh="共享单车月卡")
+    coffee = world.reward(other_staff, points_price=150, category="food_drink", title_zh="咖啡")
+    world.propose(points_price=1)  # unlisted: never shown
+    me = world.citizen(200)
+
+    def ids(query: str) -> list[int]:
+        page = api.get(f"/api/v1/rewards{query}", me).get_json()
+        return [r["id"] for r in page["items"]]
+
+    assert ids("") == [coffee, ride, bag]  # newest first
+    assert ids("?sort=price_asc") == [ride, coffee, bag]
+    assert ids("?sort=price_desc") == [bag, coffee, ride]
+    assert ids("?category=transport") == [ride]
+    assert ids(f"?merchant_id={other_merchant}") == [coffee]
+    assert ids("?affordable=true&sort=price_asc") == [ride, coffee]
+    assert ids("?affordable=false") == [bag]
+    page = api.get("/api/v1/rewards?per_page=2&page=2", me).get_json()
+    assert (page["total"], page["pages"], len(page["items"])) == (3, 2, 1)
+    assert_problem(api.get("/api/v1/rewards?sort=cheapest", me), 422)
+    assert_problem(api.get("/api/v1/rewards"), 401)
+
+
+def test_ended_rewards_leave_the_catalogue(world, api, at):
+    from datetime import UTC, datetime, timedelta
+
+    reward_id = world.reward(available_until=when(hours=1))
+    me = world.citizen(1000)
+    assert api.get("/api/v1/rewards", me).get_json()["total"] == 1
+    at(datetime.now(UTC) + timedelta(hours=2))
+    assert api.get("/api/v1/rewards", me).get_json()["total"] == 0
+    assert api.get(f"/api/v1/rewards/{reward_id}", me).status_code == 200  # still readable
