@@ -15,6 +15,14 @@ from app.http.problems import ApiError, problem_response
 
 log = logging.getLogger(__name__)
 
+PARTNER_HMAC_DOC = (
+    "Data partners sign each request with HMAC-SHA256 and send X-Partner-Key (key id), "
+    "X-Timestamp (unix seconds, at most 300 s off the server clock) and X-Signature: the "
+    "lowercase hex HMAC-SHA256 of `{timestamp}\\n{METHOD}\\n{path}\\n{sha256_hex(body)}` "
+    "under the key's secret (path without the query string, body the raw bytes sent). "
+    "Each signature is accepted once."
+)
+
 API_SPEC = {
     "API_TITLE": "Carbon Points (碳普惠) API",
     "API_VERSION": "v1",
@@ -27,6 +35,8 @@ API_SPEC = {
         "info": {"description": "Carbon inclusion points: behaviours → reductions → points."},
         "components": {"securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "partnerHmac": {"type": "apiKey", "in": "header", "name": "X-Signature",
+                            "description": PARTNER_HMAC_DOC},
         }},
     },
 }
@@ -48,6 +58,7 @@ def create_app(env: dict[str, str] | None = None, *, instance_path: str | None =
 
     logs.configure(app)
     register_extensions(app)
+    register_methodologies(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)
@@ -70,16 +81,42 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
 
 
+def register_methodologies(app: Flask) -> None:
+    """Import the allowed methodology modules; record new versions (pending) if migrated."""
+    from app.methodology.service import load_registry, sync_at_startup
+
+    load_registry(app)
+    if app.config["METHODOLOGY_SYNC_ON_START"]:
+        sync_at_startup(app)
+
+
 def register_blueprints(app: Flask) -> None:
     """Mount every domain's views; documented ones go through the smorest Api."""
     from app.auth.views import blp as auth_blp
+    from app.behaviours.views import admin_blp as behaviours_admin_blp
+    from app.behaviours.views import blp as behaviours_blp
     from app.extensions import api
     from app.ledger.views import admin_blp as ledger_admin_blp
     from app.ledger.views import blp as account_blp
+    from app.merchants.views import admin_blp as merchants_admin_blp
+    from app.merchants.views import staff_blp as merchant_blp
+    from app.methodology.views import admin_blp as methodologies_admin_blp
+    from app.methodology.views import blp as methodologies_blp
     from app.ops.views import blp as ops_blp
+    from app.partners.views import admin_blp as partners_admin_blp
+    from app.partners.views import links_blp as partner_links_blp
+    from app.partners.views import partner_blp
+    from app.rewards.views import admin_blp as rewards_admin_blp
+    from app.rewards.views import blp as rewards_blp
+    from app.rewards.views import merchant_blp as merchant_rewards_blp
+    from app.rewards.views import redemptions_blp
     from app.users.views import admin_blp, me_blp
 
-    for blp in (auth_blp, me_blp, admin_blp, account_blp, ledger_admin_blp):
+    for blp in (auth_blp, me_blp, admin_blp, account_blp, ledger_admin_blp,
+                methodologies_blp, methodologies_admin_blp, behaviours_blp, behaviours_admin_blp,
+                merchants_admin_blp, merchant_blp, rewards_blp, redemptions_blp,
+                merchant_rewards_blp, rewards_admin_blp,
+                partners_admin_blp, partner_links_blp, partner_blp):
         api.register_blueprint(blp)
     app.register_blueprint(ops_blp)
 
@@ -145,6 +182,7 @@ def register_commands(app: Flask) -> None:
     """CLI: users, seed-demo, scheduler, ledger (db comes from Flask-Migrate)."""
     from app.demo.cli import seed_demo
     from app.ledger.cli import ledger_cli
+    from app.methodology.cli import methodologies_cli
     from app.scheduler.cli import scheduler_cli
     from app.users.cli import users_cli
 
@@ -152,3 +190,4 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(methodologies_cli)

@@ -7,6 +7,7 @@ fails before it serves a single request instead of failing on the first one.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -80,6 +81,22 @@ def ratelimit_storage(raw: str | None) -> str:
     return uri
 
 
+BUILTIN_METHODOLOGIES = "green_travel,clean_plate,recycling,paperless"
+_CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def methodology_allowlist(raw: str | None) -> str | frozenset[str]:
+    """Which methodology entry points may be imported: names, or * for every one."""
+    value = (raw or BUILTIN_METHODOLOGIES).strip()
+    if value == "*":
+        return "*"
+    names = frozenset(n.strip() for n in value.split(",") if n.strip())
+    bad = sorted(n for n in names if not _CODE.match(n))
+    if bad or not names:
+        raise ConfigError(f"METHODOLOGIES must be * or comma-separated codes; bad: {bad}")
+    return names
+
+
 def positive_int(env: dict[str, str], name: str, default: int, *, minimum: int = 1) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
@@ -114,10 +131,18 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "RATELIMIT_STORAGE_URI": ratelimit_storage(env.get("RATELIMIT_STORAGE_URI")),
         "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes"),
         "LOGIN_LIMIT_PER_ADDRESS": env.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 5 minutes"),
+        "VERIFY_FAILURE_LIMIT": env.get("VERIFY_FAILURE_LIMIT", "10 per 15 minutes"),
+        "PARTNER_LINK_FAILURE_LIMIT": env.get("PARTNER_LINK_FAILURE_LIMIT", "30 per 10 minutes"),
         "LOG_LEVEL": log_level,
         "PROXY_FIX_HOPS": positive_int(env, "PROXY_FIX_HOPS", 0, minimum=0),
         "IDEMPOTENCY_KEY_TTL_HOURS": positive_int(env, "IDEMPOTENCY_KEY_TTL_HOURS", 48),
         "POINTS_VALIDITY_DAYS": positive_int(env, "POINTS_VALIDITY_DAYS", 365),
+        "PARTNER_KEY_OVERLAP_HOURS": positive_int(env, "PARTNER_KEY_OVERLAP_HOURS", 72),
+        "METHODOLOGIES": methodology_allowlist(env.get("METHODOLOGIES")),
+        "METHODOLOGY_SYNC_ON_START": env.get("METHODOLOGY_SYNC_ON_START", "1") != "0",
+        "DAILY_CAP_G": positive_int(env, "DAILY_CAP_G", 5000),
+        "CLOCK_SKEW": timedelta(seconds=positive_int(env, "CLOCK_SKEW_SECONDS", 300)),
+        "REDEMPTION_TTL_DAYS": positive_int(env, "REDEMPTION_TTL_DAYS", 7),
     }
 
 

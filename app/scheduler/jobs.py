@@ -86,3 +86,5 @@ def purge_expired_keys() -> dict[str, int]:
 # Domain job modules register themselves with @job; importing them here keeps the list
 # complete wherever the scheduler is built.
 from app.ledger import jobs as _ledger_jobs  # noqa: E402, F401
+from app.partners import jobs as _partner_jobs  # noqa: E402, F401
+from app.rewards import jobs as _rewards_jobs  # noqa: E402, F401

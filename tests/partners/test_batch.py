@@ -1,0 +1,154 @@
+"""Partner batches: per-record outcomes, consent, limits, idempotent resends."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_sql
+from tests.helpers import assert_problem
+from tests.partners.conftest import PREFIX, count, trip
+
+NO_CONSENT = "no active link (consent) for this user"
+
+
+def _balance(api, citizen) -> int:
+    return api.get("/api/v1/account", citizen).get_json()["posted"]
+
+
+def test_mixed_batch_reports_each_record(app, api, approved, partner, link):
+    alice = link("alice")
+    records = [
+        trip("t1", "alice", 5),
+        trip("t2", "alice", 3, methodology="clean_plate"),           # not allowed
+        trip("t3", "stranger", 2),                                     # no consent
+        trip("t4", "alice", 2, data={"mode": "rocket", "distance_km": "5"}),  # bad data
+        {"external_id": "t5", "user_ref": "alice", "methodology": "green_travel",
+         "data": {"mode": "bus", "distance_km": "3"}},                 # no occurred_at
+        trip("t6", "alice", 1, occurred_at="2026-01-01T08:00:00"),    # naive time
+        trip("t1", "alice", 4),                                        # same external_id
+        "not an object",
+        trip("t7", "alice", -2),                                       # in the future
+        trip("t8", "alice", 1, km="2"),
+    ]
+    resp = partner.post("/behaviours", {"records": records})
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    results = body["results"]
+    assert [r["index"] for r in results] == list(range(len(records)))
+    by = {r["index"]: r for r in results}
+    assert by[0]["status"] == "credited" and by[0]["points"] > 0
+    assert by[0]["behaviour_id"] and by[0]["methodology_version"]
+    assert by[0]["reduction_g"] == "837.000"
+    assert by[1]["status"] == "rejected" and "not allowed" in by[1]["reasons"][0]
+    assert by[2] == dict(by[2], status="rejected", reasons=[NO_CONSENT], behaviour_id=None)
+    assert by[3]["status"] == "invalid" and any("mode" in r for r in by[3]["reasons"])
+    assert by[4]["status"] == "invalid" and by[4]["external_id"] == "t5"
+    assert any(r.startswith("occurred_at") for r in by[4]["reasons"])
+    assert by[5]["status"] == "invalid"
+    assert by[6] == dict(by[0], index=6)  # the first outcome, not a second credit
+    assert by[7]["status"] == "invalid" and by[7]["external_id"] is None
+    assert by[8]["status"] == "invalid" and any("future" in r for r in by[8]["reasons"])
+    assert by[9]["status"] == "credited"
+    assert body["counts"] == {"credited": 3, "rejected": 2, "invalid": 5}
+    assert count(app, "behaviours") == 2
+    assert _balance(api, alice) == by[0]["points"] + by[9]["points"]
+
+
+def test_resend_is_idempotent(app, api, approved, partner, link):
+    alice = link("alice")
+    records = [trip("r1", "alice", 5), trip("r2", "alice", 3), trip("r3", "bob", 2),
+               trip("r4", "alice", 1, data={"mode": "metro"})]
+    first = partner.post("/behaviours", {"records": records}).get_json()
+    balance = _balance(api, alice)
+    assert balance > 0
+    again = partner.post("/behaviours", {"records": records})
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
+    assert again.get_json() == first
+    assert count(app, "behaviours") == 2
+    assert _balance(api, alice) == balance
+    # Once bob links, his record is credited on resend; the others still are not doubled.
+    bob = link("bob")
+    third = partner.post("/behaviours", {"records": records}).get_json()
+    assert third["results"][2]["status"] == "credited"
+    assert third["results"][:2] == first["results"][:2]
+    assert _balance(api, alice) == balance and _balance(api, bob) > 0
+
+
+def test_same_idempotency_key_replays_the_exact_response(app, api, approved, partner, link):
+    link("alice")
+    payload = {"records": [trip("k1", "alice", 5), trip("k2", "nobody", 4)]}
+    first = partner.post("/behaviours", payload, headers={"Idempotency-Key": "batch-1"})
+    assert first.status_code == 200
+    again = partner.post("/behaviours", payload, headers={"Idempotency-Key": "batch-1"})
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_data() == first.get_data()
+    other = partner.post("/behaviours", {"records": [trip("k3", "alice", 1)]},
+                         headers={"Idempotency-Key": "batch-1"})
+    assert_problem(other, 422, "idempotency-key-reused")
+    assert run_sql(app, "SELECT scope FROM idempotency_keys") == [
+        (f"partner:{partner.creds.id}",)]
+    assert count(app, "behaviours") == 1
+
+
+def test_keys_are_scoped_per_partner(app, api, approved, partner, make_partner, link):
+    link("alice")
+    other = make_partner("Bus Co", ["green_travel"])
+    link("alice", via=other)
+    a = partner.post("/behaviours", {"records": [trip("x", "alice", 5)]},
+                     headers={"Idempotency-Key": "same"})
+    b = other.post("/behaviours", {"records": [trip("x", "alice", 3, data={
+        "mode": "bus", "distance_km": "4"})]}, headers={"Idempotency-Key": "same"})
+    assert a.status_code == b.status_code == 200
+    assert "Idempotent-Replayed" not in b.headers
+    assert a.get_json()["results"][0]["behaviour_id"] != b.get_json()["results"][0][
+        "behaviour_id"]
+
+
+def test_revoked_consent_refuses_later_records(app, api, approved, partner, link):
+    alice = link("alice")
+    assert partner.post("/behaviours", {"records": [trip("a1", "alice", 5)]}).get_json()[
+        "counts"] == {"credited": 1}
+    link_id = api.get("/api/v1/me/partner-links", alice).get_json()["items"][0]["id"]
+    api.delete(f"/api/v1/me/partner-links/{link_id}", alice)
+    body = partner.post("/behaviours", {"records": [trip("a2", "alice", 3)]}).get_json()
+    assert body["results"][0]["status"] == "rejected"
+    assert body["results"][0]["reasons"] == [NO_CONSENT]
+    assert count(app, "behaviours") == 1
+
+
+def test_too_many_or_no_records_is_422_and_nothing_written(app, api, approved, partner, link):
+    link("alice")
+    records = [trip(f"e{i}", "alice", 1 + i / 100) for i in range(1001)]
+    resp = partner.post("/behaviours", {"records": records})
+    body = assert_problem(resp, 422, "validation-error")
+    assert "records" in body["errors"]
+    for bad in ({"records": []}, {}, {"records": "x"}, {"records": [], "extra": 1}):
+        assert_problem(partner.post("/behaviours", bad), 422)
+    assert count(app, "behaviours") == 0
+    assert count(app, "partner_request_nonces") == 1  # only the bind's
+    assert count(app, "idempotency_keys") == 0
+
+
+def test_a_full_batch_of_1000_is_accepted(app, partner):
+    records = [trip(f"n{i}", f"unlinked-{i}", 1) for i in range(1000)]
+    resp = partner.post("/behaviours", {"records": records})
+    assert resp.status_code == 200
+    assert resp.get_json()["counts"] == {"rejected": 1000}
+
+
+def test_unsigned_batch_is_refused_and_nothing_written(app, approved, partner, link):
+    link("alice")
+    body = json.dumps({"records": [trip("u1", "alice", 2)]}).encode()
+    headers = partner.signed("POST", PREFIX + "/behaviours", b"{}")
+    assert_problem(partner.raw("POST", PREFIX + "/behaviours", body, headers), 401,
+                   "partner-auth-invalid")
+    assert count(app, "behaviours") == 0
+
+
+def test_methodology_no_longer_allowed_is_rejected(app, api, admin, approved, partner, link):
+    link("alice")
+    api.patch(f"/api/v1/admin/partners/{partner.creds.id}", admin,
+              json={"methodologies": ["recycling"]})
+    result = partner.post("/behaviours", {"records": [trip("m1", "alice", 2)]}).get_json()
+    assert result["results"][0]["status"] == "rejected"
+    assert "not allowed" in result["results"][0]["reasons"][0]
