@@ -8,6 +8,8 @@ for each worker count runs worker *processes* (each its own app and connection p
 as gunicorn workers would be) for a fixed time doing:
   earn          one earn per unit of work (2 postings: issuance -> user)
   hold+capture  a hold then its capture, two units of work (4 postings)
+  bare transfer the floor of any Python ledger here: one SQLAlchemy Core transaction of
+                a conditional debit, a credit and an insert (pgbench's shape), no app code
 Each worker has its own users, so the figures measure the ledger, not lock waits on one
 user (the concurrency tests cover that). pgbench runs against its own scratch database
 on the same server with the same client counts. The ledger must verify clean afterwards.
@@ -88,6 +90,9 @@ def worker(url: str, scenario: str, user_ids: list[int], seconds: float, start_a
     from app.ledger import service as ledger
     from app.uow import unit_of_work
 
+    if scenario == "bare transfer":
+        out.put(bare_transfers(url, user_ids, seconds, start_at))
+        return
     app = make_app(url)
     with app.app_context():
         # Each user starts with enough points for every hold this worker can make.
@@ -116,6 +121,40 @@ def worker(url: str, scenario: str, user_ids: list[int], seconds: float, start_a
                 postings += 4
             ops += 1
         out.put((ops, postings))
+
+
+def bare_transfers(url: str, user_ids: list[int], seconds: float,
+                   start_at: float) -> tuple[int, int]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg"), pool_size=1)
+    debit = text("UPDATE bench_bare SET balance = balance - 1 WHERE id = :id AND balance >= 1")
+    credit = text("UPDATE bench_bare SET balance = balance + 1 WHERE id = :id")
+    log = text("INSERT INTO bench_bare_log (debit, credit, amount) VALUES (:d, :c, 1)")
+    while time.time() < start_at:
+        time.sleep(0.001)
+    ops, deadline, i = 0, start_at + seconds, 0
+    while time.time() < deadline:
+        a, b = user_ids[i % len(user_ids)], user_ids[(i + 1) % len(user_ids)]
+        i += 1
+        with engine.begin() as conn:
+            if conn.execute(debit, {"id": a}).rowcount:
+                conn.execute(credit, {"id": b})
+                conn.execute(log, {"d": a, "c": b})
+        ops += 1
+    engine.dispose()
+    return ops, ops * 2
+
+
+def create_bare_tables(url: str, user_ids: list[int]) -> None:
+    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(
+            hide_password=False), autocommit=True) as conn:
+        conn.execute("CREATE TABLE bench_bare (id bigint PRIMARY KEY, balance bigint NOT NULL "
+                     "CHECK (balance >= 0))")
+        conn.execute("CREATE TABLE bench_bare_log (id bigserial PRIMARY KEY, debit bigint, "
+                     "credit bigint, amount bigint, at timestamptz DEFAULT now())")
+        conn.execute("INSERT INTO bench_bare SELECT unnest(%s::bigint[]), 1000000000",
+                     (user_ids,))
 
 
 def run_scenario(url: str, scenario: str, pools: list[list[int]], seconds: float) -> tuple:
@@ -177,10 +216,11 @@ def main() -> None:
     rows = []
     try:
         user_ids = seed(url, max(args.workers))
+        create_bare_tables(url, user_ids)
         for n in args.workers:
             pools = [user_ids[i::n][:USERS_PER_WORKER] for i in range(n)]
             tps = pgbench(args.server, n, int(args.seconds))
-            for scenario in ("earn", "hold+capture"):
+            for scenario in ("earn", "hold+capture", "bare transfer"):
                 ops, postings = run_scenario(url, scenario, pools, args.seconds)
                 rows.append((scenario, n, ops, postings, tps))
         problems = verify_clean(url)

@@ -51,6 +51,17 @@ def test_seed_demo_prints_working_credentials_and_can_run_twice(app, api):
     assert run_sql(app, "SELECT count(*) FROM users")[0][0] == 4
     roles = run_sql(app, "SELECT role FROM user_roles ORDER BY role")
     assert {r[0] for r in roles} == {"admin", "citizen", "merchant"}
+    # The demo is usable at once: methodologies credit, the staff has a merchant and a reward.
+    creds = dict(creds)
+    staff = api.login("staff@demo.carbon-points.test",
+                      creds["staff@demo.carbon-points.test"]).get_json()["access_token"]
+    mine = api.client.get("/api/v1/merchant", headers={"Authorization": f"Bearer {staff}"})
+    assert mine.status_code == 200, mine.get_json()
+    citizen = api.login("li.lei@demo.carbon-points.test",
+                        creds["li.lei@demo.carbon-points.test"]).get_json()["access_token"]
+    listed = api.client.get("/api/v1/rewards", headers={"Authorization": f"Bearer {citizen}"})
+    assert listed.get_json()["total"] == 1
+    assert len(api.client.get("/api/v1/methodologies").get_json()) == 4
 
 
 def test_scheduler_run_heartbeat_records_the_run(app):

@@ -12,7 +12,11 @@ from sqlalchemy import select
 from app.auth.passwords import hash_password
 from app.db_types import utcnow
 from app.extensions import db
+from app.merchants import service as merchants
+from app.merchants.models import Merchant
 from app.methodology import service as methodologies
+from app.rewards import service as rewards
+from app.rewards.schemas import RewardCreateSchema
 from app.uow import unit_of_work
 from app.users import service
 from app.users.models import User, UserRole
@@ -50,11 +54,34 @@ def seed_demo() -> None:
                 user.roles.extend(UserRole(role=r) for r in roles if r not in have)
             rows.append((", ".join(roles), email, password))
     approved = approve_builtin_methodologies(admin_email=DEMO_ACCOUNTS[0][0])
+    merchant = demo_merchant(admin_email=DEMO_ACCOUNTS[0][0], staff_email=DEMO_ACCOUNTS[1][0])
     click.echo("Demo accounts (passwords are new on every run):")
     for roles, email, password in rows:
         click.echo(f"  {roles:<16} {email:<38} {password}")
     if approved:
         click.echo(f"Approved the built-in methodologies for the demo: {', '.join(approved)}")
+    click.echo(f"Demo merchant: {merchant} (staff: {DEMO_ACCOUNTS[1][0]}), with a listed reward")
+
+
+DEMO_MERCHANT = "绿色咖啡 Green Café (demo)"
+
+
+def demo_merchant(admin_email: str, staff_email: str) -> str:
+    """A merchant for the demo staff account, with one approved reward to redeem."""
+    with unit_of_work():
+        admin = db.session.scalar(select(User).where(User.email == admin_email))
+        staff = db.session.scalar(select(User).where(User.email == staff_email))
+        merchant = db.session.scalar(select(Merchant).where(Merchant.name == DEMO_MERCHANT))
+        if merchant is None:
+            merchant = merchants.create(admin, name=DEMO_MERCHANT, contact="demo@example.com")
+            merchants.add_staff(admin, merchant, staff)
+            reward = rewards.create_reward(staff, merchant, RewardCreateSchema().load({
+                "title_zh": "低碳咖啡一杯", "title_en": "A low-carbon coffee",
+                "category": "food_drink", "points_price": 100, "total_stock": 100}))
+            for revision in db.session.scalars(rewards.revisions(status="pending",
+                                                                 reward_id=reward.id)):
+                rewards.approve(admin, revision.id)
+        return merchant.name
 
 
 def approve_builtin_methodologies(admin_email: str) -> list[str]:
