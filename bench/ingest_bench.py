@@ -176,19 +176,26 @@ def partner_batches(base: str, key_id: str, secret: str, user_ids: list[int], ba
 
 
 WRK_CITIZEN = """
+-- Each wrk thread gets its own id, so threads never send the same key or the same trip.
 local tokens = {%(tokens)s}
+local threads = 0
+function setup(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
 local n = 0
 request = function()
   n = n + 1
-  local t = %(start)d - n * 1800 - math.random(0, 600)
+  local k = n * 2 + id
+  local t = %(start)d - k * 1800 - math.random(0, 600)
   local s = os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", t)
   local e = os.date("!%%Y-%%m-%%dT%%H:%%M:%%SZ", t + 1200)
   local body = '{"methodology":"green_travel","occurred_at":"' .. e .. '",' ..
     '"data":{"mode":"metro","started_at":"' .. s .. '","ended_at":"' .. e .. '",' ..
     '"start":{"lat":32.0,"lon":118.8},"end":{"lat":32.05,"lon":118.8}}}'
   local headers = {["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer " .. tokens[(n %% #tokens) + 1],
-    ["Idempotency-Key"] = "wrk-" .. math.random(1, 2^30) .. "-" .. n}
+    ["Authorization"] = "Bearer " .. tokens[(k %% #tokens) + 1],
+    ["Idempotency-Key"] = "wrk-" .. id .. "-" .. n}
   return wrk.format("POST", "/api/v1/behaviours", headers, body)
 end
 """
