@@ -88,7 +88,7 @@ def submit(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
         raise ApiError(422, "The behaviour cannot have occurred in the future.",
                        slug="validation-error", title="Unprocessable Content",
                        errors={"occurred_at": ["Is in the future."]})
-    ledger.lock_book(user_id)
+    book = ledger.lock_book(user_id)
     if partner_id is not None and (done := _partner_resend(partner_id, external_id)):
         return done  # checked under the lock: a concurrent resend waits, then finds it
 
@@ -121,7 +121,7 @@ def submit(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
     behaviour.reduction_g = cls.quantify(record, params)
     if source == "self_report" and params["self_report_policy"] == "review":
         return _finish(behaviour, "pending_review", ["self-report queued for review"])
-    return _credit(cls, params, behaviour)
+    return _credit(cls, params, behaviour, book)
 
 
 def _request_cache() -> dict:
@@ -192,7 +192,8 @@ def _credited_today(user_id: int, local_date, methodology: str) -> tuple[Decimal
     return Decimal(this), Decimal(total)
 
 
-def _credit(cls: type[Methodology], params: dict[str, Any], behaviour: Behaviour) -> Behaviour:
+def _credit(cls: type[Methodology], params: dict[str, Any], behaviour: Behaviour,
+            book: ledger.Book) -> Behaviour:
     """Apply the self-report discount and both daily caps, then post the points."""
     this_methodology, all_methodologies = _credited_today(
         behaviour.user_id, behaviour.local_date, cls.code)
@@ -213,7 +214,8 @@ def _credit(cls: type[Methodology], params: dict[str, Any], behaviour: Behaviour
     _finish(behaviour, "credited", reasons)
     if behaviour.points > 0:
         tx = ledger.earn(behaviour.user_id, behaviour.points, key=f"behaviour:{behaviour.id}",
-                         cause_type="behaviour", cause_id=str(behaviour.id), reduction_g=grams)
+                         cause_type="behaviour", cause_id=str(behaviour.id), reduction_g=grams,
+                         book=book)
         behaviour.ledger_tx_id = tx.id
         db.session.flush()
     return behaviour
@@ -270,14 +272,14 @@ def get(behaviour_id: int) -> Behaviour:
     return behaviour
 
 
-def _locked_for_review(behaviour_id: int, expected: str) -> Behaviour:
+def _locked_for_review(behaviour_id: int, expected: str) -> tuple[Behaviour, ledger.Book]:
     behaviour = get(behaviour_id)
-    ledger.lock_book(behaviour.user_id)
+    book = ledger.lock_book(behaviour.user_id)
     db.session.refresh(behaviour)
     if behaviour.status != expected:
         raise ApiError(409, f"This behaviour is {behaviour.status}, not {expected}.",
                        slug="behaviour-state", title="Conflict")
-    return behaviour
+    return behaviour, book
 
 
 def _reviewed(behaviour: Behaviour, actor: User, note: str | None) -> None:
@@ -287,26 +289,26 @@ def _reviewed(behaviour: Behaviour, actor: User, note: str | None) -> None:
 
 def approve(actor: User, behaviour_id: int, note: str | None) -> Behaviour:
     """Credit a self-report that was queued for review (caps apply as of now)."""
-    behaviour = _locked_for_review(behaviour_id, "pending_review")
+    behaviour, book = _locked_for_review(behaviour_id, "pending_review")
     _reviewed(behaviour, actor, note)
     cls = methodologies.module(behaviour.methodology)
     version = db.session.get(MethodologyVersion, behaviour.methodology_version_id)
     if version.status not in methodologies.CREDITING:
         return _finish(behaviour, "rejected", [f"methodology version is now {version.status}"])
-    return _credit(cls, methodologies.typed_values(cls, version), behaviour)
+    return _credit(cls, methodologies.typed_values(cls, version), behaviour, book)
 
 
 def reject(actor: User, behaviour_id: int, reason: str) -> Behaviour:
-    behaviour = _locked_for_review(behaviour_id, "pending_review")
+    behaviour, _book = _locked_for_review(behaviour_id, "pending_review")
     _reviewed(behaviour, actor, reason)
     return _finish(behaviour, "rejected", [f"rejected on review: {reason}"])
 
 
 def reverse(actor: User, behaviour_id: int, reason: str) -> Behaviour:
     """Take back a credited behaviour's points through a ledger reversal."""
-    behaviour = _locked_for_review(behaviour_id, "credited")
+    behaviour, book = _locked_for_review(behaviour_id, "credited")
     _reviewed(behaviour, actor, reason)
     if behaviour.ledger_tx_id is not None:
         ledger.reverse(behaviour.ledger_tx_id, key=f"behaviour:{behaviour.id}:reversal",
-                       reason=reason, actor_id=actor.id)
+                       reason=reason, actor_id=actor.id, book=book)
     return _finish(behaviour, "reversed", [*behaviour.reasons, f"reversed: {reason}"])

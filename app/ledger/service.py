@@ -105,6 +105,15 @@ def lock_book(user_id: int) -> Book:
                 held=by_kind[USER_HELD][1], debt=by_kind[USER_DEBT][1])
 
 
+def _own_book(user_id: int, book: Book | None) -> Book:
+    """The caller's locked book for this user, or take the lock now."""
+    if book is None:
+        return lock_book(user_id)
+    if book.user_id != user_id:
+        raise AssertionError(f"book of user {book.user_id} used for user {user_id}")
+    return book
+
+
 def system_account_id(code: str, kind: str, merchant_id: int | None = None) -> int:
     """A system account by code, created on first need; never locked.
 
@@ -297,10 +306,14 @@ def _credit(book: Book, tx_type: str, points: int, key: str, *, cause_type: str,
 
 
 def earn(user_id: int, points: int, *, key: str, cause_type: str, cause_id: str | None = None,
-         reduction_g: Decimal = Decimal(0), actor_id: int | None = None) -> Row:
-    """Credit earned points (and the reduction behind them) to a user."""
+         reduction_g: Decimal = Decimal(0), actor_id: int | None = None,
+         book: Book | None = None) -> Row:
+    """Credit earned points (and the reduction behind them) to a user.
+
+    `book`: the user's book when the caller already holds the lock in this transaction.
+    """
     _positive(points)
-    book = lock_book(user_id)
+    book = _own_book(user_id, book)
     if (done := _replayed(book, key, "earn", cause_type, cause_id)) is not None:
         return done
     return _credit(book, "earn", points, key, cause_type=cause_type, cause_id=cause_id,
@@ -429,7 +442,8 @@ def expire_user_lots(user_id: int, now: datetime) -> int:
     return total
 
 
-def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None) -> Row:
+def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
+            book: Book | None = None) -> Row:
     """Undo an earn with a compensating transaction that references it.
 
     What the user still has is taken back (the earn's own lot first); what was already
@@ -441,7 +455,7 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None) -> Row:
     if original.type != "earn":
         raise ApiError(409, "Only an earn can be reversed.", slug="not-reversible",
                        title="Conflict")
-    book = lock_book(original.user_id)
+    book = _own_book(original.user_id, book)
     if (done := _replayed(book, key, "reversal", original.cause_type,
                           original.cause_id)) is not None:
         return done
