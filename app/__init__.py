@@ -68,6 +68,9 @@ def create_app(env: dict[str, str] | None = None, *, instance_path: str | None =
 
 def register_extensions(app: Flask) -> None:
     """Bind database, migrations, JWT, rate limiter and the OpenAPI generator."""
+    from app.http.ids import IdConverter, id_param_schema
+
+    app.url_map.converters["int"] = IdConverter
     from app import models  # noqa: F401  (every table known to metadata and Alembic)
     from app.auth.guard import init_jwt
     from app.extensions import api, db, jwt, limiter, migrate
@@ -79,6 +82,7 @@ def register_extensions(app: Flask) -> None:
     init_jwt(jwt)
     limiter.init_app(app)
     api.init_app(app)
+    api.register_converter(IdConverter, id_param_schema)
 
 
 def register_methodologies(app: Flask) -> None:

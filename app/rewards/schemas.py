@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.http.ids import IdField
 from app.http.pagination import PageArgsSchema
 from app.rewards.models import CATEGORIES, PERIODS, REDEMPTION_STATUSES, REVISION_STATUSES
 
@@ -129,7 +130,7 @@ class ReviewQueueItemSchema(RevisionSchema):
 
 class RewardQuerySchema(PageArgsSchema):
     category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
-    merchant_id = ma.fields.Integer()
+    merchant_id = IdField()
     affordable = ma.fields.Boolean(metadata={"description": "Only what my available points "
                                              "pay for"})
     sort = ma.fields.String(load_default="newest",
@@ -224,7 +225,7 @@ class SettlementArgsSchema(ma.Schema):
 
 
 class AdminSettlementArgsSchema(SettlementArgsSchema):
-    merchant_id = ma.fields.Integer()
+    merchant_id = IdField()
 
 
 class RewardTotalSchema(ma.Schema):
