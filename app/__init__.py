@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config, logs
 from app.http.problems import ApiError, problem_response
+from app.uow import conflict_response
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +138,7 @@ def register_errorhandlers(app: Flask) -> None:
     def _constraint_violated(err: IntegrityError):
         # Services check what they can; a concurrent writer can still win the race.
         log.warning("constraint violated", exc_info=err)
-        return problem_response(409, "Conflict", "The request conflicts with a concurrent "
-                                "change; nothing was saved.", slug="conflict")
+        return conflict_response()
 
     @app.errorhandler(OperationalError)
     def _db_unavailable(err: OperationalError):

@@ -45,6 +45,11 @@ def commit_request(response: Response) -> Response:
     except IntegrityError:
         db.session.rollback()
         log.exception("commit failed: constraint violated")
-        return problem_response(409, "Conflict", "The request conflicts with a concurrent "
-                                "change; nothing was saved.", slug="conflict")
+        return conflict_response()
     return response
+
+
+def conflict_response() -> Response:
+    """A constraint a concurrent writer won: the caller may retry."""
+    return problem_response(409, "Conflict", "The request conflicts with a concurrent change; "
+                            "nothing was saved.", slug="conflict")

@@ -21,7 +21,7 @@ from app.behaviours.schemas import (
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.idempotency import idempotent
-from app.http.pagination import PageArgsSchema, page_of, paginate
+from app.http.pagination import page_of, paginate, pop_page_args
 from app.http.problems import ApiError, error_responses
 from app.methodology.schemas import ReasonSchema
 
@@ -29,10 +29,6 @@ blp = Blueprint("behaviours", __name__, url_prefix="/api/v1/behaviours",
                 description="Report low-carbon behaviours and see their credits")
 admin_blp = Blueprint("admin_behaviours", __name__, url_prefix="/api/v1/admin",
                       description="Review behaviours, conversion rates and statistics")
-
-
-def _page_args(args: dict) -> dict:
-    return {k: args.pop(k) for k in PageArgsSchema().fields}
 
 
 @blp.route("", methods=["POST"])
@@ -55,7 +51,7 @@ def submit(data: dict):
 @blp.response(200, page_of(BehaviourSchema))
 def list_mine(args: dict):
     """My behaviours, newest first."""
-    page = _page_args(args)
+    page = pop_page_args(args)
     return paginate(service.list_for(current_user().id, **args), page)
 
 
@@ -76,7 +72,7 @@ def get_mine(behaviour_id: int):
 @admin_blp.response(200, page_of(AdminBehaviourSchema))
 def review_queue(args: dict):
     """Behaviours by status (default: pending_review), oldest first."""
-    page = _page_args(args)
+    page = pop_page_args(args)
     stmt = service.review_queue(args.get("methodology")) if args["status"] == "pending_review" \
         else service.list_all(args["status"], args.get("methodology"))
     return paginate(stmt, page)

@@ -27,6 +27,11 @@ class PageArgsSchema(ma.Schema):
                                  metadata={"description": f"At most {MAX_PER_PAGE}"})
 
 
+def pop_page_args(args: dict[str, Any]) -> dict[str, Any]:
+    """Take page and per_page out of parsed query args; what remains are the filters."""
+    return {name: args.pop(name) for name in PageArgsSchema().fields}
+
+
 _page_schemas: dict[type, type[ma.Schema]] = {}
 
 

@@ -33,7 +33,9 @@ from app.ledger.models import (
     LedgerTransaction,
     Lot,
 )
+from app.sql import execute as _sql
 from app.sql import insert_ignoring_conflicts
+from app.sql import scalar as _sql_scalar
 
 ISSUANCE_CODE = "system:issuance"
 EXPIRED_CODE = "system:expired"
@@ -60,15 +62,6 @@ class Book:
     @property
     def posted(self) -> int:
         return self.available + self.held
-
-
-def _sql(stmt, params=None):
-    """Core execution on the session's connection: same transaction, no ORM overhead."""
-    return db.session.connection().execute(stmt, params)
-
-
-def _sql_scalar(stmt, params=None):
-    return _sql(stmt, params).scalar()
 
 
 # -- accounts ---------------------------------------------------------------------------

@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
-from app.http.pagination import PageArgsSchema, page_of, paginate
+from app.http.pagination import PageArgsSchema, page_of, paginate, pop_page_args
 from app.http.problems import error_responses
 from app.merchants import service
 from app.merchants.schemas import (
@@ -38,7 +38,7 @@ def create_merchant(data: dict):
 @admin_blp.response(200, page_of(MerchantSchema))
 def list_merchants(args: dict):
     """List and search merchants, paginated."""
-    page_args = {k: args.pop(k) for k in PageArgsSchema().fields}
+    page_args = pop_page_args(args)
     return paginate(service.search(**args), page_args)
 
 

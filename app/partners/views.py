@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from app.auth.guard import current_user, login_required
 from app.extensions import limiter
 from app.http.idempotency import idempotent
-from app.http.pagination import PageArgsSchema, page_of, paginate
+from app.http.pagination import page_of, paginate, pop_page_args
 from app.http.problems import error_responses
 from app.partners import service
 from app.partners.schemas import (
@@ -38,10 +38,6 @@ NO_STORE = {"Cache-Control": "no-store"}
 # Wrong link codes per partner: guessing a citizen's code must stay hopeless.
 
 
-def _page(args: dict) -> tuple[dict, dict]:
-    return {k: args.pop(k) for k in PageArgsSchema().fields}, args
-
-
 # --------------------------------------------------------------------------- admin
 
 
@@ -63,8 +59,8 @@ def create_partner(data: dict):
 @admin_blp.response(200, page_of(PartnerSchema))
 def list_partners(args: dict):
     """List partners, paginated."""
-    page_args, filters = _page(args)
-    return paginate(service.search(**filters), page_args)
+    page_args = pop_page_args(args)
+    return paginate(service.search(**args), page_args)
 
 
 @admin_blp.route("/<int:partner_id>", methods=["GET"])
@@ -124,8 +120,8 @@ def new_link_code():
 @links_blp.response(200, page_of(MyLinkSchema))
 def my_links(args: dict):
     """Your partner links, newest first."""
-    page_args, filters = _page(args)
-    return paginate(service.my_links(current_user(), **filters), page_args)
+    page_args = pop_page_args(args)
+    return paginate(service.my_links(current_user(), **args), page_args)
 
 
 @links_blp.route("/<int:link_id>", methods=["DELETE"])

@@ -41,6 +41,8 @@ from app.rewards.models import (
     Reward,
     RewardRevision,
 )
+from app.sql import execute as _sql
+from app.sql import scalar as _sql_scalar
 from app.users.models import User
 
 # Crockford base32 without I, L, O, U: no look-alikes, safe in QR alphanumeric mode.
@@ -330,15 +332,6 @@ def reject(actor: User, revision_id: int, reason: str,
 # than the round trips they wrap. Lists and single reads stay with the ORM.
 
 REWARDS, REDEMPTIONS, MERCHANTS = Reward.__table__, Redemption.__table__, Merchant.__table__
-
-
-def _sql(stmt, params=None):
-    """Core execution on the session's connection: same transaction, no ORM overhead."""
-    return db.session.connection().execute(stmt, params)
-
-
-def _sql_scalar(stmt, params=None):
-    return _sql(stmt, params).scalar()
 
 
 @dataclass

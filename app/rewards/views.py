@@ -7,7 +7,7 @@ from flask_smorest import Blueprint
 from app.auth.guard import current_user, login_required
 from app.extensions import limiter
 from app.http.idempotency import HEADER, idempotent
-from app.http.pagination import PageArgsSchema, page_of, paginate
+from app.http.pagination import PageArgsSchema, page_of, paginate, pop_page_args
 from app.http.problems import error_responses
 from app.merchants import service as merchants
 from app.rewards import service
@@ -54,10 +54,6 @@ REDEEM_REFUSALS = {
 }
 
 
-def _page_args(args: dict) -> dict:
-    return {k: args.pop(k) for k in PageArgsSchema().fields}
-
-
 # -- catalogue and redemption (citizens) ------------------------------------------------
 
 @blp.route("", methods=["GET"])
@@ -67,7 +63,7 @@ def _page_args(args: dict) -> dict:
 def list_rewards(args: dict):
     """Browse listed rewards: filter by category, merchant, or what I can afford; sort by
     price or newest."""
-    page_args = _page_args(args)
+    page_args = pop_page_args(args)
     return paginate(service.catalogue(user_id=current_user().id, **args), page_args)
 
 
@@ -99,7 +95,7 @@ def redeem(reward_id: int):
 @redemptions_blp.response(200, page_of(RedemptionSchema))
 def my_redemptions(args: dict):
     """My redemptions, newest first, with their codes."""
-    page_args = _page_args(args)
+    page_args = pop_page_args(args)
     return paginate(service.user_redemptions(current_user().id, **args), page_args)
 
 
@@ -134,7 +130,7 @@ def _staff_merchant(*, active: bool = False):
 @merchant_blp.response(200, page_of(ManagedRewardSchema))
 def list_my_rewards(args: dict):
     """My merchant's rewards, listed or not, with any change awaiting approval."""
-    page_args = _page_args(args)
+    page_args = pop_page_args(args)
     args["merchant_id"] = _staff_merchant().id
     return paginate(service.managed_rewards(**args), page_args)
 
@@ -184,7 +180,7 @@ def my_reward_revisions(args: dict, reward_id: int):
 @merchant_blp.response(200, page_of(MerchantRedemptionSchema))
 def merchant_redemptions(args: dict):
     """My merchant's redemptions, newest first (codes still reserved are masked)."""
-    page_args = _page_args(args)
+    page_args = pop_page_args(args)
     return paginate(service.merchant_redemptions(_staff_merchant().id, **args), page_args)
 
 
@@ -257,7 +253,7 @@ def my_settlement(args: dict):
 @admin_blp.response(200, page_of(ManagedRewardSchema))
 def admin_list_rewards(args: dict):
     """Every reward, listed or not."""
-    page_args = _page_args(args)
+    page_args = pop_page_args(args)
     return paginate(service.managed_rewards(**args), page_args)
 
 
@@ -275,7 +271,7 @@ def admin_get_reward(reward_id: int):
 @admin_blp.response(200, page_of(ReviewQueueItemSchema))
 def list_revisions(args: dict):
     """The approval queue (pending by default), oldest first."""
-    page_args = _page_args(args)
+    page_args = pop_page_args(args)
     return paginate(service.revisions(**args), page_args)
 
 

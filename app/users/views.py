@@ -3,7 +3,7 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
-from app.http.pagination import PageArgsSchema, page_of, paginate
+from app.http.pagination import page_of, paginate, pop_page_args
 from app.users import service
 from app.users.schemas import UpdateMeSchema, UserQuerySchema, UserSchema
 
@@ -36,7 +36,7 @@ def patch_me(data: dict):
 @admin_blp.response(200, page_of(UserSchema))
 def list_users(args: dict):
     """List and search accounts, paginated."""
-    page_args = {k: args.pop(k) for k in PageArgsSchema().fields}
+    page_args = pop_page_args(args)
     return paginate(service.search(**args), page_args)
 
 
