@@ -82,6 +82,11 @@ class StatsQuerySchema(ma.Schema):
     date_to = ma.fields.Date(data_key="to", metadata={"description": "Local date, inclusive"})
     format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(("json", "csv")))
 
+    @ma.validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
+            raise ma.ValidationError("Must not be after 'to'.", "from")
+
 
 class StatsRowSchema(ma.Schema):
     key = ma.fields.String(metadata={"description": "Methodology, day, month or source"})

@@ -23,6 +23,7 @@ from app.extensions import db
 from app.http.problems import ApiError
 from app.methodology.models import MethodologyVersion
 from app.sql import insert_ignoring_conflicts
+from app.uow import unit_of_work
 from app.users.models import User
 from methodologies.base import (
     Methodology,
@@ -116,10 +117,9 @@ def sync_at_startup(app: Flask) -> None:
     with app.app_context():
         try:
             if inspect(db.engine).has_table(MethodologyVersion.__tablename__):
-                sync_discovered()
-                db.session.commit()
+                with unit_of_work():
+                    sync_discovered()
         except Exception:  # noqa: BLE001 - logged; `flask methodologies sync` retries
-            db.session.rollback()
             log.exception("could not record discovered methodology versions")
         finally:
             db.session.remove()

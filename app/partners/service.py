@@ -132,7 +132,7 @@ def update_partner(actor: User, partner: Partner, *, name: str | None = None,
 def rotate_key(actor: User, partner: Partner) -> tuple[PartnerKey, str, datetime]:
     """A new key; the partner's other usable keys keep working for the overlap only."""
     now = utcnow()
-    until = now + timedelta(hours=current_app.config.get("PARTNER_KEY_OVERLAP_HOURS", 72))
+    until = now + timedelta(hours=current_app.config["PARTNER_KEY_OVERLAP_HOURS"])
     old = [k for k in partner.keys if k.usable(now)]
     for k in old:
         if k.expires_at is None or k.expires_at > until:

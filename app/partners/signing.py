@@ -30,7 +30,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError, error_responses
-from app.partners.models import Partner, PartnerKey, PartnerRequestNonce
+from app.partners.models import PartnerKey, PartnerRequestNonce
 
 KEY_HEADER = "X-Partner-Key"
 TIMESTAMP_HEADER = "X-Timestamp"
@@ -119,22 +119,16 @@ def _first_use(partner_id: int, sig: str) -> bool:
 
 
 def partner_required(view: Callable) -> Callable:
-    """Require a validly signed partner request; sets g.partner (and g.partner_key)."""
+    """Require a validly signed partner request; sets g.partner."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        key = authenticate()
-        g.partner_key = key
-        g.partner = key.partner
+        g.partner = authenticate().partner
         return view(*args, **kwargs)
 
     responses = {401: "Missing, invalid, stale or replayed partner signature; unknown, "
                       "revoked or expired key; suspended partner"}
     return Blueprint.doc(security=[PARTNER_HMAC])(error_responses(responses)(wrapper))
-
-
-def current_partner() -> Partner:
-    return g.partner
 
 
 def purge_nonces(now: datetime | None = None) -> int:

@@ -105,7 +105,7 @@ def revoke_key(partner_id: int, key_id: str):
 
 
 @links_blp.route("/codes", methods=["POST"])
-@login_required()
+@login_required("citizen")
 @links_blp.response(201, LinkCodeSchema)
 def new_link_code():
     """A one-time code (10 minutes) to give a partner, which links it to you: it may then

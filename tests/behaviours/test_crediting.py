@@ -232,6 +232,8 @@ def test_stats_by_methodology_day_month_source_and_csv(app, api, partner_id):
     assert rows[0] == ["methodology", "behaviours", "reduction_g", "points"]
     assert rows[-1][0] == "total" and rows[-1][3] == "439"
     assert_problem(api.get("/api/v1/admin/stats/reductions", me), 403)
+    assert_problem(api.get("/api/v1/admin/stats/reductions?from=2026-02-01&to=2026-01-01",
+                           admin), 422)
 
 
 def test_ledger_stays_consistent(app, api, partner_id):

@@ -187,3 +187,9 @@ def test_wrong_codes_are_rate_limited_per_partner(app, api, partner, make_partne
     assert_problem(partner.post("/links", {"code": code, "partner_user_ref": "a"}), 429)
     other = make_partner("Canteen", ["clean_plate"])
     assert other.post("/links", {"code": code, "partner_user_ref": "a"}).status_code == 201
+
+
+def test_only_citizens_can_ask_for_a_link_code(api):
+    staff_only = api.caller("merchant")
+    resp = api.post("/api/v1/me/partner-links/codes", staff_only)
+    assert resp.status_code == 403
