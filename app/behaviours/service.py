@@ -139,8 +139,7 @@ def _in_force(code: str, at: datetime) -> MethodologyVersion | None:
     cache = _request_cache().setdefault("versions", {})
     if code not in cache:
         cache[code] = methodologies.crediting_versions(code)
-    return next((v for v in cache[code] if v.effective_from <= at
-                 and (v.effective_until is None or at < v.effective_until)), None)
+    return methodologies.in_force(cache[code], at)
 
 
 def _typed(cls: type[Methodology], version: MethodologyVersion) -> dict[str, Any]:

@@ -493,6 +493,12 @@ def adjust(user_id: int, points: int, *, key: str, reason: str,
 
 # -- reading ----------------------------------------------------------------------------
 
+def available(user_id: int) -> int:
+    """Spendable points now (0 before the user's first earn); no lock, a plain read."""
+    return _sql_scalar(select(ACCOUNTS.c.balance).where(
+        ACCOUNTS.c.user_id == user_id, ACCOUNTS.c.kind == USER_AVAILABLE)) or 0
+
+
 def summary(user_id: int, now: datetime | None = None) -> dict:
     """Balances, lifetime totals and what expires in the next 30 days (by local date)."""
     now = now or utcnow()

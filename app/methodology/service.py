@@ -15,7 +15,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, current_app
-from sqlalchemy import inspect, or_, select
+from sqlalchemy import inspect, select
 
 from app.audit import service as audit
 from app.db_types import utcnow
@@ -127,13 +127,13 @@ def sync_at_startup(app: Flask) -> None:
 
 def active_version(code: str, at: datetime) -> MethodologyVersion | None:
     """The version that credits a behaviour of `code` that occurred at `at`, if any."""
-    return db.session.scalar(
-        select(MethodologyVersion)
-        .where(MethodologyVersion.code == code, MethodologyVersion.status.in_(CREDITING),
-               MethodologyVersion.effective_from <= at,
-               or_(MethodologyVersion.effective_until.is_(None),
-                   MethodologyVersion.effective_until > at))
-        .order_by(MethodologyVersion.effective_from.desc()).limit(1))
+    return in_force(crediting_versions(code), at)
+
+
+def in_force(candidates: list[MethodologyVersion], at: datetime) -> MethodologyVersion | None:
+    """Of crediting versions (newest effective date first), the one whose window holds `at`."""
+    return next((v for v in candidates if v.effective_from <= at
+                 and (v.effective_until is None or at < v.effective_until)), None)
 
 
 def crediting_versions(code: str) -> list[MethodologyVersion]:

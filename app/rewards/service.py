@@ -116,7 +116,7 @@ def catalogue(*, user_id: int, category: str | None = None, merchant_id: int | N
     if merchant_id:
         stmt = stmt.where(Reward.merchant_id == merchant_id)
     if affordable is not None:
-        available = ledger.summary(user_id)["available"]
+        available = ledger.available(user_id)
         stmt = stmt.where((Reward.points_price <= available) if affordable
                           else (Reward.points_price > available))
     order = {"newest": (Reward.listed_at.desc(), Reward.id.desc()),
