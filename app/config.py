@@ -149,8 +149,10 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
 def engine_options(db_url: str, env: dict[str, str]) -> dict:
     if db_url.startswith("sqlite"):
         return {"connect_args": {"timeout": positive_int(env, "SQLITE_BUSY_TIMEOUT_S", 15)}}
+    # No ping per checkout (a round trip per unit of work): a connection that died with the
+    # server fails its next statement, the pool discards every connection of that age, the
+    # request gets a 503 problem and the next one reconnects.
     return {
-        "pool_pre_ping": True,
         "pool_size": positive_int(env, "DB_POOL_SIZE", 5),
         "max_overflow": positive_int(env, "DB_MAX_OVERFLOW", 10),
     }

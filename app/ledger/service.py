@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, event, func, insert, select, update
+from sqlalchemy import Row, bindparam, event, func, insert, select, text, update
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from app.db_types import utcnow
@@ -83,14 +84,30 @@ _BUMP = (update(ACCOUNTS).where(ACCOUNTS.c.user_id == bindparam("uid"),
 _BOOK = (select(ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.balance)
          .where(ACCOUNTS.c.user_id == bindparam("uid"),
                 ACCOUNTS.c.kind.in_((USER_AVAILABLE, USER_HELD, USER_DEBT))))
+# PostgreSQL: row locks on all three, in id order, and FOR UPDATE hands back the balances
+# the previous lock holder committed (a plain read in the same statement would not).
+_BOOK_FOR_UPDATE = _BOOK.order_by(ACCOUNTS.c.id).with_for_update()
+
+
+def _on_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def _lock_and_read(user_id: int) -> list:
+    if _on_postgresql():
+        return _sql(_BOOK_FOR_UPDATE, {"uid": user_id}).all()
+    # SQLite has no row locks: the bump takes the database's write lock.
+    if _sql(_BUMP, {"uid": user_id}).rowcount == 0:
+        return []
+    return _sql(_BOOK, {"uid": user_id}).all()
 
 
 def lock_book(user_id: int) -> Book:
     """Take the user's lock (creating the accounts on first need) and read the balances."""
-    if _sql(_BUMP, {"uid": user_id}).rowcount == 0:
+    rows = _lock_and_read(user_id)
+    if not rows:
         insert_ignoring_conflicts(LedgerAccount, _user_account_rows(user_id))
-        _sql(_BUMP, {"uid": user_id})
-    rows = _sql(_BOOK, {"uid": user_id}).all()
+        rows = _lock_and_read(user_id)
     by_kind = {kind: (account_id, balance) for account_id, kind, balance in rows}
     return Book(user_id,
                 available_id=by_kind[USER_AVAILABLE][0], held_id=by_kind[USER_HELD][0],
@@ -165,19 +182,27 @@ def _replayed(book: Book, key: str, tx_type: str, cause_type: str,
     if tx is None:
         return None
     if (tx.type, tx.cause_type, tx.cause_id) != (tx_type, cause_type, cause_id):
-        raise ApiError(409, "This idempotency key was already used for another operation.",
-                       slug="ledger-key-reused", title="Conflict")
+        raise _key_reused()
     return tx
+
+
+def _key_reused() -> ApiError:
+    return ApiError(409, "This idempotency key was already used for another operation.",
+                    slug="ledger-key-reused", title="Conflict")
 
 
 def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], *,
            cause_type: str, cause_id: str | None, actor_id: int | None,
            reason: str | None = None, reverses_id: int | None = None,
            hold_id: int | None = None, reduction_g: Decimal = Decimal(0),
-           lifetime: tuple[int, Decimal] | None = None) -> Row:
+           lifetime: tuple[int, Decimal] | None = None, new_lot: int = 0,
+           replay_ok: bool = False) -> Row | None:
     """Append one balanced transaction and move the user's cached balances with it.
 
-    `lifetime` (points, grams) moves the user's lifetime totals in the same UPDATE.
+    `lifetime` (points, grams) moves the user's lifetime totals in the same UPDATE;
+    `new_lot` points become a lot that expires after the validity period.
+    If the user already has a transaction under `key`, nothing is written: with
+    `replay_ok` the result is None (the caller looks the replay up), otherwise 409.
     """
     postings = [(account, amount) for account, amount in postings if amount != 0]
     if len(postings) < 2 or sum(amount for _, amount in postings) != 0:
@@ -190,35 +215,108 @@ def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], 
     held = book.held + delta[book.held_id]
     if available < 0 or held < 0:
         raise AssertionError(f"{tx_type} would take user {book.user_id} below zero")
-    tx = _sql(insert(TXS).returning(*TXS.c), {
+    now = utcnow()
+    tx_row = {
         "type": tx_type, "user_id": book.user_id, "idempotency_key": key,
         "posted_delta": delta[book.available_id] + delta[book.held_id],
         "available_delta": delta[book.available_id], "posted_after": available + held,
         "available_after": available, "cause_type": cause_type, "cause_id": cause_id,
         "reverses_id": reverses_id, "hold_id": hold_id, "reduction_g": reduction_g,
-        "reason": reason, "created_by": actor_id, "created_at": utcnow(),
-    }).one()
-    _sql(insert(POSTINGS), [
-        {"transaction_id": tx.id, "account_id": account, "amount": amount}
-        for account, amount in postings])
-    if lifetime:
-        _sql(_MOVE_LIFETIME, {"account": book.available_id,
-                                            "change": delta[book.available_id],
-                                            "points": lifetime[0], "grams": lifetime[1]})
-    for account, change in delta.items():
-        if change and not (lifetime and account == book.available_id):
-            _sql(_MOVE, {"account": account, "change": change})
+        "reason": reason, "created_by": actor_id, "created_at": now,
+    }
+    points, grams = lifetime or (0, Decimal(0))
+    moves = [(account, change, points if account == book.available_id else 0,
+              grams if account == book.available_id else Decimal(0))
+             for account, change in delta.items()
+             if change or (lifetime and account == book.available_id)]
+    lot = {"user_id": book.user_id, "amount": new_lot, "open_amount": new_lot,
+           "expired_amount": 0, "expires_at": lot_expiry(now)} if new_lot else None
+    write = _write_in_one_statement if _on_postgresql() else _write_step_by_step
+    tx = write(tx_row, postings, moves, lot)
+    if tx is None:
+        if replay_ok:
+            return None
+        raise _key_reused()
     book.available, book.held = available, held
     book.debt += delta[book.debt_id]
     return tx
 
 
-_MOVE = (update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account"))
-         .values(balance=ACCOUNTS.c.balance + bindparam("change")))
-_MOVE_LIFETIME = (update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account")).values(
+_MOVE_BALANCE = (update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account")).values(
     balance=ACCOUNTS.c.balance + bindparam("change"),
     lifetime_earned=ACCOUNTS.c.lifetime_earned + bindparam("points"),
     lifetime_reduction_g=ACCOUNTS.c.lifetime_reduction_g + bindparam("grams")))
+
+# The same writes as the SQLite branch of _write, as one PostgreSQL statement: one round
+# trip instead of four to six, which is most of an earn's cost. Every part reads from `tx`,
+# so a used key writes nothing at all. Foreign keys are checked at the end of the
+# statement, when the transaction row exists.
+_JOURNAL_PG = text("""
+WITH tx AS (
+    INSERT INTO ledger_transactions (type, user_id, idempotency_key, posted_delta,
+        available_delta, posted_after, available_after, cause_type, cause_id, reverses_id,
+        hold_id, reduction_g, reason, created_by, created_at)
+    VALUES (:type, :user_id, :idempotency_key, :posted_delta, :available_delta,
+        :posted_after, :available_after, :cause_type, :cause_id, :reverses_id, :hold_id,
+        :reduction_g, :reason, :created_by, :created_at)
+    ON CONFLICT (user_id, idempotency_key) DO NOTHING
+    RETURNING *
+), postings AS (
+    INSERT INTO ledger_postings (transaction_id, account_id, amount)
+    SELECT tx.id, p.account, p.amount
+    FROM tx, unnest(CAST(:p_accounts AS bigint[]), CAST(:p_amounts AS bigint[]))
+        AS p(account, amount)
+), balances AS (
+    UPDATE ledger_accounts AS a SET balance = a.balance + m.change,
+        lifetime_earned = a.lifetime_earned + m.points,
+        lifetime_reduction_g = a.lifetime_reduction_g + m.grams
+    FROM tx, unnest(CAST(:m_accounts AS bigint[]), CAST(:m_changes AS bigint[]),
+                    CAST(:m_points AS bigint[]), CAST(:m_grams AS numeric[]))
+        AS m(account, change, points, grams)
+    WHERE a.id = m.account
+), lot AS (
+    INSERT INTO ledger_lots (user_id, transaction_id, amount, open_amount, expired_amount,
+        expires_at)
+    SELECT tx.user_id, tx.id, CAST(:lot_amount AS bigint), CAST(:lot_amount AS bigint), 0,
+        CAST(:lot_expires_at AS timestamptz)
+    FROM tx WHERE CAST(:lot_amount AS bigint) > 0
+)
+SELECT * FROM tx
+""").bindparams(bindparam("created_at", type_=TXS.c.created_at.type),
+                bindparam("lot_expires_at", type_=LOTS.c.expires_at.type)
+                ).columns(*TXS.c)
+
+
+def _write_in_one_statement(tx_row: dict, postings: list[tuple[int, int]],
+                            moves: list[tuple], lot: dict | None) -> Row | None:
+    return _sql(_JOURNAL_PG, {
+        **tx_row,
+        "p_accounts": [account for account, _ in postings],
+        "p_amounts": [amount for _, amount in postings],
+        "m_accounts": [m[0] for m in moves], "m_changes": [m[1] for m in moves],
+        "m_points": [m[2] for m in moves], "m_grams": [m[3] for m in moves],
+        "lot_amount": lot["amount"] if lot else 0,
+        "lot_expires_at": lot["expires_at"] if lot else tx_row["created_at"],
+    }).first()
+
+
+_INSERT_TX = (sqlite.insert(TXS).on_conflict_do_nothing(
+    index_elements=[TXS.c.user_id, TXS.c.idempotency_key]).returning(*TXS.c))
+
+
+def _write_step_by_step(tx_row: dict, postings: list[tuple[int, int]], moves: list[tuple],
+                        lot: dict | None) -> Row | None:
+    """SQLite: no data-modifying WITH, so one statement per table."""
+    tx = _sql(_INSERT_TX, tx_row).first()
+    if tx is None:
+        return None
+    _sql(insert(POSTINGS), [{"transaction_id": tx.id, "account_id": account, "amount": amount}
+                            for account, amount in postings])
+    _sql(_MOVE_BALANCE, [{"account": account, "change": change, "points": points,
+                          "grams": grams} for account, change, points, grams in moves])
+    if lot:
+        _sql(insert(LOTS), {**lot, "transaction_id": tx.id})
+    return tx
 
 
 # -- lots -------------------------------------------------------------------------------
@@ -229,12 +327,6 @@ def lot_expiry(earned_at: datetime) -> datetime:
     local_day = earned_at.astimezone(tz).date() + timedelta(
         days=current_app.config["POINTS_VALIDITY_DAYS"])
     return datetime(local_day.year, local_day.month, local_day.day, tzinfo=tz)
-
-
-def _new_lot(user_id: int, tx_id: int, points: int, earned_at: datetime) -> None:
-    _sql(insert(LOTS), {
-        "user_id": user_id, "transaction_id": tx_id, "amount": points, "open_amount": points,
-        "expired_amount": 0, "expires_at": lot_expiry(earned_at)})
 
 
 def _take_from_lots(user_id: int, points: int, *, first_lot_id: int | None = None,
@@ -284,18 +376,17 @@ def _positive(points: int) -> None:
 
 def _credit(book: Book, tx_type: str, points: int, key: str, *, cause_type: str,
             cause_id: str | None, actor_id: int | None, reason: str | None = None,
-            reduction_g: Decimal = Decimal(0), lifetime: bool = False) -> Row:
+            reduction_g: Decimal = Decimal(0), lifetime: bool = False,
+            replay_ok: bool = False) -> Row | None:
     """Issue points to the user: debt is settled first, the rest becomes a new lot."""
     settle = min(points, -book.debt)
     to_available = points - settle
-    tx = _write(book, tx_type, key, [
+    return _write(book, tx_type, key, [
         (system_account_id(ISSUANCE_CODE, ISSUANCE), -points),
         (book.available_id, to_available), (book.debt_id, settle),
     ], cause_type=cause_type, cause_id=cause_id, actor_id=actor_id, reason=reason,
-        reduction_g=reduction_g, lifetime=(points, reduction_g) if lifetime else None)
-    if to_available:
-        _new_lot(book.user_id, tx.id, to_available, tx.created_at)
-    return tx
+        reduction_g=reduction_g, lifetime=(points, reduction_g) if lifetime else None,
+        new_lot=to_available, replay_ok=replay_ok)
 
 
 def earn(user_id: int, points: int, *, key: str, cause_type: str, cause_id: str | None = None,
@@ -307,10 +398,11 @@ def earn(user_id: int, points: int, *, key: str, cause_type: str, cause_id: str 
     """
     _positive(points)
     book = _own_book(user_id, book)
-    if (done := _replayed(book, key, "earn", cause_type, cause_id)) is not None:
-        return done
-    return _credit(book, "earn", points, key, cause_type=cause_type, cause_id=cause_id,
-                   actor_id=actor_id, reduction_g=reduction_g, lifetime=True)
+    # The key is checked by the write itself (an earn writes nothing before it): one
+    # round trip fewer on the platform's busiest path.
+    tx = _credit(book, "earn", points, key, cause_type=cause_type, cause_id=cause_id,
+                 actor_id=actor_id, reduction_g=reduction_g, lifetime=True, replay_ok=True)
+    return tx if tx is not None else _replayed(book, key, "earn", cause_type, cause_id)
 
 
 def hold(user_id: int, points: int, *, key: str, cause_type: str,
