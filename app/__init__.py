@@ -184,6 +184,7 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """CLI: users, seed-demo, scheduler, ledger (db comes from Flask-Migrate)."""
+    from app.auth.cli import auth_cli
     from app.demo.cli import seed_demo
     from app.ledger.cli import ledger_cli
     from app.methodology.cli import methodologies_cli
@@ -191,6 +192,7 @@ def register_commands(app: Flask) -> None:
     from app.users.cli import users_cli
 
     app.cli.add_command(users_cli)
+    app.cli.add_command(auth_cli)
     app.cli.add_command(seed_demo)
     app.cli.add_command(scheduler_cli)
     app.cli.add_command(ledger_cli)

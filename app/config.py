@@ -6,9 +6,11 @@ fails before it serves a single request instead of failing on the first one.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 JWT_SECRET_FILE = "jwt_secret.key"
+JWT_RETIRED_FILE = "jwt_retired.keys"
 MIN_JWT_SECRET_LENGTH = 32
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 RATELIMIT_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://")
@@ -64,6 +67,48 @@ def jwt_secret(raw: str | None, instance_path: str) -> str:
     with os.fdopen(fd, "w") as fh:
         fh.write(key)
     return key
+
+
+def jwt_previous_secrets(raw: str | None, instance_path: str, grace: timedelta) -> list[str]:
+    """Retired signing keys, still accepted until the tokens they signed have expired.
+
+    From JWT_PREVIOUS_SECRET_KEYS (comma-separated), and from the instance folder's
+    record of keys retired by `flask auth rotate-jwt-key`, each kept for `grace`.
+    """
+    keys = [k.strip() for k in (raw or "").split(",") if k.strip()]
+    if any(len(k) < MIN_JWT_SECRET_LENGTH for k in keys):
+        raise ConfigError(f"JWT_PREVIOUS_SECRET_KEYS: every key must be at least "
+                          f"{MIN_JWT_SECRET_LENGTH} characters")
+    path = Path(instance_path) / JWT_RETIRED_FILE
+    if path.exists():
+        for line in path.read_text().splitlines():
+            retired_at, _, key = line.partition(" ")
+            if key and float(retired_at) + grace.total_seconds() > time.time():
+                keys.append(key)
+    return keys
+
+
+def jwt_key_id(key: str) -> str:
+    """Names a signing key in the token header without revealing it."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def rotate_instance_jwt_secret(instance_path: str) -> str:
+    """Replace the instance folder's signing key; the old one is recorded as retired."""
+    path = Path(instance_path) / JWT_SECRET_FILE
+    old = path.read_text().strip() if path.exists() else None
+    new = secrets.token_urlsafe(48)
+    tmp = path.with_suffix(".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(new)
+    if old:
+        retired = Path(instance_path) / JWT_RETIRED_FILE
+        fd = os.open(retired, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a") as fh:
+            fh.write(f"{time.time():.0f} {old}\n")
+    os.replace(tmp, path)
+    return jwt_key_id(new)
 
 
 def timezone(raw: str | None) -> ZoneInfo:
@@ -117,16 +162,20 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"LOG_LEVEL {log_level!r} is not one of DEBUG, INFO, WARNING, ERROR")
     db_url = database_url(env.get("DATABASE_URL"), instance_path)
+    refresh_lifetime = timedelta(seconds=positive_int(env, "JWT_REFRESH_TOKEN_SECONDS",
+                                                      30 * 24 * 3600))
+    signing_key = jwt_secret(env.get("JWT_SECRET_KEY"), instance_path)
+    verify_keys = [signing_key, *jwt_previous_secrets(env.get("JWT_PREVIOUS_SECRET_KEYS"),
+                                                      instance_path, refresh_lifetime)]
     return {
         "SQLALCHEMY_DATABASE_URI": db_url,
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options(db_url, env),
-        "JWT_SECRET_KEY": jwt_secret(env.get("JWT_SECRET_KEY"), instance_path),
+        "JWT_SECRET_KEY": signing_key,
+        "JWT_VERIFY_KEYS": {jwt_key_id(key): key for key in verify_keys},
         "JWT_ACCESS_TOKEN_EXPIRES": timedelta(
             seconds=positive_int(env, "JWT_ACCESS_TOKEN_SECONDS", 900)
         ),
-        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(
-            seconds=positive_int(env, "JWT_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600)
-        ),
+        "JWT_REFRESH_TOKEN_EXPIRES": refresh_lifetime,
         "TIMEZONE": timezone(env.get("TIMEZONE")),
         "RATELIMIT_STORAGE_URI": ratelimit_storage(env.get("RATELIMIT_STORAGE_URI")),
         "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes"),
@@ -147,12 +196,16 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
 
 
 def engine_options(db_url: str, env: dict[str, str]) -> dict:
+    # hide_parameters: a database error's message otherwise carries the statement's
+    # values (emails, password hashes, partner secrets) into the logs.
     if db_url.startswith("sqlite"):
-        return {"connect_args": {"timeout": positive_int(env, "SQLITE_BUSY_TIMEOUT_S", 15)}}
+        return {"hide_parameters": True,
+                "connect_args": {"timeout": positive_int(env, "SQLITE_BUSY_TIMEOUT_S", 15)}}
     # No ping per checkout (a round trip per unit of work): a connection that died with the
     # server fails its next statement, the pool discards every connection of that age, the
     # request gets a 503 problem and the next one reconnects.
     return {
+        "hide_parameters": True,
         "pool_size": positive_int(env, "DB_POOL_SIZE", 5),
         "max_overflow": positive_int(env, "DB_MAX_OVERFLOW", 10),
     }

@@ -14,6 +14,18 @@ from flask import Flask, Response, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
+_MOBILE = re.compile(r"(?<!\d)((?:\+?86[- ]?)?1[3-9]\d)\d{4}(\d{4})(?!\d)")
+
+
+def mask_personal(text: str) -> str:
+    """Email addresses and mainland mobile numbers, masked (PIPL: logs are not a copy of
+    the user table): a***@example.com, 138****5678."""
+    return _MOBILE.sub(r"\1****\2", _EMAIL.sub(r"\1***@\2", text))
+
+
+def _masked(value):
+    return mask_personal(value) if isinstance(value, str) else value
 
 
 class JsonFormatter(logging.Formatter):
@@ -22,13 +34,13 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": mask_personal(record.getMessage()),
         }
         if has_request_context() and "request_id" in g:
             entry["request_id"] = g.request_id
-        entry.update(getattr(record, "fields", {}))
+        entry.update({k: _masked(v) for k, v in getattr(record, "fields", {}).items()})
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = mask_personal(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 

@@ -1,0 +1,69 @@
+"""Logs never carry passwords or secrets, and carry email and mobile numbers masked."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.logs import JsonFormatter, mask_personal
+from app.users.models import User
+from tests.helpers import PASSWORD
+
+
+@pytest.fixture
+def log_lines():
+    """Every log record of the app, formatted as production formats it."""
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(JsonFormatter().format(record))
+
+    handler = Keep(level=logging.DEBUG)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        yield lines
+    finally:
+        root.removeHandler(handler)
+
+
+def test_masking():
+    assert mask_personal("login by alice.w@example.com failed") == (
+        "login by a***@example.com failed")
+    assert mask_personal("mobile 13812345678 and +86 139 no") == "mobile 138****5678 and +86 139 no"
+    assert mask_personal("+8613812345678") == "+86138****5678"
+    # Longer digit runs (ids, amounts) are not phone numbers.
+    assert mask_personal("id 138123456789") == "id 138123456789"
+
+
+def test_failed_login_and_registration_leave_no_secret_or_address(client, log_lines):
+    client.post("/api/v1/auth/register", json={
+        "email": "wang.fang@example.com", "password": PASSWORD, "display_name": "Wang"})
+    client.post("/api/v1/auth/login", json={"identifier": "wang.fang@example.com",
+                                            "password": "Wrong-password-123"})
+    client.post("/api/v1/auth/login", json={"identifier": "13812345678",
+                                            "password": "Wrong-password-456"})
+    text = "\n".join(log_lines)
+    assert log_lines
+    for secret in (PASSWORD, "Wrong-password-123", "Wrong-password-456", "wang.fang@",
+                   "13812345678"):
+        assert secret not in text
+
+
+def test_database_errors_do_not_carry_statement_values(app, log_lines):
+    with app.app_context():
+        row = {"email": "li.lei@example.com", "password_hash": "$argon2id$secret-hash",
+               "display_name": "Li", "token_epoch": 0}
+        db.session.execute(insert(User).values(**row))
+        with pytest.raises(IntegrityError) as caught:
+            db.session.execute(insert(User).values(**row))
+        db.session.rollback()
+        logging.getLogger("app").error("database error", exc_info=caught.value)
+    text = "\n".join(log_lines) + str(caught.value)
+    assert "$argon2id$secret-hash" not in text
+    assert "li.lei@example.com" not in text
