@@ -111,13 +111,14 @@ def register_blueprints(app: Flask) -> None:
     from app.partners.views import admin_blp as partners_admin_blp
     from app.partners.views import links_blp as partner_links_blp
     from app.partners.views import partner_blp
+    from app.privacy.views import blp as privacy_blp
     from app.rewards.views import admin_blp as rewards_admin_blp
     from app.rewards.views import blp as rewards_blp
     from app.rewards.views import merchant_blp as merchant_rewards_blp
     from app.rewards.views import redemptions_blp
     from app.users.views import admin_blp, me_blp
 
-    for blp in (auth_blp, me_blp, admin_blp, account_blp, ledger_admin_blp,
+    for blp in (auth_blp, me_blp, privacy_blp, admin_blp, account_blp, ledger_admin_blp,
                 methodologies_blp, methodologies_admin_blp, behaviours_blp, behaviours_admin_blp,
                 merchants_admin_blp, merchant_blp, rewards_blp, redemptions_blp,
                 merchant_rewards_blp, rewards_admin_blp,

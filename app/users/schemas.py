@@ -63,6 +63,8 @@ class UserSchema(ma.Schema):
     display_name = ma.fields.String()
     roles = ma.fields.List(ma.fields.String(), attribute="role_names")
     disabled = ma.fields.Boolean()
+    deleted_at = ma.fields.DateTime(allow_none=True,
+                                    metadata={"description": "Set when the account was erased"})
     created_at = ma.fields.DateTime()
 
 

@@ -97,7 +97,7 @@ def _active_admin_count() -> int:
                                           User.disabled_at.is_(None)))
 
 
-def _refuse_last_admin(user: User) -> None:
+def refuse_last_admin(user: User) -> None:
     if user.has_role("admin") and not user.disabled and _active_admin_count() <= 1:
         raise ApiError(409, "This is the last active administrator.", slug="last-admin",
                        title="Conflict")
@@ -120,7 +120,7 @@ def grant_role(actor: User, user: User, role: str) -> User:
 
 def revoke_role(actor: User, user: User, role: str) -> User:
     if role == "admin":
-        _refuse_last_admin(user)
+        refuse_last_admin(user)
     kept = [r for r in user.roles if r.role != role]
     if len(kept) != len(user.roles):
         user.roles = kept
@@ -132,7 +132,7 @@ def revoke_role(actor: User, user: User, role: str) -> User:
 def disable(actor: User, user: User) -> User:
     if user.disabled:
         return user
-    _refuse_last_admin(user)
+    refuse_last_admin(user)
     user.disabled_at = utcnow()
     audit.record(actor.id, "user.disabled", "user", user.id)
     db.session.flush()

@@ -1,0 +1,90 @@
+"""PIPL rights of the citizen: a copy of everything held on them, and erasure.
+
+Erasure anonymises instead of deleting rows: the ledger must stay balanced and
+verifiable, and merchants' settlements and the carbon statistics keep their history.
+What identifies the person (login, name, evidence, partner pseudonyms, cached responses)
+goes; the user id remains as an anonymous key of that history.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, null, or_, select, update
+
+from app.audit import service as audit
+from app.audit.models import AuditEvent
+from app.auth.models import RevokedToken
+from app.auth.passwords import verify_password
+from app.behaviours import service as behaviours
+from app.behaviours.models import Behaviour
+from app.db_types import utcnow
+from app.extensions import db
+from app.http.idempotency import IdempotencyKey
+from app.http.problems import ApiError
+from app.ledger import service as ledger
+from app.merchants.models import MerchantStaff
+from app.partners import service as partners
+from app.partners.models import PartnerLink, PartnerLinkCode
+from app.rewards import service as rewards
+from app.rewards.models import RESERVED, Redemption
+from app.users.models import User, UserRole
+from app.users.service import refuse_last_admin
+
+ERASED_NAME = "已注销用户"
+UNUSABLE_PASSWORD = "!erased"  # not an Argon2 hash: no password can ever match it
+
+
+def export(user: User) -> dict[str, Any]:
+    """Everything the platform holds on the user (dumped by ExportSchema)."""
+    def all_of(stmt) -> list:
+        return db.session.scalars(stmt).all()
+
+    return {
+        "exported_at": utcnow(),
+        "profile": user,
+        "account": ledger.summary(user.id),
+        "ledger_entries": all_of(ledger.entries(user.id)),
+        "behaviours": all_of(behaviours.list_for(user.id)),
+        "redemptions": all_of(rewards.user_redemptions(user.id)),
+        "partner_links": all_of(partners.my_links(user)),
+        "merchant_staff": all_of(select(MerchantStaff).where(MerchantStaff.user_id == user.id)),
+        "audit_events": [
+            {"action": e.action, "target_type": e.target_type, "target_id": e.target_id,
+             "details": e.details, "at": e.at, "by_you": e.actor_id == user.id}
+            for e in all_of(select(AuditEvent).where(or_(
+                AuditEvent.actor_id == user.id,
+                (AuditEvent.target_type == "user") & (AuditEvent.target_id == str(user.id))))
+                .order_by(AuditEvent.id))],
+    }
+
+
+def erase(user: User, password: str) -> None:
+    """Delete the account: personal data erased, history kept under the anonymous id."""
+    if not verify_password(user.password_hash, password):
+        raise ApiError(403, "The password is wrong.", slug="wrong-password", title="Forbidden",
+                       errors={"password": ["Wrong password."]})
+    refuse_last_admin(user)
+    # Reserved redemptions are given back first, through the normal path: the holds are
+    # released in the ledger and the stock restored.
+    for redemption_id in db.session.scalars(
+            select(Redemption.id).where(Redemption.user_id == user.id,
+                                        Redemption.status == RESERVED)):
+        rewards.cancel(user, redemption_id)
+    db.session.execute(update(Behaviour).where(Behaviour.user_id == user.id)
+                       .values(evidence=null()))
+    for model in (PartnerLink, PartnerLinkCode, RevokedToken, MerchantStaff):
+        db.session.execute(delete(model).where(model.user_id == user.id))
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == user.id))
+    db.session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+    now = utcnow()
+    # A reserved-domain placeholder (RFC 2606) keeps the row's one-login rule.
+    user.email, user.mobile = f"erased-{user.id}@example.invalid", None
+    user.display_name = ERASED_NAME
+    user.password_hash = UNUSABLE_PASSWORD
+    user.token_epoch += 1  # every token of the account stops working now
+    user.disabled_at = user.disabled_at or now
+    user.deleted_at = now
+    audit.record(user.id, "user.erased", "user", user.id)
+    db.session.flush()
+    db.session.expire(user, ["roles"])

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+from app.auth.guard import current_user, login_required
+from app.http.problems import error_responses
+from app.privacy import service
+from app.privacy.schemas import ErasureSchema, ExportSchema
+
+blp = Blueprint("privacy", __name__, url_prefix="/api/v1/me",
+                description="Personal information rights (PIPL): export and erasure")
+
+
+@blp.route("/export", methods=["GET"])
+@login_required()
+@blp.response(200, ExportSchema, headers={"Content-Disposition": {
+    "description": "attachment; filename=carbon-points-export.json",
+    "schema": {"type": "string"}}})
+def export_me():
+    """Everything the platform holds on you: profile, points and every ledger entry,
+    behaviours, redemptions, partner links, and the audit trail of what was done to or by
+    your account."""
+    return service.export(current_user()), 200, {
+        "Content-Disposition": "attachment; filename=carbon-points-export.json"}
+
+
+@blp.route("", methods=["DELETE"])
+@login_required()
+@blp.arguments(ErasureSchema)
+@blp.response(204)
+@error_responses({403: "Wrong password (wrong-password)",
+                  409: "The last active administrator (last-admin)"})
+def erase_me(data: dict):
+    """Delete your account. Your login, name, evidence and partner links are erased and
+    every token stops working; reserved redemptions are cancelled and their points
+    released. The points history stays in the ledger under an anonymous id, so the
+    platform's accounts still balance."""
+    service.erase(current_user(), data["password"])
