@@ -6,13 +6,13 @@ import logging
 import os
 
 from flask import Flask, request
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config, logs
 from app.http.problems import ApiError, problem_response
-from app.uow import conflict_response
+from app.uow import DATABASE_UNAVAILABLE, conflict_response, unavailable_response
 
 log = logging.getLogger(__name__)
 
@@ -141,12 +141,12 @@ def register_errorhandlers(app: Flask) -> None:
         log.warning("constraint violated", exc_info=err)
         return conflict_response()
 
-    @app.errorhandler(OperationalError)
-    def _db_unavailable(err: OperationalError):
+    def _db_unavailable(err: Exception):
         log.error("database error", exc_info=err)
-        return problem_response(503, "Service Unavailable",
-                                "The database is unavailable; nothing was saved. Retry shortly.",
-                                slug="database-unavailable", headers={"Retry-After": "2"})
+        return unavailable_response()
+
+    for error in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error, _db_unavailable)
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

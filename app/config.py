@@ -56,16 +56,22 @@ def jwt_secret(raw: str | None, instance_path: str) -> str:
             )
         return raw
     path = Path(instance_path) / JWT_SECRET_FILE
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_urlsafe(48)
-    # O_EXCL: two workers starting together must not each write a different key.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key)
+    if not path.exists():
+        # Written whole to a private file, then linked into place: a worker starting at the
+        # same moment sees either no key file or the complete key, and the first link wins.
+        tmp = path.with_name(f".{JWT_SECRET_FILE}.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    if len(key) < MIN_JWT_SECRET_LENGTH:
+        raise ConfigError(f"{path} holds a key shorter than {MIN_JWT_SECRET_LENGTH} characters")
     return key
 
 
@@ -178,6 +184,10 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "JWT_REFRESH_TOKEN_EXPIRES": refresh_lifetime,
         "TIMEZONE": timezone(env.get("TIMEZONE")),
         "RATELIMIT_STORAGE_URI": ratelimit_storage(env.get("RATELIMIT_STORAGE_URI")),
+        # Redis down must not turn logins into 500s: limits fall back to each worker's
+        # memory until the storage answers again.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes"),
         "LOGIN_LIMIT_PER_ADDRESS": env.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 5 minutes"),
         "VERIFY_FAILURE_LIMIT": env.get("VERIFY_FAILURE_LIMIT", "10 per 15 minutes"),
@@ -207,5 +217,5 @@ def engine_options(db_url: str, env: dict[str, str]) -> dict:
     return {
         "hide_parameters": True,
         "pool_size": positive_int(env, "DB_POOL_SIZE", 5),
-        "max_overflow": positive_int(env, "DB_MAX_OVERFLOW", 10),
+        "max_overflow": positive_int(env, "DB_MAX_OVERFLOW", 10, minimum=0),
     }

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from flask import Response
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from app.extensions import db
 from app.http.problems import problem_response
@@ -37,16 +38,26 @@ def commit_request(response: Response) -> Response:
         return response
     try:
         db.session.commit()
-    except OperationalError:
+    except DATABASE_UNAVAILABLE:
         db.session.rollback()
         log.exception("commit failed: database unavailable")
-        return problem_response(503, "Service Unavailable", "The database is unavailable; "
-                                "nothing was saved. Retry shortly.", headers={"Retry-After": "2"})
+        return unavailable_response()
     except IntegrityError:
         db.session.rollback()
         log.exception("commit failed: constraint violated")
         return conflict_response()
     return response
+
+
+# The server is down or restarting, the connection died, or the pool is exhausted: the
+# client may retry, and nothing was saved.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, PoolTimeout)
+
+
+def unavailable_response() -> Response:
+    return problem_response(503, "Service Unavailable", "The database is unavailable; nothing "
+                            "was saved. Retry shortly.", slug="database-unavailable",
+                            headers={"Retry-After": "2"})
 
 
 def conflict_response() -> Response:

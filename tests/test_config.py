@@ -58,3 +58,15 @@ def test_redis_rate_limit_storage_is_accepted(tmp_path):
     cfg = load(str(tmp_path), {"RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
                                "JWT_SECRET_KEY": "k" * 40})
     assert cfg["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+
+
+def test_pool_overflow_may_be_zero(tmp_path):
+    cfg = load(str(tmp_path), {"DATABASE_URL": "postgresql://u@h/db", "DB_MAX_OVERFLOW": "0",
+                               "JWT_SECRET_KEY": "k" * 40})
+    assert cfg["SQLALCHEMY_ENGINE_OPTIONS"]["max_overflow"] == 0
+
+
+def test_a_truncated_generated_key_is_refused(tmp_path):
+    (tmp_path / "jwt_secret.key").write_text("short")
+    with pytest.raises(ConfigError, match="shorter"):
+        load(str(tmp_path), {})

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
 from tests.helpers import PASSWORD, assert_problem
 
 
@@ -52,3 +56,50 @@ def test_query_validation_errors_are_by_field(api):
     admin = api.caller("admin")
     body = assert_problem(api.get("/api/v1/admin/users?per_page=1000&page=0", admin), 422)
     assert set(body["errors"]) == {"per_page", "page"}
+
+
+@pytest.mark.parametrize("error", [
+    OperationalError("SELECT 1", {}, Exception("server closed the connection")),
+    InterfaceError("SELECT 1", {}, Exception("connection already closed")),
+    PoolTimeout("QueuePool limit of size 5 overflow 10 reached"),
+])
+def test_database_unavailable_is_503_problem(app, client, error):
+    @app.get("/boom-db")
+    def boom():
+        raise error
+
+    resp = client.get("/boom-db")
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"] == "2"
+    assert resp.get_json()["type"].endswith("/problems/database-unavailable")
+
+
+def test_commit_failure_is_the_same_503_problem(app, client, monkeypatch):
+    from app.extensions import db
+
+    @app.post("/commit-fails")
+    def commit_fails():
+        return {"ok": True}
+
+    def fail() -> None:
+        raise OperationalError("COMMIT", {}, Exception("server closed the connection"))
+
+    with app.app_context():
+        monkeypatch.setattr(db.session, "commit", fail)
+        resp = client.post("/commit-fails", json={})
+    assert resp.status_code == 503
+    assert resp.get_json()["type"].endswith("/problems/database-unavailable")
+
+
+def test_rate_limit_storage_down_does_not_break_login(db_url, tmp_path):
+    from app import create_app
+    from tests.conftest import TEST_JWT_SECRET
+    from tests.helpers import Api
+
+    app = create_app({"DATABASE_URL": db_url, "JWT_SECRET_KEY": TEST_JWT_SECRET,
+                      "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"},
+                     instance_path=str(tmp_path / "instance"), TESTING=True)
+    api = Api(app, app.test_client())
+    api.create_user(email="redis-down@example.com")
+    assert api.login("redis-down@example.com").status_code == 200
+    assert api.login("redis-down@example.com", "Wrong-password-1").status_code == 401

@@ -347,22 +347,28 @@ def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
             loaded.append((None, _reasons(err.messages)))
     links = resolve_users(partner.id, [r["user_ref"] for r, _ in loaded if r is not None])
     allowed = set(partner.methodologies or [])
+    first_of: dict[str, int] = {}  # a repeated external id reports its first record's outcome
+    for index, (record, _) in enumerate(loaded):
+        if record is not None:
+            first_of.setdefault(record["external_id"], index)
+
+    def lock_order(index: int) -> tuple:
+        user_id = links.get(loaded[index][0]["user_ref"])
+        return (user_id is None, user_id or 0, index)
+
+    # Crediting locks each record's user. Taken in user id order, two batches naming the
+    # same users cannot deadlock; one user's records still go in the batch's order.
+    outcomes = {index: _one(partner, loaded[index][0], allowed, links, index)
+                for index in sorted(first_of.values(), key=lock_order)}
     results: list[dict[str, Any]] = []
-    first_seen: dict[str, dict[str, Any]] = {}
     for index, (record, errors) in enumerate(loaded):
         if record is None:
             raw = records[index]
             ext = raw.get("external_id") if isinstance(raw, dict) else None
             results.append(_outcome(ext if isinstance(ext, str) else None, "invalid", errors,
                                     index=index))
-            continue
-        ext = record["external_id"]
-        if ext in first_seen:
-            results.append(dict(first_seen[ext], index=index))
-            continue
-        outcome = _one(partner, record, allowed, links, index)
-        first_seen[ext] = outcome
-        results.append(outcome)
+        else:
+            results.append(dict(outcomes[first_of[record["external_id"]]], index=index))
     counts: dict[str, int] = {}
     for r in results:
         counts[r["status"]] = counts.get(r["status"], 0) + 1

@@ -51,3 +51,19 @@ def test_parallel_resends_credit_once(app, api, approved, partner, link):
     assert count(app, "behaviours") == 1
     posted = api.get("/api/v1/account", alice).get_json()["posted"]
     assert posted == 837
+
+
+def test_batches_naming_the_same_users_in_opposite_orders_do_not_deadlock(app, approved,
+                                                                          partner, link):
+    refs = [f"rider{i}" for i in range(12)]
+    for ref in refs:
+        link(ref)
+    forward = [trip(f"f-{ref}", ref, 2) for ref in refs]
+    backward = [trip(f"b-{ref}", ref, 3) for ref in reversed(refs)]
+    requests = []
+    for records in (forward, backward) * 2:
+        body = json.dumps({"records": records}).encode()
+        requests.append((body, partner.signed("POST", PREFIX + "/behaviours", body)))
+    statuses = _storm(app, requests)
+    assert statuses == [200] * 4, statuses
+    assert count(app, "behaviours") == 2 * len(refs)
