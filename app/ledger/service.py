@@ -3,7 +3,8 @@
 Every operation on a user's points first takes that user's lock (an UPDATE of the
 available account's row: a row lock on PostgreSQL, the write lock on SQLite), then
 checks its idempotency key, then writes one balanced transaction. Nothing else ever
-locks two users, so operations cannot deadlock. Functions flush; callers commit.
+locks two users (a partner batch locks its users in id order), so operations cannot
+deadlock. Functions flush; callers commit.
 """
 
 from __future__ import annotations
