@@ -1,8 +1,8 @@
 """Ledger operations: earn, hold, capture, release, expire, reverse, adjust.
 
-Every operation on a user's points first takes that user's lock (an UPDATE of the
-available account's row: a row lock on PostgreSQL, the write lock on SQLite), then
-checks its idempotency key, then writes one balanced transaction. Nothing else ever
+Every operation on a user's points first takes that user's lock (row locks on the
+user's three accounts on PostgreSQL, the write lock on SQLite), then checks its
+idempotency key, then writes one balanced transaction. Nothing else ever
 locks two users (a partner batch locks its users in id order), so operations cannot
 deadlock. Functions flush; callers commit.
 """
