@@ -22,7 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,21 +32,23 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.ledger_bench import create_db, db_url, drop_db  # noqa: E402
+from bench.common import (  # noqa: E402
+    PASSWORD,
+    call,
+    create_db,
+    db_url,
+    drop_db,
+    env_for,
+    serve,
+    serve_bare,
+)
 
 USERS = 10_000
-PASSWORD = "Bench-password-1"
 PORT, BARE_PORT = 8091, 8099
-GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
-def env_for(url: str) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": url, "JWT_SECRET_KEY": "bench-" + "k" * 40,
-            "LOG_LEVEL": "WARNING", "DB_POOL_SIZE": "2", "METHODOLOGY_SYNC_ON_START": "1"}
-
-
-def seed(url: str) -> None:
-    """Migrate; approve the built-in methodologies; 10,000 citizens; a partner linked to all."""
+def seed(url: str, citizens: int = USERS) -> None:
+    """Migrate; approve the built-in methodologies; `citizens` users c1@bench.test, c2@… ."""
     from flask_migrate import upgrade
 
     from app import create_app
@@ -71,38 +72,11 @@ def seed(url: str) -> None:
             hide_password=False), autocommit=True)
         raw.execute("INSERT INTO users (email, password_hash, display_name, token_epoch, "
                     "created_at, updated_at) SELECT 'c' || g || '@bench.test', %s, 'c' || g, "
-                    "0, now(), now() FROM generate_series(1, %s) g", (pw, USERS))
+                    "0, now(), now() FROM generate_series(1, %s) g", (pw, citizens))
         raw.execute("INSERT INTO user_roles (user_id, role, granted_at) SELECT id, 'citizen', "
                     "now() FROM users WHERE email LIKE 'c%%@bench.test'")
         raw.close()
         db.engine.dispose()
-
-
-def serve(target: str, env: dict, port: int, workers: int) -> subprocess.Popen:
-    proc = subprocess.Popen([GUNICORN, "-c", str(ROOT / "gunicorn.conf.py"), "--workers",
-                             str(workers), "--bind", f"127.0.0.1:{port}", target],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz" if "wsgi" in target
-                                   else f"http://127.0.0.1:{port}/nothing", timeout=1)
-            return proc
-        except urllib.error.HTTPError:
-            return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit(f"{target} did not start")
-
-
-def call(method: str, url: str, body: dict | None = None, headers: dict | None = None,
-         raw: bytes | None = None) -> dict:
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    with urllib.request.urlopen(req, timeout=120) as resp:
-        return json.loads(resp.read() or b"{}")
 
 
 def setup_partner(base: str, url: str) -> tuple[str, str, list[int]]:
@@ -259,11 +233,7 @@ def main() -> None:
                                 "start": int(time.time()) - 3600}
         citizen = wrk(PORT, script, args.seconds, args.connections)
 
-        bare_env = {**os.environ, "BARE_DATABASE_URL": make_url(db_url(args.server, bare_name))
-                    .set(drivername="postgresql+psycopg").render_as_string(hide_password=False)}
-        subprocess.run([sys.executable, "-c", "from bench.bare_app import create_schema; "
-                        "create_schema()"], cwd=ROOT, env=bare_env, check=True)
-        bare_proc = serve("bench.bare_app:app", bare_env, BARE_PORT, args.workers)
+        bare_proc = serve_bare(args.server, bare_name, BARE_PORT, args.workers)
         procs.append(bare_proc)
         bare = wrk(BARE_PORT, WRK_BARE, args.seconds, args.connections)
     finally:

@@ -34,26 +34,9 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.common import create_db, db_url, drop_db  # noqa: E402
+
 USERS_PER_WORKER = 20
-
-
-def admin_url(server: str) -> str:
-    return make_url(server).set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False)
-
-
-def db_url(server: str, name: str) -> str:
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
-
-
-def create_db(server: str, name: str) -> None:
-    with psycopg.connect(admin_url(server), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def drop_db(server: str, name: str) -> None:
-    with psycopg.connect(admin_url(server), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def make_app(url: str):

@@ -35,9 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg  # noqa: E402
 from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
+
+from bench.common import create_db, db_url, drop_db, libpq_url  # noqa: E402
 
 SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 PRICE = 10
@@ -47,26 +48,14 @@ SELLOUT_STOCK = 500
 
 # -- databases --------------------------------------------------------------------------
 
-def _admin(url: str) -> str:
-    return make_url(url).set(drivername="postgresql", database="postgres").render_as_string(
-        hide_password=False)
-
-
-def _libpq(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def create_database(server: str, prefix: str) -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(_admin(server), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return make_url(server).set(database=name).render_as_string(hide_password=False)
+    create_db(server, name)
+    return db_url(server, name)
 
 
 def drop_database(url: str) -> None:
-    name = make_url(url).database
-    with psycopg.connect(_admin(url), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    drop_db(url, make_url(url).database)
 
 
 # -- pgbench ----------------------------------------------------------------------------
@@ -81,7 +70,7 @@ def pgbench_binary() -> str:
 def run_pgbench(server: str, scale: int, clients: int, seconds: int) -> float:
     url = create_database(server, "pgbench_scratch")
     try:
-        binary, conninfo = pgbench_binary(), _libpq(url)
+        binary, conninfo = pgbench_binary(), libpq_url(url)
         subprocess.run([binary, "-i", "-q", "-s", str(scale), conninfo], check=True,
                        capture_output=True)
         out = subprocess.run([binary, "-c", str(clients), "-j", "2", "-T", str(seconds),
