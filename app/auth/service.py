@@ -13,6 +13,7 @@ from typing import Any
 from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from sqlalchemy import delete, select
+from sqlalchemy.orm import joinedload
 
 from app.auth.models import RevokedToken
 from app.auth.passwords import hash_password, needs_rehash, verify_password
@@ -67,15 +68,24 @@ def _revoke_jti(jti: str, token_type: str, user_id: int, expires_at: datetime) -
 
 
 def token_user(claims: dict[str, Any]) -> User | None:
-    """The live user a token speaks for, or None when it must be refused."""
-    jtis = [claims["jti"]] + ([claims["rjti"]] if claims.get("rjti") else [])
-    if db.session.scalar(select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)).limit(1)):
-        return None
+    """The live user a token speaks for, or None when it must be refused.
+
+    One query on every authenticated request: the user, their roles and whether either
+    of the token's ids is on the blocklist.
+    """
     try:
-        user = db.session.get(User, int(claims["sub"]))
+        user_id = int(claims["sub"])
     except (TypeError, ValueError):
         return None
-    if user is None or user.disabled or claims.get("ep") != user.token_epoch:
+    jtis = [claims["jti"]] + ([claims["rjti"]] if claims.get("rjti") else [])
+    revoked = select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)).exists()
+    row = db.session.execute(
+        select(User, revoked.label("revoked")).where(User.id == user_id)
+        .options(joinedload(User.roles))).unique().first()
+    if row is None or row.revoked:
+        return None
+    user = row.User
+    if user.disabled or claims.get("ep") != user.token_epoch:
         return None
     return user
 

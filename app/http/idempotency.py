@@ -21,7 +21,18 @@ from typing import Any
 from flask import Response, current_app, g, request
 from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, delete, select, text
+from sqlalchemy import (
+    ForeignKey,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db_types import BigIntId, UtcDateTime, utcnow
@@ -106,50 +117,58 @@ def _run_once(view: Callable, key: str, args: tuple, kwargs: dict) -> Any:
     scope, user_id = _scope()
     endpoint = f"{request.method} {request.path}"[:255]
     claim = (scope, endpoint, key)
-    if not _lock(claim):
-        raise ApiError(409, "A request with this Idempotency-Key is still being processed.",
-                       slug="idempotency-key-in-use", title="Conflict",
-                       headers={"Retry-After": "1"})
     digest = _request_hash()
-    existing = db.session.scalar(select(IdempotencyKey).where(
-        IdempotencyKey.scope == scope, IdempotencyKey.endpoint == endpoint,
-        IdempotencyKey.key == key))
-    if existing is not None:
+    row_id = _claim(claim, digest, user_id)
+    if row_id is None:
+        existing = db.session.execute(select(_KEYS).where(
+            _KEYS.c.scope == scope, _KEYS.c.endpoint == endpoint, _KEYS.c.key == key)).first()
+        if existing is None:  # not committed yet: the first request is still running
+            raise ApiError(409, "A request with this Idempotency-Key is still being "
+                           "processed.", slug="idempotency-key-in-use", title="Conflict",
+                           headers={"Retry-After": "1"})
         if existing.request_hash != digest:
             raise ApiError(422, "This Idempotency-Key was used with a different request.",
                            slug="idempotency-key-reused", title="Unprocessable Content")
         return _replay(existing)
-    row = IdempotencyKey(scope=scope, endpoint=endpoint, key=key, request_hash=digest,
-                         user_id=user_id)
-    db.session.add(row)
-    db.session.flush()
     response = current_app.make_response(view(*args, **kwargs))
     if response.status_code < 400:
-        row.status_code = response.status_code
-        row.content_type = response.content_type
-        row.response_body = response.get_data(as_text=True)
-        db.session.flush()
+        db.session.execute(update(_KEYS).where(_KEYS.c.id == row_id).values(
+            status_code=response.status_code, content_type=response.content_type,
+            response_body=response.get_data(as_text=True)))
     return response
 
 
-def _replay(row: IdempotencyKey) -> Response:
+def _replay(row) -> Response:
     resp = Response(row.response_body, status=row.status_code, content_type=row.content_type)
     resp.headers[REPLAYED_HEADER] = "true"
     return resp
 
 
-def _lock(claim: tuple[str, str, str]) -> bool:
+_KEYS = IdempotencyKey.__table__
+
+
+def _claim(claim: tuple[str, str, str], digest: str, user_id: int | None) -> int | None:
+    """Insert the key's row while holding the in-flight lock, in one statement on
+    PostgreSQL; None when the lock is held elsewhere or the key is already used."""
+    scope, endpoint, key = claim
+    values = {"scope": scope, "endpoint": endpoint, "key": key, "request_hash": digest,
+              "user_id": user_id, "created_at": utcnow()}
     if db.session.get_bind().dialect.name == "postgresql":
         lock_id = int.from_bytes(hashlib.sha256("\x1f".join(claim).encode()).digest()[:8],
                                  "big", signed=True)
-        return bool(db.session.scalar(text("SELECT pg_try_advisory_xact_lock(:id)"),
-                                      {"id": lock_id}))
-    with _inflight_lock:
-        if claim in _inflight:
-            return False
-        _inflight.add(claim)
-    g.setdefault("idempotency_claims", []).append(claim)
-    return True
+        row = select(*(bindparam(f"new_{name}", value, type_=_KEYS.c[name].type).label(name)
+                       for name, value in values.items())
+                     ).where(func.pg_try_advisory_xact_lock(lock_id))
+        stmt = postgresql.insert(_KEYS).from_select(list(values), row)
+    else:
+        with _inflight_lock:
+            if claim in _inflight:
+                return None
+            _inflight.add(claim)
+        g.setdefault("idempotency_claims", []).append(claim)
+        stmt = sqlite.insert(_KEYS).values(values)
+    return db.session.execute(stmt.on_conflict_do_nothing(
+        index_elements=["scope", "endpoint", "key"]).returning(_KEYS.c.id)).scalar()
 
 
 def release_local_claims(_exc: BaseException | None = None) -> None:

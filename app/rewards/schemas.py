@@ -138,9 +138,12 @@ class RewardQuerySchema(PageArgsSchema):
 
 
 class ManagedRewardQuerySchema(PageArgsSchema):
-    merchant_id = ma.fields.Integer()
     listed = ma.fields.Boolean()
     pending = ma.fields.Boolean(metadata={"description": "Has a change awaiting approval"})
+
+
+class AdminRewardQuerySchema(ManagedRewardQuerySchema):
+    merchant_id = IdField()
 
 
 class RevisionQuerySchema(PageArgsSchema):

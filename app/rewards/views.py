@@ -12,6 +12,7 @@ from app.http.problems import error_responses
 from app.merchants import service as merchants
 from app.rewards import service
 from app.rewards.schemas import (
+    AdminRewardQuerySchema,
     AdminSettlementArgsSchema,
     ManagedRewardQuerySchema,
     ManagedRewardSchema,
@@ -249,7 +250,7 @@ def my_settlement(args: dict):
 
 @admin_blp.route("/rewards", methods=["GET"])
 @login_required("admin")
-@admin_blp.arguments(ManagedRewardQuerySchema, location="query")
+@admin_blp.arguments(AdminRewardQuerySchema, location="query")
 @admin_blp.response(200, page_of(ManagedRewardSchema))
 def admin_list_rewards(args: dict):
     """Every reward, listed or not."""
