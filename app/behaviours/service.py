@@ -18,7 +18,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import case, event, func, select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -107,12 +107,13 @@ def submit(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
     behaviour.parameters_hash = version.parameters_hash
     params = _typed(cls, version)
 
-    duplicate = _duplicate_of(behaviour)
+    near = _neighbours(behaviour)
+    duplicate = near.duplicate
     if duplicate is not None:
         return _finish(behaviour, "rejected", [
             f"duplicate of behaviour {duplicate.id} ({duplicate.source}) covering the same "
             "time"])
-    same_day = _same_day(behaviour)
+    same_day = near.same_day
     reasons = cls.plausibility(record, params, PlausibilityContext(
         same_day_count=len(same_day), source=source,
         same_day_records=tuple(cls.load_record(b.data) for b in same_day)))
@@ -121,7 +122,7 @@ def submit(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
     behaviour.reduction_g = cls.quantify(record, params)
     if source == "self_report" and params["self_report_policy"] == "review":
         return _finish(behaviour, "pending_review", ["self-report queued for review"])
-    return _credit(cls, params, behaviour, book)
+    return _credit(cls, params, behaviour, book, near)
 
 
 def _request_cache() -> dict:
@@ -161,41 +162,45 @@ def _partner_resend(partner_id: int, external_id: str | None) -> Behaviour | Non
                                                      Behaviour.external_id == external_id))
 
 
-def _duplicate_of(new: Behaviour) -> Behaviour | None:
-    """An earlier record of the same act: same user, methodology and mode, overlapping time."""
-    return db.session.scalar(
-        select(Behaviour).where(
-            Behaviour.user_id == new.user_id, Behaviour.methodology == new.methodology,
-            Behaviour.dedupe_group == new.dedupe_group, Behaviour.status.in_(COUNTED),
-            ((Behaviour.window_start < new.window_end) & (new.window_start < Behaviour.window_end))
-            | ((Behaviour.window_start == new.window_start)
-               & (Behaviour.window_end == new.window_end)))
-        .order_by(Behaviour.id).limit(1))
+@dataclass
+class _Neighbours:
+    """The user's counted behaviours that bear on a new one, read in one query."""
+
+    duplicate: Behaviour | None  # an earlier record of the same act
+    same_day: list[Behaviour]  # same methodology, same local day
+    credited_g_this: Decimal  # credited that local day: this methodology
+    credited_g_all: Decimal  # and all methodologies
 
 
-def _same_day(new: Behaviour) -> list[Behaviour]:
-    return list(db.session.scalars(select(Behaviour).where(
-        Behaviour.user_id == new.user_id, Behaviour.methodology == new.methodology,
-        Behaviour.local_date == new.local_date, Behaviour.status.in_(COUNTED))
-        .order_by(Behaviour.id)))
-
-
-def _credited_today(user_id: int, local_date, methodology: str) -> tuple[Decimal, Decimal]:
-    """Grams already credited that local day: for this methodology, and in all."""
-    this, total = db.session.execute(select(
-        func.coalesce(func.sum(case((Behaviour.methodology == methodology,
-                                     Behaviour.credited_g), else_=0)), 0),
-        func.coalesce(func.sum(Behaviour.credited_g), 0),
-    ).where(Behaviour.user_id == user_id, Behaviour.local_date == local_date,
-            Behaviour.status == "credited")).one()
-    return Decimal(this), Decimal(total)
+def _neighbours(new: Behaviour) -> _Neighbours:
+    """Same user and local day, or an overlapping time window (a trip across midnight)."""
+    overlaps = ((Behaviour.window_start < new.window_end)
+                & (new.window_start < Behaviour.window_end))
+    same_window = ((Behaviour.window_start == new.window_start)
+                   & (Behaviour.window_end == new.window_end))
+    rows = db.session.scalars(select(Behaviour).where(
+        Behaviour.user_id == new.user_id, Behaviour.status.in_(COUNTED),
+        (Behaviour.local_date == new.local_date) | overlaps | same_window)
+        .order_by(Behaviour.id)).all()
+    duplicate = next((b for b in rows if b.methodology == new.methodology
+                      and b.dedupe_group == new.dedupe_group
+                      and ((b.window_start < new.window_end and new.window_start < b.window_end)
+                           or (b.window_start, b.window_end)
+                           == (new.window_start, new.window_end))), None)
+    that_day = [b for b in rows if b.local_date == new.local_date]
+    credited = [b for b in that_day if b.status == "credited"]
+    return _Neighbours(
+        duplicate=duplicate,
+        same_day=[b for b in that_day if b.methodology == new.methodology],
+        credited_g_this=sum((b.credited_g or Decimal(0) for b in credited
+                             if b.methodology == new.methodology), Decimal(0)),
+        credited_g_all=sum((b.credited_g or Decimal(0) for b in credited), Decimal(0)))
 
 
 def _credit(cls: type[Methodology], params: dict[str, Any], behaviour: Behaviour,
-            book: ledger.Book) -> Behaviour:
+            book: ledger.Book, near: _Neighbours) -> Behaviour:
     """Apply the self-report discount and both daily caps, then post the points."""
-    this_methodology, all_methodologies = _credited_today(
-        behaviour.user_id, behaviour.local_date, cls.code)
+    this_methodology, all_methodologies = near.credited_g_this, near.credited_g_all
     grams = cls.apply_policy(behaviour.reduction_g, params, source=behaviour.source,
                              credited_today_g=this_methodology)
     room = Decimal(current_app.config["DAILY_CAP_G"]) - all_methodologies
@@ -294,7 +299,8 @@ def approve(actor: User, behaviour_id: int, note: str | None) -> Behaviour:
     version = db.session.get(MethodologyVersion, behaviour.methodology_version_id)
     if version.status not in methodologies.CREDITING:
         return _finish(behaviour, "rejected", [f"methodology version is now {version.status}"])
-    return _credit(cls, methodologies.typed_values(cls, version), behaviour, book)
+    return _credit(cls, methodologies.typed_values(cls, version), behaviour, book,
+                   _neighbours(behaviour))
 
 
 def reject(actor: User, behaviour_id: int, reason: str) -> Behaviour:
