@@ -134,3 +134,51 @@ def test_only_one_scheduler_may_run(app):
     time.sleep(0.05)
     with app.app_context(), scheduler_cli.single_instance():
         pass
+
+
+def test_a_daily_job_that_did_not_finish_runs_when_the_scheduler_starts(app):
+    from datetime import UTC, datetime
+
+    shanghai_midnight = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)  # 2026-11-21 00:00 +08
+    with app.app_context():
+        # Never run: every daily job is caught up once.
+        assert set(scheduler_cli.missed_jobs(shanghai_midnight)) == {
+            n for n, s in jobs.JOBS.items() if s.trigger == "cron"}
+    run_sql(app, "INSERT INTO job_runs (job, finished_at, runs) SELECT job, :at, 1 FROM "
+            "(SELECT 'expire_points' AS job) j", at=datetime(2026, 11, 19, 16, 7, tzinfo=UTC))
+    with app.app_context():
+        # expire_points (00:05 local) last finished yesterday at 00:07: today's 00:05 run
+        # is due from 16:05 UTC; before it, nothing is missed.
+        early = datetime(2026, 11, 20, 16, 4, tzinfo=UTC)
+        late = datetime(2026, 11, 20, 16, 30, tzinfo=UTC)
+        assert "expire_points" not in scheduler_cli.missed_jobs(early)
+        assert "expire_points" in scheduler_cli.missed_jobs(late)
+        scheduler = scheduler_cli.build_scheduler(BackgroundScheduler)
+        scheduler.start(paused=True)
+        try:
+            soon = {j.id: j.next_run_time for j in scheduler.get_jobs()}
+        finally:
+            scheduler.shutdown(wait=False)
+    # Missed as of now (the real clock is past 2026-11-21 00:05 +08): due at once.
+    assert soon["expire_points"] <= datetime.now(UTC)
+
+
+def test_a_scheduler_that_lost_its_guard_exits(app, monkeypatch):
+    exits = []
+    monkeypatch.setattr(jobs, "guard_held", lambda: False)
+    monkeypatch.setattr(jobs.os, "_exit", exits.append)
+    jobs.heartbeat()
+    assert exits == [3]
+    monkeypatch.setattr(jobs, "guard_held", lambda: True)
+    assert jobs.heartbeat() == "alive"
+
+
+def test_the_guard_check_sees_the_lock(app, is_postgres):
+    if not is_postgres:
+        pytest.skip("the advisory-lock guard is PostgreSQL's")
+    with app.app_context(), scheduler_cli.single_instance() as guard_held:
+        assert guard_held()
+        run_sql(app, "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = "
+                "'advisory' AND objid = :k", k=scheduler_cli.SCHEDULER_LOCK_ID)
+        time.sleep(0.2)
+        assert not guard_held()

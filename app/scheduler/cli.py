@@ -5,19 +5,24 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 
 import click
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from app.db_types import utcnow
 from app.extensions import db
 from app.scheduler import jobs
+from app.scheduler.models import JobRun
 
 log = logging.getLogger(__name__)
 SCHEDULER_LOCK_ID = 0x63617262  # fixed PostgreSQL advisory lock key for "the scheduler"
@@ -25,16 +30,24 @@ SCHEDULER_LOCK_ID = 0x63617262  # fixed PostgreSQL advisory lock key for "the sc
 
 @contextmanager
 def single_instance():
-    """APScheduler's job store must not be shared: refuse to start a second scheduler."""
+    """APScheduler's job store must not be shared: refuse to start a second scheduler.
+
+    On PostgreSQL the guard is an advisory lock held by one connection; yields a check
+    that the lock is still ours (the heartbeat job runs it: if that connection was killed,
+    a second scheduler could start, so this one stops).
+    """
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect() as conn:
             if not conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": SCHEDULER_LOCK_ID}):
                 raise click.ClickException("another scheduler is already running")
+            pid = conn.scalar(text("SELECT pg_backend_pid()"))
             conn.commit()
             try:
-                yield
+                yield lambda: _guard_held(pid)
             finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": SCHEDULER_LOCK_ID})
+                with suppress(DBAPIError):  # a dead connection has released it already
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"),
+                                 {"k": SCHEDULER_LOCK_ID})
         return
     path = Path(current_app.instance_path) / "scheduler.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -43,9 +56,36 @@ def single_instance():
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise click.ClickException("another scheduler is already running") from None
-        yield
+        yield lambda: True  # a file lock lives as long as this process
     finally:
         os.close(fd)
+
+
+def _guard_held(pid: int) -> bool:
+    return bool(db.session.scalar(text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 0 "
+        "AND objid = :k AND objsubid = 1 AND pid = :pid AND granted"),
+        {"k": SCHEDULER_LOCK_ID, "pid": pid}))
+
+
+def missed_jobs(now: datetime | None = None) -> list[str]:
+    """Daily jobs whose last scheduled run did not finish: the scheduler was down at the
+    time, or killed mid-job. APScheduler would wait for the next day; they run at start
+    instead (every job is safe to run twice)."""
+    now = now or utcnow()
+    missed = []
+    for name, spec in jobs.JOBS.items():
+        if spec.trigger != "cron":
+            continue  # interval jobs come round again within minutes
+        last = db.session.get(JobRun, name)
+        if last is None:
+            missed.append(name)
+            continue
+        trigger = CronTrigger(timezone=current_app.config["TIMEZONE"], **spec.trigger_args)
+        due = trigger.get_next_fire_time(None, last.finished_at)
+        if due is not None and due <= now:
+            missed.append(name)
+    return missed
 
 
 def build_scheduler(kind: type[BaseScheduler] = BlockingScheduler) -> BaseScheduler:
@@ -54,9 +94,14 @@ def build_scheduler(kind: type[BaseScheduler] = BlockingScheduler) -> BaseSchedu
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300},
         timezone=current_app.config["TIMEZONE"],
     )
+    missed = set(missed_jobs())
+    db.session.remove()
     for name, spec in jobs.JOBS.items():
+        catch_up = {"next_run_time": utcnow()} if name in missed else {}
         scheduler.add_job("app.scheduler.jobs:run_job", spec.trigger, args=[name], id=name,
-                          name=name, replace_existing=True, **spec.trigger_args)
+                          name=name, replace_existing=True, **spec.trigger_args, **catch_up)
+    if missed:
+        log.info("catching up missed jobs", extra={"fields": {"jobs": sorted(missed)}})
     return scheduler
 
 
@@ -71,7 +116,8 @@ def scheduler_cli(ctx: click.Context) -> None:
 
 def _start() -> None:
     jobs.bind_app(current_app._get_current_object())
-    with single_instance():
+    with single_instance() as guard_held:
+        jobs.guard_held = guard_held
         scheduler = build_scheduler()
         log.info("scheduler starting", extra={"fields": {"jobs": sorted(jobs.JOBS)}})
         try:

@@ -8,6 +8,7 @@ to run twice: a crash between the work and the bookkeeping happens.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,6 +35,8 @@ class JobSpec:
 
 JOBS: dict[str, JobSpec] = {}
 _app: Flask | None = None
+# Set by the scheduler process: is its single-instance guard still held?
+guard_held: Callable[[], bool] | None = None
 
 
 def job(name: str, trigger: str, **trigger_args: Any) -> Callable:
@@ -72,7 +75,16 @@ def _run(name: str, spec: JobSpec) -> Any:
 @job("heartbeat", "interval", seconds=60)
 def heartbeat() -> str:
     """Proves the scheduler process is alive: job_runs.finished_at of `heartbeat` is at
-    most a minute old while it runs (docs/operations.md has the alert query)."""
+    most a minute old while it runs (docs/operations.md has the alert query).
+
+    Also checks the single-instance guard: a scheduler that lost it (its lock connection
+    was killed) exits, so a supervisor restarts it under the guard, rather than run beside
+    a second one.
+    """
+    if guard_held is not None and not guard_held():
+        log.error("scheduler lost its single-instance guard; exiting")
+        logging.shutdown()
+        os._exit(3)
     return "alive"
 
 
