@@ -11,7 +11,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config, logs
-from app.http.problems import ApiError, problem_response
+from app.http.problems import ApiError, problem_response, status_title
 from app.uow import DATABASE_UNAVAILABLE, conflict_response, unavailable_response
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,7 @@ def register_errorhandlers(app: Flask) -> None:
 
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):
-        return problem_response(err.status, err.title or _title(err.status), err.detail,
+        return problem_response(err.status, err.title or status_title(err.status), err.detail,
                                 slug=err.slug, errors=err.errors, headers=err.headers)
 
     @app.errorhandler(IntegrityError)
@@ -153,12 +153,6 @@ def register_errorhandlers(app: Flask) -> None:
         log.error("unhandled error", exc_info=err)
         return problem_response(500, "Internal Server Error",
                                 "The server could not complete the request.")
-
-
-def _title(status: int) -> str:
-    from http import HTTPStatus
-
-    return HTTPStatus(status).phrase
 
 
 BODY_METHODS = ("POST", "PUT", "PATCH")

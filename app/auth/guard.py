@@ -31,7 +31,7 @@ def login_required(*roles: str, refresh: bool = False, any_token: bool = False) 
             verify_jwt_in_request(refresh=refresh, verify_type=not any_token)
             if roles and not current_user().has_role(*roles):
                 raise ApiError(403, f"This needs the role: {' or '.join(roles)}.",
-                               slug="forbidden", title="Forbidden")
+                               slug="forbidden")
             return view(*args, **kwargs)
 
         responses = {401: "Missing, invalid, expired or revoked token"}

@@ -30,10 +30,9 @@ def authenticate(identifier: str, password: str) -> User:
     # Always verify, even with no user, so timing does not reveal whether the account exists.
     ok = verify_password(user.password_hash if user else None, password)
     if not ok or user is None:
-        raise ApiError(401, INVALID_LOGIN, slug="invalid-credentials", title="Unauthorized")
+        raise ApiError(401, INVALID_LOGIN, slug="invalid-credentials")
     if user.disabled:
-        raise ApiError(403, "This account is disabled.", slug="account-disabled",
-                       title="Forbidden")
+        raise ApiError(403, "This account is disabled.", slug="account-disabled")
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     return user

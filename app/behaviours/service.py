@@ -27,6 +27,7 @@ from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
 from app.ledger import service as ledger
+from app.localtime import local_date
 from app.methodology import service as methodologies
 from app.methodology.models import MethodologyVersion
 from app.users.models import User
@@ -64,7 +65,7 @@ def _validated(cls: type[Methodology], data: dict[str, Any]) -> dict[str, Any]:
     except ma.ValidationError as err:
         messages = err.messages if isinstance(err.messages, dict) else {"data": err.messages}
         raise ApiError(422, f"The record does not fit the {cls.code} methodology.",
-                       slug="validation-error", title="Unprocessable Content",
+                       slug="validation-error",
                        errors={"data": messages}) from None
 
 
@@ -86,7 +87,7 @@ def submit(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
     record = _validated(cls, data)
     if occurred_at > utcnow() + current_app.config["CLOCK_SKEW"]:
         raise ApiError(422, "The behaviour cannot have occurred in the future.",
-                       slug="validation-error", title="Unprocessable Content",
+                       slug="validation-error",
                        errors={"occurred_at": ["Is in the future."]})
     book = ledger.lock_book(user_id)
     if partner_id is not None and (done := _partner_resend(partner_id, external_id)):
@@ -96,7 +97,7 @@ def submit(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
     behaviour = Behaviour(
         user_id=user_id, methodology=cls.code, source=source, partner_id=partner_id,
         external_id=external_id, occurred_at=occurred_at,
-        local_date=occurred_at.astimezone(current_app.config["TIMEZONE"]).date(),
+        local_date=local_date(occurred_at),
         window_start=start, window_end=end, dedupe_group=_dedupe_group(record),
         data=data, evidence=evidence, reasons=[])
     version = _in_force(cls.code, occurred_at)
@@ -272,7 +273,7 @@ def set_rate(actor: User, points_per_gram: Decimal, effective_from: datetime,
 def get(behaviour_id: int) -> Behaviour:
     behaviour = db.session.get(Behaviour, behaviour_id)
     if behaviour is None:
-        raise ApiError(404, "No such behaviour.", slug="not-found", title="Not Found")
+        raise ApiError.not_found("behaviour")
     return behaviour
 
 
@@ -282,7 +283,7 @@ def _locked_for_review(behaviour_id: int, expected: str) -> tuple[Behaviour, led
     db.session.refresh(behaviour)
     if behaviour.status != expected:
         raise ApiError(409, f"This behaviour is {behaviour.status}, not {expected}.",
-                       slug="behaviour-state", title="Conflict")
+                       slug="behaviour-state")
     return behaviour, book
 
 

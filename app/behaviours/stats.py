@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 from decimal import Decimal
 
@@ -40,12 +38,10 @@ def reductions(group_by: str, date_from: date | None, date_to: date | None) -> d
             "total_points": sum(r["points"] for r in out)}
 
 
-def to_csv(report: dict) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([report["group_by"], "behaviours", "reduction_g", "points"])
-    for row in report["rows"]:
-        writer.writerow([row["key"], row["behaviours"], row["reduction_g"], row["points"]])
-    writer.writerow(["total", sum(r["behaviours"] for r in report["rows"]),
-                     report["total_reduction_g"], report["total_points"]])
-    return buffer.getvalue()
+def csv_rows(report: dict) -> list[list]:
+    rows = [[report["group_by"], "behaviours", "reduction_g", "points"]]
+    rows += [[row["key"], row["behaviours"], row["reduction_g"], row["points"]]
+             for row in report["rows"]]
+    rows.append(["total", sum(r["behaviours"] for r in report["rows"]),
+                 report["total_reduction_g"], report["total_points"]])
+    return rows

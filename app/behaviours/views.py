@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from flask import Response
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
@@ -20,6 +19,7 @@ from app.behaviours.schemas import (
 )
 from app.db_types import utcnow
 from app.extensions import db
+from app.http.exports import csv_doc, csv_response, wants_csv
 from app.http.idempotency import idempotent
 from app.http.pagination import page_of, paginate, pop_page_args
 from app.http.problems import ApiError, error_responses
@@ -62,7 +62,7 @@ def get_mine(behaviour_id: int):
     """One of my behaviours."""
     behaviour = service.get(behaviour_id)
     if behaviour.user_id != current_user().id:
-        raise ApiError(404, "No such behaviour.", slug="not-found", title="Not Found")
+        raise ApiError.not_found("behaviour")
     return behaviour
 
 
@@ -131,19 +131,14 @@ def set_rate(data: dict):
                             data.get("effective_from") or utcnow(), data["reason"])
 
 
-CSV_DOC = {200: {"content": {"text/csv": {"schema": {"type": "string"}}},
-                 "description": "JSON, or CSV with ?format=csv"}}
-
-
 @admin_blp.route("/stats/reductions", methods=["GET"])
 @login_required("admin")
 @admin_blp.arguments(StatsQuerySchema, location="query")
 @admin_blp.response(200, StatsSchema)
-@Blueprint.doc(responses=CSV_DOC)
+@Blueprint.doc(responses=csv_doc("methodology,behaviours,reduction_g,points"))
 def reduction_stats(args: dict):
     """Credited reduction and points by methodology, day, month or data source."""
     report = stats.reductions(args["group_by"], args.get("date_from"), args.get("date_to"))
-    if args["format"] == "csv":
-        return Response(stats.to_csv(report), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="reductions-{args["group_by"]}.csv"'})
+    if wants_csv(args):
+        return csv_response(stats.csv_rows(report), f"reductions-{args['group_by']}.csv")
     return report

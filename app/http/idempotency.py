@@ -82,11 +82,11 @@ def idempotent(required: bool = True) -> Callable:
             if key is None:
                 if required:
                     raise ApiError(400, f"This request needs an {HEADER} header.",
-                                   slug="idempotency-key-missing", title="Bad Request")
+                                   slug="idempotency-key-missing")
                 return view(*args, **kwargs)
             if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
                 raise ApiError(400, f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable "
-                               "characters.", slug="idempotency-key-invalid", title="Bad Request")
+                               "characters.", slug="idempotency-key-invalid")
             return _run_once(view, key, args, kwargs)
 
         doc = dict(_HEADER_DOC, required=required)
@@ -124,11 +124,11 @@ def _run_once(view: Callable, key: str, args: tuple, kwargs: dict) -> Any:
             _KEYS.c.scope == scope, _KEYS.c.endpoint == endpoint, _KEYS.c.key == key)).first()
         if existing is None:  # not committed yet: the first request is still running
             raise ApiError(409, "A request with this Idempotency-Key is still being "
-                           "processed.", slug="idempotency-key-in-use", title="Conflict",
+                           "processed.", slug="idempotency-key-in-use",
                            headers={"Retry-After": "1"})
         if existing.request_hash != digest:
             raise ApiError(422, "This Idempotency-Key was used with a different request.",
-                           slug="idempotency-key-reused", title="Unprocessable Content")
+                           slug="idempotency-key-reused")
         return _replay(existing)
     response = current_app.make_response(view(*args, **kwargs))
     if response.status_code < 400:

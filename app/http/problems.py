@@ -48,6 +48,17 @@ class ApiError(Exception):
         self.errors = errors
         self.headers = headers or {}
 
+    @classmethod
+    def not_found(cls, what: str) -> ApiError:
+        return cls(404, f"No such {what}.", slug="not-found")
+
+
+def status_title(status: int) -> str:
+    """The standard phrase of a status (RFC 9110's, where Python's is older)."""
+    from http import HTTPStatus
+
+    return "Unprocessable Content" if status == 422 else HTTPStatus(status).phrase
+
 
 def problem_response(
     status: int,

@@ -35,6 +35,7 @@ from app.ledger.models import (
     LedgerTransaction,
     Lot,
 )
+from app.localtime import local_date, local_midnight
 from app.sql import execute as _sql
 from app.sql import insert_ignoring_conflicts
 from app.sql import scalar as _sql_scalar
@@ -169,7 +170,7 @@ def merchant_settlement_account_id(merchant_id: int) -> int:
 
 def _insufficient(needed: int, available: int) -> ApiError:
     return ApiError(422, f"Not enough points: {needed} needed, {available} available.",
-                    slug="insufficient-points", title="Unprocessable Content")
+                    slug="insufficient-points")
 
 
 _BY_KEY = select(TXS).where(TXS.c.user_id == bindparam("uid"),
@@ -189,7 +190,7 @@ def _replayed(book: Book, key: str, tx_type: str, cause_type: str,
 
 def _key_reused() -> ApiError:
     return ApiError(409, "This idempotency key was already used for another operation.",
-                    slug="ledger-key-reused", title="Conflict")
+                    slug="ledger-key-reused")
 
 
 def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], *,
@@ -324,10 +325,8 @@ def _write_step_by_step(tx_row: dict, postings: list[tuple[int, int]], moves: li
 
 def lot_expiry(earned_at: datetime) -> datetime:
     """Rolling validity: the start of the local day `validity` days after the earn date."""
-    tz = current_app.config["TIMEZONE"]
-    local_day = earned_at.astimezone(tz).date() + timedelta(
-        days=current_app.config["POINTS_VALIDITY_DAYS"])
-    return datetime(local_day.year, local_day.month, local_day.day, tzinfo=tz)
+    return local_midnight(local_date(earned_at)
+                          + timedelta(days=current_app.config["POINTS_VALIDITY_DAYS"]))
 
 
 def _take_from_lots(user_id: int, points: int, *, first_lot_id: int | None = None,
@@ -372,7 +371,7 @@ def _give_back_to_lots(allocations: list[tuple[int, int]]) -> None:
 def _positive(points: int) -> None:
     if not isinstance(points, int) or points <= 0:
         raise ApiError(422, "Points must be a positive whole number.", slug="validation-error",
-                       title="Unprocessable Content", errors={"points": ["Must be positive."]})
+                       errors={"points": ["Must be positive."]})
 
 
 def _credit(book: Book, tx_type: str, points: int, key: str, *, cause_type: str,
@@ -429,13 +428,12 @@ def hold(user_id: int, points: int, *, key: str, cause_type: str,
 def _locked_open_hold(hold_id: int, key: str, tx_type: str) -> tuple[Book, Row, Row | None]:
     user_id = _sql_scalar(select(HOLDS.c.user_id).where(HOLDS.c.id == hold_id))
     if user_id is None:
-        raise ApiError(404, "No such hold.", slug="not-found", title="Not Found")
+        raise ApiError.not_found("hold")
     book = lock_book(user_id)
     found = _sql(select(HOLDS).where(HOLDS.c.id == hold_id)).one()  # locked now
     done = _replayed(book, key, tx_type, found.cause_type, found.cause_id)
     if done is None and found.status != "open":
-        raise ApiError(409, f"This hold was already {found.status}.", slug="hold-ended",
-                       title="Conflict")
+        raise ApiError(409, f"This hold was already {found.status}.", slug="hold-ended")
     return book, found, done
 
 
@@ -451,7 +449,7 @@ def _end_hold(found: Row, status: str, captured: int) -> None:
         update(HOLDS).where(HOLDS.c.id == found.id, HOLDS.c.status == "open")
         .values(status=status, captured_amount=captured, ended_at=utcnow()))
     if ended.rowcount != 1:  # unreachable under the user's lock; the guard stays anyway
-        raise ApiError(409, "This hold has already ended.", slug="hold-ended", title="Conflict")
+        raise ApiError(409, "This hold has already ended.", slug="hold-ended")
 
 
 def capture(hold_id: int, *, merchant_id: int, key: str, amount: int | None = None,
@@ -464,7 +462,7 @@ def capture(hold_id: int, *, merchant_id: int, key: str, amount: int | None = No
     _positive(amount)
     if amount > found.amount:
         raise ApiError(422, f"Cannot capture {amount}: the hold is for {found.amount}.",
-                       slug="capture-exceeds-hold", title="Unprocessable Content")
+                       slug="capture-exceeds-hold")
     remainder = found.amount - amount
     if remainder:
         # The unused part goes back to the lots that would have been consumed last.
@@ -537,18 +535,16 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
     """
     original = db.session.get(LedgerTransaction, tx_id)
     if original is None:
-        raise ApiError(404, "No such transaction.", slug="not-found", title="Not Found")
+        raise ApiError.not_found("transaction")
     if original.type != "earn":
-        raise ApiError(409, "Only an earn can be reversed.", slug="not-reversible",
-                       title="Conflict")
+        raise ApiError(409, "Only an earn can be reversed.", slug="not-reversible")
     book = _own_book(original.user_id, book)
     if (done := _replayed(book, key, "reversal", original.cause_type,
                           original.cause_id)) is not None:
         return done
     if _sql_scalar(select(LedgerTransaction.id)
                          .where(LedgerTransaction.reverses_id == tx_id)) is not None:
-        raise ApiError(409, "This transaction was already reversed.", slug="already-reversed",
-                       title="Conflict")
+        raise ApiError(409, "This transaction was already reversed.", slug="already-reversed")
     issuance = system_account_id(ISSUANCE_CODE, ISSUANCE)
     points = -_sql_scalar(select(LedgerPosting.amount).where(
         LedgerPosting.transaction_id == tx_id, LedgerPosting.account_id == issuance))
@@ -568,7 +564,7 @@ def adjust(user_id: int, points: int, *, key: str, reason: str,
     """A manual correction by an administrator: credit (as a new lot) or debit."""
     if not isinstance(points, int) or points == 0:
         raise ApiError(422, "An adjustment must be a non-zero whole number of points.",
-                       slug="validation-error", title="Unprocessable Content",
+                       slug="validation-error",
                        errors={"points": ["Must not be zero."]})
     book = lock_book(user_id)
     if (done := _replayed(book, key, "adjustment", "admin", str(actor_id))) is not None:
@@ -603,13 +599,12 @@ def summary(user_id: int, now: datetime | None = None) -> dict:
     available, earned, reduction = accounts.get(USER_AVAILABLE, (0, 0, Decimal(0)))
     held = accounts.get(USER_HELD, (0,))[0]
     debt = accounts.get(USER_DEBT, (0,))[0]
-    tz = current_app.config["TIMEZONE"]
     by_date: dict = {}
     for expires_at, points in _sql(
             select(Lot.expires_at, Lot.open_amount).where(
                 Lot.user_id == user_id, Lot.open_amount > 0,
                 Lot.expires_at <= now + timedelta(days=30)).order_by(Lot.expires_at)):
-        day = expires_at.astimezone(tz).date()
+        day = local_date(expires_at)
         by_date[day] = by_date.get(day, 0) + points
     return {
         "posted": available + held, "held": held, "available": available, "debt": -debt,

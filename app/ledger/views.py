@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
-from flask import current_app, request
+from flask import request
 from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
@@ -18,6 +18,7 @@ from app.ledger.schemas import (
     VerifySchema,
 )
 from app.ledger.verify import verify
+from app.localtime import local_midnight
 from app.users import service as users
 
 blp = Blueprint("account", __name__, url_prefix="/api/v1/account",
@@ -27,11 +28,6 @@ admin_blp = Blueprint("admin_ledger", __name__, url_prefix="/api/v1/admin",
 
 
 def _entries_page(user_id: int, args: dict) -> dict:
-    tz = current_app.config["TIMEZONE"]
-
-    def local_midnight(day):
-        return datetime.combine(day, time(), tzinfo=tz)
-
     since = local_midnight(args["date_from"]) if args.get("date_from") else None
     until = local_midnight(args["date_to"] + timedelta(days=1)) if args.get("date_to") else None
     stmt = service.entries(user_id, types=args.get("type"), since=since, until=until)

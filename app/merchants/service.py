@@ -19,7 +19,7 @@ def _name_taken(name: str, merchant_id: int | None = None) -> None:
         stmt = stmt.where(Merchant.id != merchant_id)
     if db.session.scalar(stmt) is not None:
         raise ApiError(409, "A merchant with this name already exists.",
-                       slug="merchant-exists", title="Conflict",
+                       slug="merchant-exists",
                        errors={"name": ["Already taken."]})
 
 
@@ -37,7 +37,7 @@ def create(actor: User, *, name: str, contact: str, status: str = ACTIVE) -> Mer
 def get(merchant_id: int) -> Merchant:
     merchant = db.session.get(Merchant, merchant_id)
     if merchant is None:
-        raise ApiError(404, "No such merchant.", slug="not-found", title="Not Found")
+        raise ApiError.not_found("merchant")
     return merchant
 
 
@@ -95,7 +95,7 @@ def add_staff(actor: User, merchant: Merchant, user: User) -> MerchantStaff:
     link = db.session.get(MerchantStaff, user.id)
     if link is not None and link.merchant_id != merchant.id:
         raise ApiError(409, "This account is already staff of another merchant; remove it "
-                       "there first.", slug="staff-of-other-merchant", title="Conflict")
+                       "there first.", slug="staff-of-other-merchant")
     if link is None:
         link = MerchantStaff(user_id=user.id, merchant_id=merchant.id, added_by=actor.id)
         db.session.add(link)
@@ -110,8 +110,7 @@ def remove_staff(actor: User, merchant: Merchant, user: User) -> None:
     """Unlink an account from the merchant and revoke its `merchant` role."""
     link = db.session.get(MerchantStaff, user.id)
     if link is None or link.merchant_id != merchant.id:
-        raise ApiError(404, "This account is not staff of this merchant.", slug="not-found",
-                       title="Not Found")
+        raise ApiError(404, "This account is not staff of this merchant.", slug="not-found")
     db.session.delete(link)
     audit.record(actor.id, "merchant.staff_removed", "merchant", merchant.id, user_id=user.id)
     users.revoke_role(actor, user, "merchant")
@@ -129,9 +128,8 @@ def for_staff(user: User, *, active: bool = False) -> Merchant:
     merchant = merchant_of(user.id)
     if merchant is None:
         raise ApiError(403, "This account is not staff of any merchant.",
-                       slug="not-merchant-staff", title="Forbidden")
+                       slug="not-merchant-staff")
     if active and not merchant.active:
         raise ApiError(403, "Your merchant is suspended; this is not possible until an "
-                       "administrator reinstates it.", slug="merchant-suspended",
-                       title="Forbidden")
+                       "administrator reinstates it.", slug="merchant-suspended")
     return merchant

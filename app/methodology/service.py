@@ -58,8 +58,7 @@ def module(code: str) -> type[Methodology]:
     try:
         return registry().get(code)
     except MethodologyNotInstalled:
-        raise ApiError(404, f"No methodology {code!r} is installed.", slug="not-found",
-                       title="Not Found") from None
+        raise ApiError(404, f"No methodology {code!r} is installed.", slug="not-found") from None
 
 
 def full_parameters(cls: type[Methodology], values: dict[str, Any] | None = None,
@@ -154,12 +153,12 @@ def versions(code: str | None = None) -> list[MethodologyVersion]:
 def get_version(version_id: int) -> MethodologyVersion:
     version = db.session.get(MethodologyVersion, version_id)
     if version is None:
-        raise ApiError(404, "No such methodology version.", slug="not-found", title="Not Found")
+        raise ApiError.not_found("methodology version")
     return version
 
 
 def _conflict(detail: str, slug: str) -> ApiError:
-    return ApiError(409, detail, slug=slug, title="Conflict")
+    return ApiError(409, detail, slug=slug)
 
 
 def propose(actor: User, code: str, changes: dict[str, dict[str, Any]],
@@ -171,15 +170,13 @@ def propose(actor: User, code: str, changes: dict[str, dict[str, Any]],
     unknown = sorted(set(changes) - set(params))
     if unknown:
         raise ApiError(422, "Unknown parameters.", slug="validation-error",
-                       title="Unprocessable Content",
                        errors={name: ["Not a parameter of this methodology."] for name in unknown})
     for name, change in changes.items():
         params[name] = {**params[name], "value": change["value"], "source": change["source"]}
     try:
         typed = cls.coerce_params({n: p["value"] for n, p in params.items()})
     except (ValueError, TypeError) as exc:
-        raise ApiError(422, str(exc), slug="validation-error",
-                       title="Unprocessable Content") from None
+        raise ApiError(422, str(exc), slug="validation-error") from None
     params = {n: {**p, "value": v} for (n, p), v in
               zip(params.items(), values_to_json(typed).values(), strict=True)}
     digest = parameter_hash(typed)
@@ -205,7 +202,7 @@ def approve(actor: User, version_id: int, effective_from: datetime | None) -> Me
                         f"{version.status}.", "version-not-pending")
     if version.proposed_by == actor.id:
         raise ApiError(403, "A version you proposed must be approved by another administrator.",
-                       slug="four-eyes", title="Forbidden")
+                       slug="four-eyes")
     module(version.code)  # the module must be loaded to credit under it
     start = effective_from or utcnow()
     latest = db.session.scalar(

@@ -38,7 +38,7 @@ NO_CONSENT = "no active link (consent) for this user"
 
 
 def _not_found(what: str) -> ApiError:
-    return ApiError(404, f"No such {what}.", slug="not-found", title="Not Found")
+    return ApiError.not_found(what)
 
 
 # --------------------------------------------------------------------------- partners
@@ -63,7 +63,7 @@ def _check_name_free(name: str, partner_id: int | None = None) -> None:
     other = db.session.scalar(select(Partner).where(Partner.name == name))
     if other is not None and other.id != partner_id:
         raise ApiError(409, "A partner with this name already exists.", slug="partner-exists",
-                       title="Conflict", errors={"name": ["Already taken."]})
+                       errors={"name": ["Already taken."]})
 
 
 def _new_key(partner: Partner, actor: User) -> tuple[PartnerKey, str]:
@@ -188,7 +188,7 @@ def purge_link_codes(now: datetime) -> int:
 
 
 def _bad_code(detail: str, slug: str) -> ApiError:
-    return ApiError(422, detail, slug=slug, title="Unprocessable Content",
+    return ApiError(422, detail, slug=slug,
                     errors={"code": [detail]})
 
 
@@ -214,7 +214,7 @@ def bind(partner: Partner, raw_code: str, partner_user_ref: str) -> tuple[Partne
     by_ref = _active_link(partner.id, partner_user_ref=partner_user_ref)
     if by_ref is not None and by_ref.user_id != row.user_id:
         raise ApiError(409, "This partner_user_ref is already linked to another citizen.",
-                       slug="partner-user-ref-taken", title="Conflict")
+                       slug="partner-user-ref-taken")
     # Single use even against a concurrent redeemer: only one UPDATE finds it unused.
     taken = db.session.execute(
         update(PartnerLinkCode)

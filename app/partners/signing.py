@@ -67,7 +67,7 @@ def sign(secret: str, method: str, path: str, body: bytes, timestamp: int,
 
 
 def _refuse(slug: str, detail: str) -> ApiError:
-    return ApiError(401, detail, slug=slug, title="Unauthorized",
+    return ApiError(401, detail, slug=slug,
                     headers={"WWW-Authenticate": 'PartnerHMAC realm="partner-api"'})
 
 

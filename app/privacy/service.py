@@ -62,7 +62,7 @@ def export(user: User) -> dict[str, Any]:
 def erase(user: User, password: str) -> None:
     """Delete the account: personal data erased, history kept under the anonymous id."""
     if not verify_password(user.password_hash, password):
-        raise ApiError(403, "The password is wrong.", slug="wrong-password", title="Forbidden",
+        raise ApiError(403, "The password is wrong.", slug="wrong-password",
                        errors={"password": ["Wrong password."]})
     refuse_last_admin(user)
     # Reserved redemptions are given back first, through the normal path: the holds are

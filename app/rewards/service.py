@@ -14,7 +14,7 @@ import hashlib
 import secrets
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import current_app
@@ -26,6 +26,7 @@ from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
 from app.ledger import service as ledger
+from app.localtime import local_date, local_midnight, local_zone
 from app.merchants.models import ACTIVE, Merchant
 from app.rewards.models import (
     APPROVED,
@@ -53,11 +54,11 @@ MAX_SETTLEMENT_DAYS = 366
 
 
 def _not_found(what: str = "reward") -> ApiError:
-    return ApiError(404, f"No such {what}.", slug="not-found", title="Not Found")
+    return ApiError.not_found(what)
 
 
 def _conflict(detail: str, slug: str) -> ApiError:
-    return ApiError(409, detail, slug=slug, title="Conflict")
+    return ApiError(409, detail, slug=slug)
 
 
 # -- codes ------------------------------------------------------------------------------
@@ -76,13 +77,9 @@ def normalize_code(raw: str) -> str | None:
 
 # -- time -------------------------------------------------------------------------------
 
-def local_midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=current_app.config["TIMEZONE"])
-
-
 def period_start(period: str, now: datetime) -> datetime:
     """Start of the local day, ISO week (Monday) or month containing `now`."""
-    today = now.astimezone(current_app.config["TIMEZONE"]).date()
+    today = local_date(now)
     if period == "week":
         today -= timedelta(days=today.weekday())
     elif period == "month":
@@ -196,11 +193,11 @@ def create_reward(actor: User, merchant: Merchant, data: dict[str, Any],
 def _check_window(start: datetime, end: datetime | None, now: datetime) -> None:
     if end is not None and end <= start:
         raise ApiError(422, "available_until must be after available_from.",
-                       slug="validation-error", title="Unprocessable Content",
+                       slug="validation-error",
                        errors={"available_until": ["Must be after available_from."]})
     if end is not None and end <= now:
         raise ApiError(422, "The availability window is already over.",
-                       slug="validation-error", title="Unprocessable Content",
+                       slug="validation-error",
                        errors={"available_until": ["Must be in the future."]})
 
 
@@ -246,7 +243,6 @@ def update_reward(actor: User, merchant: Merchant, reward_id: int, data: dict[st
         if proposed["total_stock"] < _redeemed_count(reward):
             raise ApiError(422, f"{_redeemed_count(reward)} are already reserved or redeemed; "
                            "the stock cannot be lower.", slug="validation-error",
-                           title="Unprocessable Content",
                            errors={"total_stock": ["Below what is already redeemed."]})
         _propose(reward, "change", merged, actor, now)
     db.session.flush()
@@ -517,7 +513,7 @@ def _refusal(redemption, now: datetime) -> ApiError | None:
         return _conflict("This redemption was cancelled.", "redemption-cancelled")
     if redemption.status == EXPIRED or redemption.expires_at <= now:
         return ApiError(410, f"This code expired at {redemption.expires_at.isoformat()}.",
-                        slug="redemption-expired", title="Gone")
+                        slug="redemption-expired")
     return None
 
 
@@ -550,14 +546,13 @@ def verify(staff: User, merchant: Merchant, raw_code: str,
     code = normalize_code(raw_code)
     redemption = _reservation(REDEMPTIONS.c.code == code) if code else None
     if redemption is None:
-        raise ApiError(404, "No redemption has this code.", slug="unknown-code",
-                       title="Not Found")
+        raise ApiError(404, "No redemption has this code.", slug="unknown-code")
     if redemption.merchant_id != merchant.id:
         raise ApiError(403, "This code is for another merchant's reward.",
-                       slug="other-merchant", title="Forbidden")
+                       slug="other-merchant")
     if redemption.user_id == staff.id:
         raise ApiError(403, "Staff cannot verify their own redemption.",
-                       slug="own-redemption", title="Forbidden")
+                       slug="own-redemption")
     if (refused := _refusal(redemption, now)) is not None:
         raise refused
     try:  # takes the user's lock; a second verifier waits here, then finds it used
@@ -639,15 +634,15 @@ def merchant_redemptions(merchant_id: int, status: str | None = None) -> Select:
 
 def settlement_period(date_from: date | None, date_to: date | None,
                       now: datetime | None = None) -> tuple[date, date]:
-    today = (now or utcnow()).astimezone(current_app.config["TIMEZONE"]).date()
+    today = local_date(now or utcnow())
     date_to = date_to or today
     date_from = date_from or date_to.replace(day=1)
     if date_from > date_to:
         raise ApiError(422, "'from' must not be after 'to'.", slug="validation-error",
-                       title="Unprocessable Content", errors={"from": ["After 'to'."]})
+                       errors={"from": ["After 'to'."]})
     if (date_to - date_from).days >= MAX_SETTLEMENT_DAYS:
         raise ApiError(422, f"A settlement covers at most {MAX_SETTLEMENT_DAYS} days.",
-                       slug="validation-error", title="Unprocessable Content",
+                       slug="validation-error",
                        errors={"to": [f"At most {MAX_SETTLEMENT_DAYS} days after 'from'."]})
     return date_from, date_to
 
@@ -690,33 +685,25 @@ def settlement(date_from: date, date_to: date, merchant_id: int | None = None) -
                                       "redemptions": 0, "points": 0, "rewards": []}
     return {
         "date_from": date_from, "date_to": date_to,
-        "timezone": str(current_app.config["TIMEZONE"]),
+        "timezone": str(local_zone()),
         "redemptions": len(lines), "points": sum(line["points"] for line in lines),
         "merchants": list(merchants.values()), "lines": lines,
     }
 
 
-def settlement_csv(report: dict) -> str:
+def settlement_rows(report: dict) -> list[list]:
     """One row per fulfilled redemption, then totals per reward, per merchant and overall."""
-    import csv
-    import io
-
-    tz = current_app.config["TIMEZONE"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["kind", "merchant_id", "merchant", "reward_id", "reward", "redemption_id",
-                     "fulfilled_at", "verified_by", "redemptions", "points"])
-    for line in report["lines"]:
-        writer.writerow(["redemption", line["merchant_id"], line["merchant"], line["reward_id"],
-                         line["title_zh"], line["redemption_id"],
-                         line["fulfilled_at"].astimezone(tz).isoformat(),
-                         line["verified_by"] or "", 1, line["points"]])
+    tz = local_zone()
+    rows: list[list] = [["kind", "merchant_id", "merchant", "reward_id", "reward",
+                         "redemption_id", "fulfilled_at", "verified_by", "redemptions", "points"]]
+    rows += [["redemption", line["merchant_id"], line["merchant"], line["reward_id"],
+              line["title_zh"], line["redemption_id"],
+              line["fulfilled_at"].astimezone(tz).isoformat(), line["verified_by"] or "", 1,
+              line["points"]] for line in report["lines"]]
     for m in report["merchants"]:
-        for r in m["rewards"]:
-            writer.writerow(["reward_total", m["merchant_id"], m["name"], r["reward_id"],
-                             r["title_zh"], "", "", "", r["redemptions"], r["points"]])
-        writer.writerow(["merchant_total", m["merchant_id"], m["name"], "", "", "", "", "",
-                         m["redemptions"], m["points"]])
-    writer.writerow(["total", "", "", "", "", "", "", "", report["redemptions"],
-                     report["points"]])
-    return out.getvalue()
+        rows += [["reward_total", m["merchant_id"], m["name"], r["reward_id"], r["title_zh"],
+                  "", "", "", r["redemptions"], r["points"]] for r in m["rewards"]]
+        rows.append(["merchant_total", m["merchant_id"], m["name"], "", "", "", "", "",
+                     m["redemptions"], m["points"]])
+    rows.append(["total", "", "", "", "", "", "", "", report["redemptions"], report["points"]])
+    return rows

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from flask import Response, current_app, request
+from flask import current_app, request
 from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
 from app.extensions import limiter
+from app.http.exports import csv_doc, csv_response, wants_csv
 from app.http.idempotency import HEADER, idempotent
 from app.http.pagination import PageArgsSchema, page_of, paginate, pop_page_args
 from app.http.problems import error_responses
@@ -42,10 +43,8 @@ merchant_blp = Blueprint("merchant_rewards", __name__, url_prefix="/api/v1/merch
 admin_blp = Blueprint("admin_rewards", __name__, url_prefix="/api/v1/admin",
                       description="Administer rewards: approvals and settlement")
 
-CSV_DOC = {"responses": {200: {"content": {"text/csv": {
-    "schema": {"type": "string"},
-    "example": "kind,merchant_id,merchant,reward_id,reward,redemption_id,fulfilled_at,"
-               "verified_by,redemptions,points\r\n"}}}}}
+CSV_DOC = {"responses": csv_doc("kind,merchant_id,merchant,reward_id,reward,redemption_id,"
+                                 "fulfilled_at,verified_by,redemptions,points")}
 REDEEM_REFUSALS = {
     404: "No such listed reward",
     409: "Merchant suspended (merchant-suspended), outside the availability window "
@@ -218,21 +217,13 @@ def verify_code(data: dict):
     return service.verify(staff, merchants.for_staff(staff, active=True), data["code"])
 
 
-def _wants_csv(args: dict) -> bool:
-    if args.get("format") == "csv":
-        return True
-    return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
-
-
 def _settlement(args: dict, merchant_id: int | None):
     date_from, date_to = service.settlement_period(args.get("date_from"), args.get("date_to"))
     report = service.settlement(date_from, date_to, merchant_id)
-    if not _wants_csv(args):
+    if not wants_csv(args):
         return report
-    name = f"settlement_{merchant_id or 'all'}_{date_from}_{date_to}.csv"
-    # The BOM lets spreadsheet programs read the Chinese titles as UTF-8.
-    return Response("\ufeff" + service.settlement_csv(report), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return csv_response(service.settlement_rows(report),
+                        f"settlement_{merchant_id or 'all'}_{date_from}_{date_to}.csv")
 
 
 @merchant_blp.route("/settlement", methods=["GET"])

@@ -27,8 +27,7 @@ def _check_unique(email: str | None, mobile: str | None) -> None:
         if mobile and user.mobile == mobile:
             errors["mobile"] = ["This mobile number is already registered."]
     if errors:
-        raise ApiError(409, "The account already exists.", slug="account-exists",
-                       title="Conflict", errors=errors)
+        raise ApiError(409, "The account already exists.", slug="account-exists", errors=errors)
 
 
 def register(*, password: str, email: str | None = None, mobile: str | None = None,
@@ -60,7 +59,7 @@ def find_by_login(identifier: str) -> User | None:
 def get(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
-        raise ApiError(404, "No such user.", slug="not-found", title="Not Found")
+        raise ApiError.not_found("user")
     return user
 
 
@@ -71,7 +70,7 @@ def update_profile(user: User, *, display_name: str | None = None,
     if password is not None:
         if not verify_password(user.password_hash, old_password or ""):
             raise ApiError(403, "The current password is wrong.", slug="wrong-password",
-                           title="Forbidden", errors={"old_password": ["Wrong password."]})
+                           errors={"old_password": ["Wrong password."]})
         user.password_hash = hash_password(password)
         user.token_epoch += 1
     db.session.flush()
@@ -99,14 +98,12 @@ def _active_admin_count() -> int:
 
 def refuse_last_admin(user: User) -> None:
     if user.has_role("admin") and not user.disabled and _active_admin_count() <= 1:
-        raise ApiError(409, "This is the last active administrator.", slug="last-admin",
-                       title="Conflict")
+        raise ApiError(409, "This is the last active administrator.", slug="last-admin")
 
 
 def valid_role(role: str) -> str:
     if role not in ROLES:
-        raise ApiError(404, f"No such role; roles are {', '.join(ROLES)}.", slug="not-found",
-                       title="Not Found")
+        raise ApiError(404, f"No such role; roles are {', '.join(ROLES)}.", slug="not-found")
     return role
 
 

@@ -228,7 +228,7 @@ def test_stats_by_methodology_day_month_source_and_csv(app, api, partner_id):
     assert [r["key"] for r in by_source["rows"]] == ["partner"]
     exported = api.get("/api/v1/admin/stats/reductions?group_by=methodology&format=csv", admin)
     assert exported.mimetype == "text/csv"
-    rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
+    rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
     assert rows[0] == ["methodology", "behaviours", "reduction_g", "points"]
     assert rows[-1][0] == "total" and rows[-1][3] == "439"
     assert_problem(api.get("/api/v1/admin/stats/reductions", me), 403)

@@ -1,0 +1,22 @@
+"""The platform's local time (TIMEZONE): "a day" for caps, expiry, limits and reports is a
+local day, while every stored moment is UTC."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+
+def local_zone() -> ZoneInfo:
+    return current_app.config["TIMEZONE"]
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(local_zone()).date()
+
+
+def local_midnight(day: date) -> datetime:
+    """The moment the local day begins (an aware datetime)."""
+    return datetime.combine(day, time(), tzinfo=local_zone())
