@@ -60,9 +60,7 @@ def jwt_secret(raw: str | None, instance_path: str) -> str:
         # Written whole to a private file, then linked into place: a worker starting at the
         # same moment sees either no key file or the complete key, and the first link wins.
         tmp = path.with_name(f".{JWT_SECRET_FILE}.{os.getpid()}")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
+        _write_new_key(tmp)
         try:
             os.link(tmp, path)
         except FileExistsError:
@@ -72,6 +70,15 @@ def jwt_secret(raw: str | None, instance_path: str) -> str:
     key = path.read_text().strip()
     if len(key) < MIN_JWT_SECRET_LENGTH:
         raise ConfigError(f"{path} holds a key shorter than {MIN_JWT_SECRET_LENGTH} characters")
+    return key
+
+
+def _write_new_key(path: Path) -> str:
+    """A fresh signing key in a file only its owner can read."""
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
     return key
 
 
@@ -103,11 +110,8 @@ def rotate_instance_jwt_secret(instance_path: str) -> str:
     """Replace the instance folder's signing key; the old one is recorded as retired."""
     path = Path(instance_path) / JWT_SECRET_FILE
     old = path.read_text().strip() if path.exists() else None
-    new = secrets.token_urlsafe(48)
     tmp = path.with_suffix(".new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(new)
+    new = _write_new_key(tmp)
     if old:
         retired = Path(instance_path) / JWT_RETIRED_FILE
         fd = os.open(retired, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)

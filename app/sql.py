@@ -22,10 +22,18 @@ def scalar(stmt, params=None):
     return execute(stmt, params).scalar()
 
 
+def on_postgresql() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+def dialect_insert(table):
+    """An INSERT of this database's dialect, for its ON CONFLICT clauses."""
+    return (postgresql if on_postgresql() else sqlite).insert(table)
+
+
 def insert_ignoring_conflicts(model: type, rows: list[dict[str, Any]]) -> None:
     """INSERT … ON CONFLICT DO NOTHING: a concurrent creator of the same row wins quietly.
 
     Used instead of a SAVEPOINT, which pysqlite's implicit transactions make unreliable.
     """
-    dialect = sqlite if db.session.get_bind().dialect.name == "sqlite" else postgresql
-    db.session.execute(dialect.insert(model).on_conflict_do_nothing(), rows)
+    db.session.execute(dialect_insert(model).on_conflict_do_nothing(), rows)

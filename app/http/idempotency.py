@@ -32,12 +32,12 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db_types import BigIntId, UtcDateTime, utcnow
 from app.extensions import db
 from app.http.problems import ApiError
+from app.sql import dialect_insert, on_postgresql
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -153,20 +153,20 @@ def _claim(claim: tuple[str, str, str], digest: str, user_id: int | None) -> int
     scope, endpoint, key = claim
     values = {"scope": scope, "endpoint": endpoint, "key": key, "request_hash": digest,
               "user_id": user_id, "created_at": utcnow()}
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         lock_id = int.from_bytes(hashlib.sha256("\x1f".join(claim).encode()).digest()[:8],
                                  "big", signed=True)
         row = select(*(bindparam(f"new_{name}", value, type_=_KEYS.c[name].type).label(name)
                        for name, value in values.items())
                      ).where(func.pg_try_advisory_xact_lock(lock_id))
-        stmt = postgresql.insert(_KEYS).from_select(list(values), row)
+        stmt = dialect_insert(_KEYS).from_select(list(values), row)
     else:
         with _inflight_lock:
             if claim in _inflight:
                 return None
             _inflight.add(claim)
         g.setdefault("idempotency_claims", []).append(claim)
-        stmt = sqlite.insert(_KEYS).values(values)
+        stmt = dialect_insert(_KEYS).values(values)
     return db.session.execute(stmt.on_conflict_do_nothing(
         index_elements=["scope", "endpoint", "key"]).returning(_KEYS.c.id)).scalar()
 

@@ -37,7 +37,7 @@ from app.ledger.models import (
 )
 from app.localtime import local_date, local_midnight
 from app.sql import execute as _sql
-from app.sql import insert_ignoring_conflicts
+from app.sql import insert_ignoring_conflicts, on_postgresql
 from app.sql import scalar as _sql_scalar
 
 ISSUANCE_CODE = "system:issuance"
@@ -91,12 +91,8 @@ _BOOK = (select(ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.balance)
 _BOOK_FOR_UPDATE = _BOOK.order_by(ACCOUNTS.c.id).with_for_update()
 
 
-def _on_postgresql() -> bool:
-    return db.session.get_bind().dialect.name == "postgresql"
-
-
 def _lock_and_read(user_id: int) -> list:
-    if _on_postgresql():
+    if on_postgresql():
         return _sql(_BOOK_FOR_UPDATE, {"uid": user_id}).all()
     # SQLite has no row locks: the bump takes the database's write lock.
     if _sql(_BUMP, {"uid": user_id}).rowcount == 0:
@@ -233,7 +229,7 @@ def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], 
              if change or (lifetime and account == book.available_id)]
     lot = {"user_id": book.user_id, "amount": new_lot, "open_amount": new_lot,
            "expired_amount": 0, "expires_at": lot_expiry(now)} if new_lot else None
-    write = _write_in_one_statement if _on_postgresql() else _write_step_by_step
+    write = _write_in_one_statement if on_postgresql() else _write_step_by_step
     tx = write(tx_row, postings, moves, lot)
     if tx is None:
         if replay_ok:

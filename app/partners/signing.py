@@ -25,12 +25,12 @@ from typing import Any
 from flask import g, request
 from flask_smorest import Blueprint
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError, error_responses
 from app.partners.models import PartnerKey, PartnerRequestNonce
+from app.sql import dialect_insert
 
 KEY_HEADER = "X-Partner-Key"
 TIMESTAMP_HEADER = "X-Timestamp"
@@ -110,9 +110,8 @@ def _first_use(partner_id: int, sig: str) -> bool:
     ON CONFLICT DO NOTHING: on PostgreSQL a concurrent twin waits for the first to commit
     and then sees the conflict, so exactly one of them goes through.
     """
-    dialect = sqlite if db.session.get_bind().dialect.name == "sqlite" else postgresql
     table = PartnerRequestNonce.__table__
-    stmt = (dialect.insert(table).values(partner_id=partner_id, signature=sig, seen_at=utcnow())
+    stmt = (dialect_insert(table).values(partner_id=partner_id, signature=sig, seen_at=utcnow())
             .on_conflict_do_nothing().returning(table.c.partner_id))
     # RETURNING, not rowcount: psycopg reports no rowcount for this statement.
     return db.session.execute(stmt).first() is not None

@@ -73,10 +73,9 @@ def erase(user: User, password: str) -> None:
         rewards.cancel(user, redemption_id)
     db.session.execute(update(Behaviour).where(Behaviour.user_id == user.id)
                        .values(evidence=null()))
-    for model in (PartnerLink, PartnerLinkCode, RevokedToken, MerchantStaff):
+    for model in (PartnerLink, PartnerLinkCode, RevokedToken, MerchantStaff, IdempotencyKey,
+                  UserRole):
         db.session.execute(delete(model).where(model.user_id == user.id))
-    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == user.id))
-    db.session.execute(delete(UserRole).where(UserRole.user_id == user.id))
     now = utcnow()
     # A reserved-domain placeholder (RFC 2606) keeps the row's one-login rule.
     user.email, user.mobile = f"erased-{user.id}@example.invalid", None

@@ -43,6 +43,7 @@ from app.rewards.models import (
     RewardRevision,
 )
 from app.sql import execute as _sql
+from app.sql import on_postgresql
 from app.sql import scalar as _sql_scalar
 from app.users.models import User
 
@@ -449,7 +450,7 @@ def _insert_taking_stock(values: dict[str, Any], reward_id: int, price: int) -> 
 
     PostgreSQL does both in one statement; elsewhere two. None: no stock was taken.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         taken = _take_stock(reward_id, price).returning(REWARDS.c.id).cte("taken")
         columns = list(values)
         row = select(*(literal(values[c], REDEMPTIONS.c[c].type) for c in columns)) \
