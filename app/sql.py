@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
+from sqlalchemy import Table, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -36,4 +41,67 @@ def insert_ignoring_conflicts(model: type, rows: list[dict[str, Any]]) -> None:
 
     Used instead of a SAVEPOINT, which pysqlite's implicit transactions make unreliable.
     """
-    db.session.execute(dialect_insert(model).on_conflict_do_nothing(), rows)
+    insert_rows(model.__table__, rows, ignore_conflicts=True)
+
+
+def insert_rows(table: Table, rows: list[dict[str, Any]], *,
+                ignore_conflicts: bool = False) -> None:
+    """Insert many rows (all with the same keys) without reading anything back.
+
+    PostgreSQL gets one statement and one parameter, the rows as a JSON array that the
+    server turns back into rows of the table's type: the statement does not grow with the
+    row count, so neither the driver nor the server parses thousands of parameters (a
+    multi-row VALUES list does, and costs more than the insert itself). SQLite gets an
+    executemany.
+    """
+    if not rows:
+        return
+    if not on_postgresql():
+        stmt = dialect_insert(table)
+        execute(stmt.on_conflict_do_nothing() if ignore_conflicts else stmt, rows)
+        return
+    execute(_json_insert(table, tuple(rows[0]), ignore_conflicts), {"rows": as_json(rows)})
+
+
+@lru_cache(maxsize=64)
+def _json_insert(table: Table, names: tuple[str, ...], ignore_conflicts: bool):
+    columns = ", ".join(names)
+    return text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+                f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json))"
+                + (" ON CONFLICT DO NOTHING" if ignore_conflicts else ""))
+
+
+def _json_value(value: Any) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.isoformat()
+    if isinstance(value, date | Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not a column value")
+
+
+def as_json(rows: list[dict[str, Any]]) -> str:
+    """Rows as one JSON document for PostgreSQL's json_populate_recordset/json_to_recordset.
+
+    Datetimes (aware only), dates and decimals travel as their text forms, which the
+    server parses exactly; a None is SQL NULL (JSON columns included).
+    """
+    return json.dumps(rows, default=_json_value, separators=(",", ":"))
+
+
+def new_ids(table: Table, count: int) -> list[int]:
+    """`count` unused primary keys of `table`, for rows that others must point to first.
+
+    SQLite: the next ids after the largest, which holds only while this transaction has
+    the database's write lock (take it first: the ledger's lock does).
+    """
+    if count == 0:
+        return []
+    if on_postgresql():
+        return sorted(execute(text(
+            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+            "FROM generate_series(1, :count)"), {"table": table.name, "count": count}
+        ).scalars())
+    last = scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
+    return list(range(last + 1, last + 1 + count))

@@ -12,14 +12,14 @@ recompute it: the version, the parameter hash, the input and the reduction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import marshmallow as ma
 from flask import current_app
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.audit import service as audit
 from app.behaviours.models import Behaviour, ConversionRate
@@ -30,9 +30,12 @@ from app.ledger import service as ledger
 from app.localtime import local_date
 from app.methodology import service as methodologies
 from app.methodology.models import MethodologyVersion
+from app.sql import insert_rows, new_ids
 from app.users.models import User
 from methodologies.base import Methodology, PlausibilityContext
 
+BEHAVIOURS = Behaviour.__table__
+_COLUMN_KEYS = tuple(column.key for column in BEHAVIOURS.c)
 COUNTED = ("credited", "pending_review", "capped")  # earlier records that count for a day
 DEFAULT_POINTS_PER_GRAM = Decimal(1)
 
@@ -79,51 +82,153 @@ def _dedupe_group(record: dict[str, Any]) -> str:
     return str(record.get("mode") or record.get("kind") or "")
 
 
-def submit(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[str, Any],
+@dataclass
+class Report:
+    """One reported behaviour, validated on its own, before the checks under the lock."""
+
+    user_id: int
+    cls: type[Methodology]
+    record: dict[str, Any]  # the data as the methodology's schema loaded it
+    occurred_at: datetime
+    data: dict[str, Any]
+    evidence: dict[str, Any] | None
+    source: str
+    partner_id: int | None = None
+    external_id: str | None = None
+
+
+def report(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[str, Any],
            evidence: dict[str, Any] | None, source: str, partner_id: int | None = None,
-           external_id: str | None = None) -> Behaviour:
-    """Record one behaviour and credit it if it passes every check. Flushes only."""
+           external_id: str | None = None) -> Report:
+    """Validate one record against its methodology: a 404 or 422 ApiError if it cannot be."""
     cls = methodologies.module(methodology)
     record = _validated(cls, data)
     if occurred_at > utcnow() + current_app.config["CLOCK_SKEW"]:
         raise ApiError(422, "The behaviour cannot have occurred in the future.",
                        slug="validation-error",
                        errors={"occurred_at": ["Is in the future."]})
-    book = ledger.lock_book(user_id)
-    if partner_id is not None and (done := _partner_resend(partner_id, external_id)):
-        return done  # checked under the lock: a concurrent resend waits, then finds it
+    return Report(user_id, cls, record, occurred_at, data, evidence, source, partner_id,
+                  external_id)
 
-    start, end = _window(record, occurred_at)
+
+def submit(**fields: Any) -> Behaviour:
+    """Record one behaviour and credit it if it passes every check. Flushes only."""
+    return submit_many([report(**fields)])[0]
+
+
+def submit_many(reports: list[Report]) -> list[Behaviour]:
+    """Record behaviours (one citizen's, or a partner batch's) and credit those that pass.
+
+    Set-based, so a batch costs a handful of statements rather than a handful per record:
+    every user's lock at once (in the one order all lockers use), one read of the partner's
+    earlier records, one read of the users' nearby behaviours per stretch of time, one
+    insert of the new behaviours, one journal write for all the earns. Records are judged
+    in the given order, each seeing the ones before it, so one user's caps and duplicates
+    come out as if the records had been sent one by one. Flushes only.
+    """
+    books = ledger.lock_books(r.user_id for r in reports)
+    resent = _partner_resends(reports)  # read under the locks: a concurrent resend waits
+    nearby = _Nearby.read([_span(r) for r in reports if _key(r) not in resent])
+    out: list[Behaviour] = []
+    new: list[Behaviour] = []
+    for r in reports:
+        behaviour = resent.get(_key(r))
+        if behaviour is None:
+            behaviour = _judge(r, nearby)
+            new.append(behaviour)
+            if r.partner_id is not None:
+                resent[_key(r)] = behaviour  # the same external id again in this batch
+        out.append(behaviour)
+    _store(new, books)
+    return out
+
+
+def _store(new: list[Behaviour], books: dict[int, ledger.Book]) -> None:
+    """Insert the judged behaviours with their earns, and keep them in the session.
+
+    Ids come first so the earns can be keyed by them and the rows inserted already
+    pointing at their earns: one insert, no update after it.
+    """
+    now = utcnow()
+    for behaviour, behaviour_id in zip(new, new_ids(BEHAVIOURS, len(new)), strict=True):
+        behaviour.id, behaviour.created_at = behaviour_id, now
+        if (earlier := getattr(behaviour, "duplicate_of", None)) is not None:
+            behaviour.reasons = [_duplicate_reason(earlier)]  # its id is known now
+    _earn([b for b in new if b.status == "credited" and b.points > 0], books)
+    for behaviour in new:
+        for key in _COLUMN_KEYS:
+            if key not in behaviour.__dict__:
+                setattr(behaviour, key, None)  # every column set: nothing left to lazy-load
+    insert_rows(BEHAVIOURS, [{key: b.__dict__[key] for key in _COLUMN_KEYS} for b in new])
+    for behaviour in new:
+        make_transient_to_detached(behaviour)  # as if just loaded: no INSERT at the flush
+        db.session.add(behaviour)
+
+
+def _key(r: Report) -> tuple[int, str] | None:
+    return (r.partner_id, r.external_id) if r.partner_id is not None else None
+
+
+def _partner_resends(reports: list[Report]) -> dict:
+    """A partner's earlier records with the batch's external ids, by (partner, external id)."""
+    found: dict = {}
+    by_partner: dict[int, list[str]] = {}
+    for r in reports:
+        if r.partner_id is not None:
+            by_partner.setdefault(r.partner_id, []).append(r.external_id)
+    for partner_id, external_ids in by_partner.items():
+        for start in range(0, len(external_ids), 500):
+            for b in db.session.scalars(select(Behaviour).where(
+                    Behaviour.partner_id == partner_id,
+                    Behaviour.external_id.in_(external_ids[start:start + 500]))):
+                found[(partner_id, b.external_id)] = b
+    return found
+
+
+def _span(r: Report) -> tuple[int, date, datetime, datetime]:
+    start, end = _window(r.record, r.occurred_at)
+    return r.user_id, local_date(r.occurred_at), start, end
+
+
+def _judge(r: Report, nearby: _Nearby) -> Behaviour:
+    """Decide one record: rejected, pending_review, capped or credited (points not posted)."""
+    cls = r.cls
+    user_id, day, start, end = _span(r)
     behaviour = Behaviour(
-        user_id=user_id, methodology=cls.code, source=source, partner_id=partner_id,
-        external_id=external_id, occurred_at=occurred_at,
-        local_date=local_date(occurred_at),
-        window_start=start, window_end=end, dedupe_group=_dedupe_group(record),
-        data=data, evidence=evidence, reasons=[])
-    version = _in_force(cls.code, occurred_at)
+        user_id=user_id, methodology=cls.code, source=r.source, partner_id=r.partner_id,
+        external_id=r.external_id, occurred_at=r.occurred_at, local_date=day,
+        window_start=start, window_end=end, dedupe_group=_dedupe_group(r.record),
+        data=r.data, evidence=r.evidence, reasons=[], reduction_g=Decimal(0),
+        credited_g=Decimal(0), points=0)
+    version = _in_force(cls.code, r.occurred_at)
     if version is None:
-        return _finish(behaviour, "rejected", [f"no approved version of {cls.code} was in force "
-                                               "when this behaviour occurred"])
-    behaviour.methodology_version_id = version.id
+        return _decided(behaviour, "rejected", [
+            f"no approved version of {cls.code} was in force when this behaviour occurred"])
+    behaviour.version, behaviour.methodology_version_id = version, version.id
     behaviour.parameters_hash = version.parameters_hash
     params = _typed(cls, version)
 
-    near = _neighbours(behaviour)
-    duplicate = near.duplicate
-    if duplicate is not None:
-        return _finish(behaviour, "rejected", [
-            f"duplicate of behaviour {duplicate.id} ({duplicate.source}) covering the same "
-            "time"])
-    same_day = near.same_day
-    reasons = cls.plausibility(record, params, PlausibilityContext(
-        same_day_count=len(same_day), source=source,
-        same_day_records=tuple(cls.load_record(b.data) for b in same_day)))
+    near = nearby.around(behaviour)
+    if near.duplicate is not None:
+        behaviour.duplicate_of = near.duplicate  # not a column: for the reason, once flushed
+        return _decided(behaviour, "rejected", [_duplicate_reason(near.duplicate)])
+    reasons = cls.plausibility(r.record, params, PlausibilityContext(
+        same_day_count=len(near.same_day), source=r.source,
+        same_day_records=tuple(cls.load_record(b.data) for b in near.same_day)))
     if reasons:
-        return _finish(behaviour, "rejected", reasons)
-    behaviour.reduction_g = cls.quantify(record, params)
-    if source == "self_report" and params["self_report_policy"] == "review":
-        return _finish(behaviour, "pending_review", ["self-report queued for review"])
-    return _credit(cls, params, behaviour, book, near)
+        return _decided(behaviour, "rejected", reasons)
+    behaviour.reduction_g = cls.quantify(r.record, params)
+    if r.source == "self_report" and params["self_report_policy"] == "review":
+        _decided(behaviour, "pending_review", ["self-report queued for review"])
+    else:
+        _decide_credit(cls, params, behaviour, near)
+    nearby.add(behaviour)
+    return behaviour
+
+
+def _duplicate_reason(earlier: Any) -> str:
+    return (f"duplicate of behaviour {earlier.id} ({earlier.source}) covering the same "
+            "time")
 
 
 def _request_cache() -> dict:
@@ -151,56 +256,100 @@ def _typed(cls: type[Methodology], version: MethodologyVersion) -> dict[str, Any
     return cache[version.id]
 
 
-def _finish(behaviour: Behaviour, status: str, reasons: list[str]) -> Behaviour:
+def _decided(behaviour: Behaviour, status: str, reasons: list[str]) -> Behaviour:
     behaviour.status, behaviour.reasons = status, reasons
-    db.session.add(behaviour)
+    return behaviour
+
+
+def _finish(behaviour: Behaviour, status: str, reasons: list[str]) -> Behaviour:
+    _decided(behaviour, status, reasons)
     db.session.flush()
     return behaviour
 
 
-def _partner_resend(partner_id: int, external_id: str | None) -> Behaviour | None:
-    return db.session.scalar(select(Behaviour).where(Behaviour.partner_id == partner_id,
-                                                     Behaviour.external_id == external_id))
-
-
 @dataclass
 class _Neighbours:
-    """The user's counted behaviours that bear on a new one, read in one query."""
+    """The user's counted behaviours that bear on a new one."""
 
-    duplicate: Behaviour | None  # an earlier record of the same act
-    same_day: list[Behaviour]  # same methodology, same local day
+    duplicate: Any  # an earlier record of the same act
+    same_day: list  # same methodology, same local day
     credited_g_this: Decimal  # credited that local day: this methodology
     credited_g_all: Decimal  # and all methodologies
 
 
-def _neighbours(new: Behaviour) -> _Neighbours:
-    """Same user and local day, or an overlapping time window (a trip across midnight)."""
-    overlaps = ((Behaviour.window_start < new.window_end)
-                & (new.window_start < Behaviour.window_end))
-    same_window = ((Behaviour.window_start == new.window_start)
-                   & (Behaviour.window_end == new.window_end))
-    rows = db.session.scalars(select(Behaviour).where(
-        Behaviour.user_id == new.user_id, Behaviour.status.in_(COUNTED),
-        (Behaviour.local_date == new.local_date) | overlaps | same_window)
-        .order_by(Behaviour.id)).all()
-    duplicate = next((b for b in rows if b.methodology == new.methodology
-                      and b.dedupe_group == new.dedupe_group
-                      and ((b.window_start < new.window_end and new.window_start < b.window_end)
-                           or (b.window_start, b.window_end)
-                           == (new.window_start, new.window_end))), None)
-    that_day = [b for b in rows if b.local_date == new.local_date]
-    credited = [b for b in that_day if b.status == "credited"]
-    return _Neighbours(
-        duplicate=duplicate,
-        same_day=[b for b in that_day if b.methodology == new.methodology],
-        credited_g_this=sum((b.credited_g or Decimal(0) for b in credited
-                             if b.methodology == new.methodology), Decimal(0)),
-        credited_g_all=sum((b.credited_g or Decimal(0) for b in credited), Decimal(0)))
+# What judging needs of an earlier behaviour (whole ORM objects cost more to load).
+_NEARBY_COLUMNS = (Behaviour.id, Behaviour.user_id, Behaviour.methodology, Behaviour.source,
+                   Behaviour.status, Behaviour.local_date, Behaviour.window_start,
+                   Behaviour.window_end, Behaviour.dedupe_group, Behaviour.credited_g,
+                   Behaviour.data)
+_STRETCH = timedelta(days=2)  # records this close in time are read together
 
 
-def _credit(cls: type[Methodology], params: dict[str, Any], behaviour: Behaviour,
-            book: ledger.Book, near: _Neighbours) -> Behaviour:
-    """Apply the self-report discount and both daily caps, then post the points."""
+class _Nearby:
+    """The counted behaviours of some users around some times, grown as a batch is judged.
+
+    Read with one query per stretch of time the records cover (a day's trips: one query),
+    so a batch spread over months never reads its users' whole histories at once.
+    """
+
+    def __init__(self) -> None:
+        self.by_user: dict[int, dict[Any, Any]] = {}
+        self.added = 0
+
+    @classmethod
+    def read(cls, spans: list[tuple[int, date, datetime, datetime]]) -> _Nearby:
+        nearby = cls()
+        spans = sorted(spans, key=lambda s: s[2])
+        i = 0
+        while i < len(spans):
+            j = i
+            while j < len(spans) and spans[j][2] - spans[i][2] <= _STRETCH:
+                j += 1
+            stretch = spans[i:j]
+            users = sorted({s[0] for s in stretch})
+            first_day, last_day = min(s[1] for s in stretch), max(s[1] for s in stretch)
+            first, last = min(s[2] for s in stretch), max(s[3] for s in stretch)
+            for at in range(0, len(users), 500):
+                rows = db.session.execute(select(*_NEARBY_COLUMNS).where(
+                    Behaviour.user_id.in_(users[at:at + 500]), Behaviour.status.in_(COUNTED),
+                    Behaviour.local_date.between(first_day, last_day)
+                    | ((Behaviour.window_start <= last) & (Behaviour.window_end >= first))))
+                for row in rows:
+                    nearby.by_user.setdefault(row.user_id, {})[row.id] = row
+            i = j
+        for user_id, rows in nearby.by_user.items():
+            nearby.by_user[user_id] = dict(sorted(rows.items()))
+        return nearby
+
+    def add(self, behaviour: Behaviour) -> None:
+        """A behaviour judged in this batch: later ones see it (its id comes at the flush)."""
+        self.added += 1
+        self.by_user.setdefault(behaviour.user_id, {})[("new", self.added)] = behaviour
+
+    def around(self, new: Behaviour) -> _Neighbours:
+        """Same user and local day, or an overlapping time window (a trip across midnight)."""
+        def overlaps(b: Any) -> bool:
+            return ((b.window_start < new.window_end and new.window_start < b.window_end)
+                    or (b.window_start, b.window_end) == (new.window_start, new.window_end))
+
+        rows = [b for b in self.by_user.get(new.user_id, {}).values()
+                if b is not new and b.status in COUNTED
+                and (b.local_date == new.local_date or overlaps(b))]
+        duplicate = next((b for b in rows if b.methodology == new.methodology
+                          and b.dedupe_group == new.dedupe_group and overlaps(b)), None)
+        that_day = [b for b in rows if b.local_date == new.local_date]
+        credited = [b for b in that_day if b.status == "credited"]
+        return _Neighbours(
+            duplicate=duplicate,
+            same_day=[b for b in that_day if b.methodology == new.methodology],
+            credited_g_this=sum((b.credited_g or Decimal(0) for b in credited
+                                 if b.methodology == new.methodology), Decimal(0)),
+            credited_g_all=sum((b.credited_g or Decimal(0) for b in credited), Decimal(0)))
+
+
+def _decide_credit(cls: type[Methodology], params: dict[str, Any], behaviour: Behaviour,
+                   near: _Neighbours) -> Behaviour:
+    """Apply the self-report discount and both daily caps: credited (with points) or capped."""
     this_methodology, all_methodologies = near.credited_g_this, near.credited_g_all
     grams = cls.apply_policy(behaviour.reduction_g, params, source=behaviour.source,
                              credited_today_g=this_methodology)
@@ -211,19 +360,24 @@ def _credit(cls: type[Methodology], params: dict[str, Any], behaviour: Behaviour
         reasons.append(f"self-report credited at {params['self_report_factor']} of the "
                        "reduction")
     if grams <= 0 < behaviour.reduction_g:
-        return _finish(behaviour, "capped", ["daily cap reached: recorded without points"])
+        return _decided(behaviour, "capped", ["daily cap reached: recorded without points"])
     rate = conversion_rate(behaviour.occurred_at)
     behaviour.conversion_rate_id = rate.id
     behaviour.credited_g = grams
     behaviour.points = to_points(grams, rate)
-    _finish(behaviour, "credited", reasons)
-    if behaviour.points > 0:
-        tx = ledger.earn(behaviour.user_id, behaviour.points, key=f"behaviour:{behaviour.id}",
-                         cause_type="behaviour", cause_id=str(behaviour.id), reduction_g=grams,
-                         book=book)
+    return _decided(behaviour, "credited", reasons)
+
+
+def _earn(behaviours: list[Behaviour], books: dict[int, ledger.Book]) -> None:
+    """Post the credited behaviours' points to the ledger (one write) and link each earn."""
+    if not behaviours:
+        return
+    txs = ledger.earn_many([
+        ledger.Earning(b.user_id, b.points, key=f"behaviour:{b.id}", cause_type="behaviour",
+                       cause_id=str(b.id), reduction_g=b.credited_g) for b in behaviours],
+        books)
+    for behaviour, tx in zip(behaviours, txs, strict=True):
         behaviour.ledger_tx_id = tx.id
-        db.session.flush()
-    return behaviour
 
 
 def recompute(behaviour: Behaviour) -> Decimal:
@@ -300,8 +454,13 @@ def approve(actor: User, behaviour_id: int, note: str | None) -> Behaviour:
     version = db.session.get(MethodologyVersion, behaviour.methodology_version_id)
     if version.status not in methodologies.CREDITING:
         return _finish(behaviour, "rejected", [f"methodology version is now {version.status}"])
-    return _credit(cls, methodologies.typed_values(cls, version), behaviour, book,
-                   _neighbours(behaviour))
+    nearby = _Nearby.read([(behaviour.user_id, behaviour.local_date, behaviour.window_start,
+                            behaviour.window_end)])
+    _decide_credit(cls, methodologies.typed_values(cls, version), behaviour,
+                   nearby.around(behaviour))
+    if behaviour.status == "credited" and behaviour.points > 0:
+        _earn([behaviour], {behaviour.user_id: book})
+    return _finish(behaviour, behaviour.status, behaviour.reasons)
 
 
 def reject(actor: User, behaviour_id: int, reason: str) -> Behaviour:

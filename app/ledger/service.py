@@ -9,6 +9,7 @@ deadlock. Functions flush; callers commit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -36,8 +37,8 @@ from app.ledger.models import (
     Lot,
 )
 from app.localtime import local_date, local_midnight
+from app.sql import as_json, insert_ignoring_conflicts, on_postgresql
 from app.sql import execute as _sql
-from app.sql import insert_ignoring_conflicts, on_postgresql
 from app.sql import scalar as _sql_scalar
 
 ISSUANCE_CODE = "system:issuance"
@@ -80,37 +81,50 @@ def _user_account_rows(user_id: int) -> list[dict]:
     ]
 
 
-_BUMP = (update(ACCOUNTS).where(ACCOUNTS.c.user_id == bindparam("uid"),
+_USER_KINDS = (USER_AVAILABLE, USER_HELD, USER_DEBT)
+_BUMP = (update(ACCOUNTS).where(ACCOUNTS.c.user_id.in_(bindparam("uids", expanding=True)),
                                  ACCOUNTS.c.kind == USER_AVAILABLE)
          .values(lock_seq=ACCOUNTS.c.lock_seq + 1))
-_BOOK = (select(ACCOUNTS.c.id, ACCOUNTS.c.kind, ACCOUNTS.c.balance)
-         .where(ACCOUNTS.c.user_id == bindparam("uid"),
-                ACCOUNTS.c.kind.in_((USER_AVAILABLE, USER_HELD, USER_DEBT))))
-# PostgreSQL: row locks on all three, in id order, and FOR UPDATE hands back the balances
-# the previous lock holder committed (a plain read in the same statement would not).
-_BOOK_FOR_UPDATE = _BOOK.order_by(ACCOUNTS.c.id).with_for_update()
+_BOOKS = (select(ACCOUNTS.c.id, ACCOUNTS.c.user_id, ACCOUNTS.c.kind, ACCOUNTS.c.balance)
+          .where(ACCOUNTS.c.user_id.in_(bindparam("uids", expanding=True)),
+                 ACCOUNTS.c.kind.in_(_USER_KINDS)))
+# PostgreSQL: row locks in account id order (the one order every locker uses, so lockers
+# of several users cannot deadlock), and FOR UPDATE hands back the balances the previous
+# lock holder committed (a plain read in the same statement would not).
+_BOOKS_FOR_UPDATE = _BOOKS.order_by(ACCOUNTS.c.id).with_for_update()
 
 
-def _lock_and_read(user_id: int) -> list:
+def _lock_and_read(user_ids: list[int]) -> list:
     if on_postgresql():
-        return _sql(_BOOK_FOR_UPDATE, {"uid": user_id}).all()
+        return _sql(_BOOKS_FOR_UPDATE, {"uids": user_ids}).all()
     # SQLite has no row locks: the bump takes the database's write lock.
-    if _sql(_BUMP, {"uid": user_id}).rowcount == 0:
+    if _sql(_BUMP, {"uids": user_ids}).rowcount == 0:
         return []
-    return _sql(_BOOK, {"uid": user_id}).all()
+    return _sql(_BOOKS, {"uids": user_ids}).all()
+
+
+def lock_books(user_ids: Iterable[int]) -> dict[int, Book]:
+    """Take several users' locks at once (a partner batch), accounts created on first need."""
+    wanted = sorted(set(user_ids))
+    rows = _lock_and_read(wanted) if wanted else []
+    missing = sorted(set(wanted) - {row.user_id for row in rows})
+    if missing:
+        insert_ignoring_conflicts(LedgerAccount, [
+            row for user_id in missing for row in _user_account_rows(user_id)])
+        rows += _lock_and_read(missing)
+    found: dict[int, dict[str, tuple[int, int]]] = {}
+    for account_id, user_id, kind, balance in rows:
+        found.setdefault(user_id, {})[kind] = (account_id, balance)
+    return {user_id: Book(user_id, available_id=k[USER_AVAILABLE][0],
+                          held_id=k[USER_HELD][0], debt_id=k[USER_DEBT][0],
+                          available=k[USER_AVAILABLE][1], held=k[USER_HELD][1],
+                          debt=k[USER_DEBT][1])
+            for user_id, k in found.items()}
 
 
 def lock_book(user_id: int) -> Book:
     """Take the user's lock (creating the accounts on first need) and read the balances."""
-    rows = _lock_and_read(user_id)
-    if not rows:
-        insert_ignoring_conflicts(LedgerAccount, _user_account_rows(user_id))
-        rows = _lock_and_read(user_id)
-    by_kind = {kind: (account_id, balance) for account_id, kind, balance in rows}
-    return Book(user_id,
-                available_id=by_kind[USER_AVAILABLE][0], held_id=by_kind[USER_HELD][0],
-                debt_id=by_kind[USER_DEBT][0], available=by_kind[USER_AVAILABLE][1],
-                held=by_kind[USER_HELD][1], debt=by_kind[USER_DEBT][1])
+    return lock_books([user_id])[user_id]
 
 
 def _own_book(user_id: int, book: Book | None) -> Book:
@@ -189,18 +203,29 @@ def _key_reused() -> ApiError:
                     slug="ledger-key-reused")
 
 
-def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], *,
+@dataclass
+class _Entry:
+    """One journal transaction ready to write, and the user's balances after it."""
+
+    tx_row: dict
+    postings: list[tuple[int, int]]
+    moves: list[tuple[int, int, int, Decimal]]  # account, change, points, grams
+    lot: dict | None
+    available: int
+    held: int
+    debt: int
+
+
+def _entry(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], *,
            cause_type: str, cause_id: str | None, actor_id: int | None,
            reason: str | None = None, reverses_id: int | None = None,
            hold_id: int | None = None, reduction_g: Decimal = Decimal(0),
            lifetime: tuple[int, Decimal] | None = None, new_lot: int = 0,
-           replay_ok: bool = False) -> Row | None:
-    """Append one balanced transaction and move the user's cached balances with it.
+           now: datetime | None = None) -> _Entry:
+    """A balanced transaction on `book` (not yet written; `book` is left as it was).
 
     `lifetime` (points, grams) moves the user's lifetime totals in the same UPDATE;
     `new_lot` points become a lot that expires after the validity period.
-    If the user already has a transaction under `key`, nothing is written: with
-    `replay_ok` the result is None (the caller looks the replay up), otherwise 409.
     """
     postings = [(account, amount) for account, amount in postings if amount != 0]
     if len(postings) < 2 or sum(amount for _, amount in postings) != 0:
@@ -213,7 +238,7 @@ def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], 
     held = book.held + delta[book.held_id]
     if available < 0 or held < 0:
         raise AssertionError(f"{tx_type} would take user {book.user_id} below zero")
-    now = utcnow()
+    now = now or utcnow()
     tx_row = {
         "type": tx_type, "user_id": book.user_id, "idempotency_key": key,
         "posted_delta": delta[book.available_id] + delta[book.held_id],
@@ -229,15 +254,42 @@ def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], 
              if change or (lifetime and account == book.available_id)]
     lot = {"user_id": book.user_id, "amount": new_lot, "open_amount": new_lot,
            "expired_amount": 0, "expires_at": lot_expiry(now)} if new_lot else None
-    write = _write_in_one_statement if on_postgresql() else _write_step_by_step
-    tx = write(tx_row, postings, moves, lot)
+    return _Entry(tx_row, postings, moves, lot, available, held,
+                  book.debt + delta[book.debt_id])
+
+
+def _settle(book: Book, entry: _Entry) -> None:
+    book.available, book.held, book.debt = entry.available, entry.held, entry.debt
+
+
+def _write(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], *,
+           replay_ok: bool = False, **details) -> Row | None:
+    """Append one balanced transaction and move the user's cached balances with it.
+
+    If the user already has a transaction under `key`, nothing is written: with
+    `replay_ok` the result is None (the caller looks the replay up), otherwise 409.
+    """
+    return _write_entry(book, _entry(book, tx_type, key, postings, **details), replay_ok)
+
+
+def _write_entry(book: Book, entry: _Entry, replay_ok: bool = False) -> Row | None:
+    tx = _journal([entry])[0]
     if tx is None:
         if replay_ok:
             return None
         raise _key_reused()
-    book.available, book.held = available, held
-    book.debt += delta[book.debt_id]
+    _settle(book, entry)
     return tx
+
+
+def _journal(entries: list[_Entry]) -> list[Row | None]:
+    """Write the entries; for each, its transaction row, or None if its key was taken."""
+    if on_postgresql():
+        written = {(tx.user_id, tx.idempotency_key): tx
+                   for tx in _write_in_one_statement(entries)}
+        return [written.get((e.tx_row["user_id"], e.tx_row["idempotency_key"]))
+                for e in entries]
+    return [_write_step_by_step(e) for e in entries]
 
 
 _MOVE_BALANCE = (update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account")).values(
@@ -245,75 +297,84 @@ _MOVE_BALANCE = (update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account")).v
     lifetime_earned=ACCOUNTS.c.lifetime_earned + bindparam("points"),
     lifetime_reduction_g=ACCOUNTS.c.lifetime_reduction_g + bindparam("grams")))
 
-# The same writes as the SQLite branch of _write, as one PostgreSQL statement: one round
-# trip instead of four to six, which is most of an earn's cost. Every part reads from `tx`,
-# so a used key writes nothing at all. Foreign keys are checked at the end of the
-# statement, when the transaction row exists.
-_JOURNAL_PG = text("""
+_TX_COLUMNS = ", ".join(c.name for c in TXS.c if c.name != "id")
+
+# The same writes as the SQLite branch, for any number of transactions, as one PostgreSQL
+# statement: one round trip instead of four to six per transaction, which is most of an
+# earn's cost. The rows travel as JSON documents (app.sql.as_json), so the statement and
+# its parameters stay the same size whatever the count. Every part joins `tx` (the rows
+# actually inserted), so a used key writes nothing at all. Balance changes are summed per
+# account first: an UPDATE … FROM applies only one matching row per target. Foreign keys
+# are checked at the end of the statement, when the transaction rows exist.
+_JOURNAL_PG = text(f"""
 WITH tx AS (
-    INSERT INTO ledger_transactions (type, user_id, idempotency_key, posted_delta,
-        available_delta, posted_after, available_after, cause_type, cause_id, reverses_id,
-        hold_id, reduction_g, reason, created_by, created_at)
-    VALUES (:type, :user_id, :idempotency_key, :posted_delta, :available_delta,
-        :posted_after, :available_after, :cause_type, :cause_id, :reverses_id, :hold_id,
-        :reduction_g, :reason, :created_by, :created_at)
+    INSERT INTO ledger_transactions ({_TX_COLUMNS})
+    SELECT {_TX_COLUMNS}
+    FROM json_populate_recordset(NULL::ledger_transactions, CAST(:txs AS json))
+        WITH ORDINALITY AS t
+    ORDER BY t.ordinality
     ON CONFLICT (user_id, idempotency_key) DO NOTHING
     RETURNING *
 ), postings AS (
     INSERT INTO ledger_postings (transaction_id, account_id, amount)
     SELECT tx.id, p.account, p.amount
-    FROM tx, unnest(CAST(:p_accounts AS bigint[]), CAST(:p_amounts AS bigint[]))
-        AS p(account, amount)
+    FROM json_to_recordset(CAST(:postings AS json))
+        AS p(user_id bigint, key text, account bigint, amount bigint)
+    JOIN tx ON tx.user_id = p.user_id AND tx.idempotency_key = p.key
 ), balances AS (
     UPDATE ledger_accounts AS a SET balance = a.balance + m.change,
         lifetime_earned = a.lifetime_earned + m.points,
         lifetime_reduction_g = a.lifetime_reduction_g + m.grams
-    FROM tx, unnest(CAST(:m_accounts AS bigint[]), CAST(:m_changes AS bigint[]),
-                    CAST(:m_points AS bigint[]), CAST(:m_grams AS numeric[]))
-        AS m(account, change, points, grams)
+    FROM (SELECT m.account, sum(m.change) AS change, sum(m.points) AS points,
+                 sum(m.grams) AS grams
+          FROM json_to_recordset(CAST(:moves AS json)) AS m(user_id bigint, key text,
+              account bigint, change bigint, points bigint, grams numeric)
+          JOIN tx ON tx.user_id = m.user_id AND tx.idempotency_key = m.key
+          GROUP BY m.account) AS m
     WHERE a.id = m.account
-), lot AS (
+), lots AS (
     INSERT INTO ledger_lots (user_id, transaction_id, amount, open_amount, expired_amount,
         expires_at)
-    SELECT tx.user_id, tx.id, CAST(:lot_amount AS bigint), CAST(:lot_amount AS bigint), 0,
-        CAST(:lot_expires_at AS timestamptz)
-    FROM tx WHERE CAST(:lot_amount AS bigint) > 0
+    SELECT tx.user_id, tx.id, l.amount, l.amount, 0, l.expires_at
+    FROM json_to_recordset(CAST(:lots AS json))
+        AS l(user_id bigint, key text, amount bigint, expires_at timestamptz)
+    JOIN tx ON tx.user_id = l.user_id AND tx.idempotency_key = l.key
 )
 SELECT * FROM tx
-""").bindparams(bindparam("created_at", type_=TXS.c.created_at.type),
-                bindparam("lot_expires_at", type_=LOTS.c.expires_at.type)
-                ).columns(*TXS.c)
+""").columns(*TXS.c)
 
 
-def _write_in_one_statement(tx_row: dict, postings: list[tuple[int, int]],
-                            moves: list[tuple], lot: dict | None) -> Row | None:
-    return _sql(_JOURNAL_PG, {
-        **tx_row,
-        "p_accounts": [account for account, _ in postings],
-        "p_amounts": [amount for _, amount in postings],
-        "m_accounts": [m[0] for m in moves], "m_changes": [m[1] for m in moves],
-        "m_points": [m[2] for m in moves], "m_grams": [m[3] for m in moves],
-        "lot_amount": lot["amount"] if lot else 0,
-        "lot_expires_at": lot["expires_at"] if lot else tx_row["created_at"],
-    }).first()
+def _write_in_one_statement(entries: list[_Entry]) -> list[Row]:
+    postings, moves, lots = [], [], []
+    for e in entries:
+        owner = {"user_id": e.tx_row["user_id"], "key": e.tx_row["idempotency_key"]}
+        postings += [{**owner, "account": account, "amount": amount}
+                     for account, amount in e.postings]
+        moves += [{**owner, "account": account, "change": change, "points": points,
+                   "grams": grams} for account, change, points, grams in e.moves]
+        if e.lot:
+            lots.append({**owner, "amount": e.lot["amount"],
+                         "expires_at": e.lot["expires_at"]})
+    return _sql(_JOURNAL_PG, {"txs": as_json([e.tx_row for e in entries]),
+                              "postings": as_json(postings), "moves": as_json(moves),
+                              "lots": as_json(lots)}).all()
 
 
 _INSERT_TX = (sqlite.insert(TXS).on_conflict_do_nothing(
     index_elements=[TXS.c.user_id, TXS.c.idempotency_key]).returning(*TXS.c))
 
 
-def _write_step_by_step(tx_row: dict, postings: list[tuple[int, int]], moves: list[tuple],
-                        lot: dict | None) -> Row | None:
+def _write_step_by_step(entry: _Entry) -> Row | None:
     """SQLite: no data-modifying WITH, so one statement per table."""
-    tx = _sql(_INSERT_TX, tx_row).first()
+    tx = _sql(_INSERT_TX, entry.tx_row).first()
     if tx is None:
         return None
     _sql(insert(POSTINGS), [{"transaction_id": tx.id, "account_id": account, "amount": amount}
-                            for account, amount in postings])
+                            for account, amount in entry.postings])
     _sql(_MOVE_BALANCE, [{"account": account, "change": change, "points": points,
-                          "grams": grams} for account, change, points, grams in moves])
-    if lot:
-        _sql(insert(LOTS), {**lot, "transaction_id": tx.id})
+                          "grams": grams} for account, change, points, grams in entry.moves])
+    if entry.lot:
+        _sql(insert(LOTS), {**entry.lot, "transaction_id": tx.id})
     return tx
 
 
@@ -370,19 +431,19 @@ def _positive(points: int) -> None:
                        errors={"points": ["Must be positive."]})
 
 
-def _credit(book: Book, tx_type: str, points: int, key: str, *, cause_type: str,
-            cause_id: str | None, actor_id: int | None, reason: str | None = None,
-            reduction_g: Decimal = Decimal(0), lifetime: bool = False,
-            replay_ok: bool = False) -> Row | None:
+def _credit_entry(book: Book, tx_type: str, points: int, key: str, *, cause_type: str,
+                  cause_id: str | None, actor_id: int | None, reason: str | None = None,
+                  reduction_g: Decimal = Decimal(0), lifetime: bool = False,
+                  now: datetime | None = None) -> _Entry:
     """Issue points to the user: debt is settled first, the rest becomes a new lot."""
     settle = min(points, -book.debt)
     to_available = points - settle
-    return _write(book, tx_type, key, [
+    return _entry(book, tx_type, key, [
         (system_account_id(ISSUANCE_CODE, ISSUANCE), -points),
         (book.available_id, to_available), (book.debt_id, settle),
     ], cause_type=cause_type, cause_id=cause_id, actor_id=actor_id, reason=reason,
         reduction_g=reduction_g, lifetime=(points, reduction_g) if lifetime else None,
-        new_lot=to_available, replay_ok=replay_ok)
+        new_lot=to_available, now=now)
 
 
 def earn(user_id: int, points: int, *, key: str, cause_type: str, cause_id: str | None = None,
@@ -396,9 +457,46 @@ def earn(user_id: int, points: int, *, key: str, cause_type: str, cause_id: str 
     book = _own_book(user_id, book)
     # The key is checked by the write itself (an earn writes nothing before it): one
     # round trip fewer on the platform's busiest path.
-    tx = _credit(book, "earn", points, key, cause_type=cause_type, cause_id=cause_id,
-                 actor_id=actor_id, reduction_g=reduction_g, lifetime=True, replay_ok=True)
+    entry = _credit_entry(book, "earn", points, key, cause_type=cause_type, cause_id=cause_id,
+                          actor_id=actor_id, reduction_g=reduction_g, lifetime=True)
+    tx = _write_entry(book, entry, replay_ok=True)
     return tx if tx is not None else _replayed(book, key, "earn", cause_type, cause_id)
+
+
+@dataclass
+class Earning:
+    """One earn of a batch (see earn_many)."""
+
+    user_id: int
+    points: int
+    key: str
+    cause_type: str
+    cause_id: str | None
+    reduction_g: Decimal
+
+
+def earn_many(earnings: list[Earning], books: dict[int, Book]) -> list[Row]:
+    """Several earns, one user or many, written together (a partner batch).
+
+    The caller holds every user's lock (`books`, from lock_books). The keys must be new
+    (a batch keys its earns by the behaviours it has just inserted): a used key is a 409
+    and the caller's transaction rolls back. One user's earns follow each other in order,
+    each settling debt first and recording the balances after it.
+    """
+    now = utcnow()
+    entries = []
+    for e in earnings:
+        _positive(e.points)
+        book = books[e.user_id]
+        entry = _credit_entry(book, "earn", e.points, e.key, cause_type=e.cause_type,
+                              cause_id=e.cause_id, actor_id=None, reduction_g=e.reduction_g,
+                              lifetime=True, now=now)
+        _settle(book, entry)  # the user's next earn starts from this one's balances
+        entries.append(entry)
+    txs = _journal(entries)
+    if any(tx is None for tx in txs):
+        raise _key_reused()
+    return txs
 
 
 def hold(user_id: int, points: int, *, key: str, cause_type: str,
@@ -566,8 +664,9 @@ def adjust(user_id: int, points: int, *, key: str, reason: str,
     if (done := _replayed(book, key, "adjustment", "admin", str(actor_id))) is not None:
         return done
     if points > 0:
-        return _credit(book, "adjustment", points, key, cause_type="admin",
-                       cause_id=str(actor_id), actor_id=actor_id, reason=reason)
+        return _write_entry(book, _credit_entry(
+            book, "adjustment", points, key, cause_type="admin", cause_id=str(actor_id),
+            actor_id=actor_id, reason=reason))
     if book.available < -points:
         raise _insufficient(-points, book.available)
     _take_from_lots(user_id, -points)

@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from app.audit import service as audit
-from app.behaviours.service import submit
+from app.behaviours.service import Report, report, submit_many
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
@@ -337,7 +337,11 @@ def _outcome(external_id: Any, status: str, reasons: list[str], behaviour=None,
 
 
 def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
-    """Each record on its own: a bad one is reported, the others still go through."""
+    """Each record on its own: a bad one is reported, the others still go through.
+
+    Records are validated one by one; those that may be credited are then submitted
+    together (behaviours.submit_many: a few statements for the whole batch).
+    """
     schema = BehaviourRecordSchema()
     loaded: list[tuple[dict | None, list[str]]] = []
     for raw in records:
@@ -348,18 +352,31 @@ def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
     links = resolve_users(partner.id, [r["user_ref"] for r, _ in loaded if r is not None])
     allowed = set(partner.methodologies or [])
     first_of: dict[str, int] = {}  # a repeated external id reports its first record's outcome
+    outcomes: dict[int, dict[str, Any]] = {}
+    reports: dict[int, Report] = {}
     for index, (record, _) in enumerate(loaded):
-        if record is not None:
-            first_of.setdefault(record["external_id"], index)
-
-    def lock_order(index: int) -> tuple:
-        user_id = links.get(loaded[index][0]["user_ref"])
-        return (user_id is None, user_id or 0, index)
-
-    # Crediting locks each record's user. Taken in user id order, two batches naming the
-    # same users cannot deadlock; one user's records still go in the batch's order.
-    outcomes = {index: _one(partner, loaded[index][0], allowed, links, index)
-                for index in sorted(first_of.values(), key=lock_order)}
+        if record is None or record["external_id"] in first_of:
+            continue
+        first_of[record["external_id"]] = index
+        ext, methodology = record["external_id"], record["methodology"]
+        user_id = links.get(record["user_ref"])
+        if methodology not in allowed:
+            outcomes[index] = _outcome(ext, "rejected", [
+                f"methodology {methodology!r} is not allowed for this partner"])
+        elif user_id is None:
+            outcomes[index] = _outcome(ext, "rejected", [NO_CONSENT])
+        else:
+            try:
+                reports[index] = report(
+                    user_id=user_id, methodology=methodology, occurred_at=record["occurred_at"],
+                    data=record["data"], evidence=record.get("evidence"), source="partner",
+                    partner_id=partner.id, external_id=ext)
+            except ApiError as err:
+                reasons = _reasons(err.errors) if err.errors else []
+                outcomes[index] = _outcome(ext, "invalid", reasons or [err.detail])
+    behaviours = submit_many(list(reports.values()))
+    for index, behaviour in zip(reports, behaviours, strict=True):
+        outcomes[index] = _outcome(behaviour.external_id, behaviour.status, [], behaviour)
     results: list[dict[str, Any]] = []
     for index, (record, errors) in enumerate(loaded):
         if record is None:
@@ -373,23 +390,3 @@ def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
     for r in results:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     return {"results": results, "counts": counts}
-
-
-def _one(partner: Partner, record: dict, allowed: set[str], links: dict[str, int],
-         index: int) -> dict[str, Any]:
-    ext, methodology = record["external_id"], record["methodology"]
-    if methodology not in allowed:
-        return _outcome(ext, "rejected", [f"methodology {methodology!r} is not allowed for "
-                                          "this partner"], index=index)
-    user_id = links.get(record["user_ref"])
-    if user_id is None:
-        return _outcome(ext, "rejected", [NO_CONSENT], index=index)
-    try:
-        behaviour = submit(user_id=user_id, methodology=methodology,
-                           occurred_at=record["occurred_at"], data=record["data"],
-                           evidence=record.get("evidence"), source="partner",
-                           partner_id=partner.id, external_id=ext)
-    except ApiError as err:
-        reasons = _reasons(err.errors) if err.errors else []
-        return _outcome(ext, "invalid", reasons or [err.detail], index=index)
-    return _outcome(ext, behaviour.status, [], behaviour, index=index)
