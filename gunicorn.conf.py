@@ -19,3 +19,14 @@ errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # No preload: each worker opens its own database pool after the fork.
 preload_app = False
+
+
+def post_worker_init(worker):
+    """Freeze what the app built at start-up (mappers, schemas, routes) out of the garbage
+    collector's reach: they live as long as the worker, and every full collection would
+    rescan them. A partner batch creates enough objects to trigger several per request;
+    frozen, one costs a fifth less CPU (bench/ingest_bench.py)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -216,6 +216,9 @@ def _decimal_context() -> Context:
     return Context(prec=28, rounding=ROUND_HALF_EVEN)
 
 
+_RECORD_SCHEMAS: dict[tuple[type, type], Any] = {}
+
+
 class Methodology(ABC):
     """A versioned, cited way to quantify one kind of low-carbon behaviour.
 
@@ -243,7 +246,11 @@ class Methodology(ABC):
     @classmethod
     def load_record(cls, data: Mapping[str, Any]) -> dict[str, Any]:
         """Validate raw record data; raises marshmallow.ValidationError."""
-        return cls.record_schema().load(data)
+        # One schema instance per class: building one costs more than a load.
+        schema = _RECORD_SCHEMAS.get((cls, cls.record_schema))
+        if schema is None:
+            schema = _RECORD_SCHEMAS[(cls, cls.record_schema)] = cls.record_schema()
+        return schema.load(data)
 
     @classmethod
     @abstractmethod
