@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, func, select, text
+from sqlalchemy import Table, any_, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -29,6 +30,19 @@ def scalar(stmt, params=None):
 
 def on_postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
+
+
+def one_of(column, values: Iterable[Any]):
+    """`column IN (values)` for a long list (a batch's users or ids).
+
+    PostgreSQL gets `= ANY` of one array parameter: the statement stays the same whatever
+    the count, where an IN list makes the driver and the server parse one parameter per
+    value. SQLite gets the IN list.
+    """
+    values = list(values)
+    if on_postgresql():
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def dialect_insert(table):

@@ -30,7 +30,7 @@ from app.ledger import service as ledger
 from app.localtime import local_date
 from app.methodology import service as methodologies
 from app.methodology.models import MethodologyVersion
-from app.sql import insert_rows, new_ids
+from app.sql import insert_rows, new_ids, one_of
 from app.users.models import User
 from methodologies.base import Methodology, PlausibilityContext
 
@@ -177,11 +177,10 @@ def _partner_resends(reports: list[Report]) -> dict:
         if r.partner_id is not None:
             by_partner.setdefault(r.partner_id, []).append(r.external_id)
     for partner_id, external_ids in by_partner.items():
-        for start in range(0, len(external_ids), 500):
-            for b in db.session.scalars(select(Behaviour).where(
-                    Behaviour.partner_id == partner_id,
-                    Behaviour.external_id.in_(external_ids[start:start + 500]))):
-                found[(partner_id, b.external_id)] = b
+        for b in db.session.scalars(select(Behaviour).where(
+                Behaviour.partner_id == partner_id,
+                one_of(Behaviour.external_id, external_ids))):
+            found[(partner_id, b.external_id)] = b
     return found
 
 
@@ -309,13 +308,12 @@ class _Nearby:
             users = sorted({s[0] for s in stretch})
             first_day, last_day = min(s[1] for s in stretch), max(s[1] for s in stretch)
             first, last = min(s[2] for s in stretch), max(s[3] for s in stretch)
-            for at in range(0, len(users), 500):
-                rows = db.session.execute(select(*_NEARBY_COLUMNS).where(
-                    Behaviour.user_id.in_(users[at:at + 500]), Behaviour.status.in_(COUNTED),
-                    Behaviour.local_date.between(first_day, last_day)
-                    | ((Behaviour.window_start <= last) & (Behaviour.window_end >= first))))
-                for row in rows:
-                    nearby.by_user.setdefault(row.user_id, {})[row.id] = row
+            rows = db.session.execute(select(*_NEARBY_COLUMNS).where(
+                one_of(Behaviour.user_id, users), Behaviour.status.in_(COUNTED),
+                Behaviour.local_date.between(first_day, last_day)
+                | ((Behaviour.window_start <= last) & (Behaviour.window_end >= first))))
+            for row in rows:
+                nearby.by_user.setdefault(row.user_id, {})[row.id] = row
             i = j
         for user_id, rows in nearby.by_user.items():
             nearby.by_user[user_id] = dict(sorted(rows.items()))

@@ -37,7 +37,7 @@ from app.ledger.models import (
     Lot,
 )
 from app.localtime import local_date, local_midnight
-from app.sql import as_json, insert_ignoring_conflicts, on_postgresql
+from app.sql import as_json, insert_ignoring_conflicts, on_postgresql, one_of
 from app.sql import execute as _sql
 from app.sql import scalar as _sql_scalar
 
@@ -82,25 +82,21 @@ def _user_account_rows(user_id: int) -> list[dict]:
 
 
 _USER_KINDS = (USER_AVAILABLE, USER_HELD, USER_DEBT)
-_BUMP = (update(ACCOUNTS).where(ACCOUNTS.c.user_id.in_(bindparam("uids", expanding=True)),
-                                 ACCOUNTS.c.kind == USER_AVAILABLE)
-         .values(lock_seq=ACCOUNTS.c.lock_seq + 1))
-_BOOKS = (select(ACCOUNTS.c.id, ACCOUNTS.c.user_id, ACCOUNTS.c.kind, ACCOUNTS.c.balance)
-          .where(ACCOUNTS.c.user_id.in_(bindparam("uids", expanding=True)),
-                 ACCOUNTS.c.kind.in_(_USER_KINDS)))
 # PostgreSQL: row locks in account id order (the one order every locker uses, so lockers
 # of several users cannot deadlock), and FOR UPDATE hands back the balances the previous
 # lock holder committed (a plain read in the same statement would not).
-_BOOKS_FOR_UPDATE = _BOOKS.order_by(ACCOUNTS.c.id).with_for_update()
-
-
 def _lock_and_read(user_ids: list[int]) -> list:
+    mine = one_of(ACCOUNTS.c.user_id, user_ids)
+    books = (select(ACCOUNTS.c.id, ACCOUNTS.c.user_id, ACCOUNTS.c.kind, ACCOUNTS.c.balance)
+             .where(mine, ACCOUNTS.c.kind.in_((USER_AVAILABLE, USER_HELD, USER_DEBT))))
     if on_postgresql():
-        return _sql(_BOOKS_FOR_UPDATE, {"uids": user_ids}).all()
+        return _sql(books.order_by(ACCOUNTS.c.id).with_for_update()).all()
     # SQLite has no row locks: the bump takes the database's write lock.
-    if _sql(_BUMP, {"uids": user_ids}).rowcount == 0:
+    bump = (update(ACCOUNTS).where(mine, ACCOUNTS.c.kind == USER_AVAILABLE)
+            .values(lock_seq=ACCOUNTS.c.lock_seq + 1))
+    if _sql(bump).rowcount == 0:
         return []
-    return _sql(_BOOKS, {"uids": user_ids}).all()
+    return _sql(books).all()
 
 
 def lock_books(user_ids: Iterable[int]) -> dict[int, Book]:

@@ -28,6 +28,7 @@ from app.partners.models import (
     PartnerLinkCode,
 )
 from app.partners.schemas import BehaviourRecordSchema
+from app.sql import one_of
 from app.users.models import User
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
@@ -271,17 +272,13 @@ def resolve_user(partner_id: int, partner_user_ref: str) -> int | None:
 
 def resolve_users(partner_id: int, refs: Iterable[str]) -> dict[str, int]:
     """resolve_user for many references in one query (the batch endpoint)."""
-    refs = list(set(refs))
-    found: dict[str, int] = {}
-    for start in range(0, len(refs), 500):
-        rows = db.session.execute(
-            select(PartnerLink.partner_user_ref, PartnerLink.user_id)
-            .join(User, User.id == PartnerLink.user_id)
-            .where(PartnerLink.partner_id == partner_id,
-                   PartnerLink.partner_user_ref.in_(refs[start:start + 500]),
-                   PartnerLink.status == ACTIVE, User.disabled_at.is_(None)))
-        found.update({ref: user_id for ref, user_id in rows})
-    return found
+    rows = db.session.execute(
+        select(PartnerLink.partner_user_ref, PartnerLink.user_id)
+        .join(User, User.id == PartnerLink.user_id)
+        .where(PartnerLink.partner_id == partner_id,
+               one_of(PartnerLink.partner_user_ref, set(refs)),
+               PartnerLink.status == ACTIVE, User.disabled_at.is_(None)))
+    return {ref: user_id for ref, user_id in rows}
 
 
 def my_links(user: User, status: str | None = None):
