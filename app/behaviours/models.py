@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,7 +40,10 @@ class Behaviour(db.Model):
               "local_date"),
         Index("ix_behaviours_user_id_window_start", "user_id", "window_start"),
         Index("ix_behaviours_local_date", "local_date"),
-        Index("ix_behaviours_status", "status"),
+        # The review queue, oldest first; the other statuses are the bulk and need no index.
+        Index("ix_behaviours_pending_review", "id",
+              postgresql_where=text("status = 'pending_review'"),
+              sqlite_where=text("status = 'pending_review'")),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

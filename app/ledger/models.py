@@ -52,13 +52,17 @@ class LedgerAccount(db.Model):
         CheckConstraint(f"kind NOT IN ('{USER_AVAILABLE}', '{USER_HELD}') OR balance >= 0",
                         name="user_not_negative"),
         CheckConstraint(f"kind <> '{USER_DEBT}' OR balance <= 0", name="debt_not_positive"),
+        # Three accounts per user, one per merchant: only the merchants' are indexed.
+        Index("ix_ledger_accounts_merchant_id", "merchant_id",
+              postgresql_where=text("merchant_id IS NOT NULL"),
+              sqlite_where=text("merchant_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(24))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
-    merchant_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    merchant_id: Mapped[int | None] = mapped_column(BigInteger)
     balance: Mapped[int | None] = mapped_column(BigInteger)
     # Bumped to take the per-user lock: every change to a user's points starts there.
     lock_seq: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -73,6 +77,10 @@ class LedgerTransaction(db.Model):
         UniqueConstraint("user_id", "idempotency_key"),
         CheckConstraint(_in("type", TX_TYPES), name="type"),
         Index("ix_ledger_transactions_user_id_id", "user_id", "id"),
+        # Only hold, capture and release carry a hold: earns, the bulk, stay out of the index.
+        Index("ix_ledger_transactions_hold_id", "hold_id",
+              postgresql_where=text("hold_id IS NOT NULL"),
+              sqlite_where=text("hold_id IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -88,7 +96,7 @@ class LedgerTransaction(db.Model):
     cause_id: Mapped[str | None] = mapped_column(String(64))
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"),
                                                     unique=True)
-    hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"), index=True)
+    hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"))
     reduction_g: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=Decimal(0))
     reason: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
