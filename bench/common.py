@@ -46,6 +46,34 @@ def drop_db(server: str, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+# -- CPU accounting ---------------------------------------------------------------------
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds a process has used (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / HZ
+
+
+def children(pid: int) -> list[int]:
+    """A process's children (gunicorn's workers)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def backends(url: str) -> list[int]:
+    """The PostgreSQL backends connected to `url`'s database, but not this query's."""
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()")]
+
+
 # -- gunicorn ---------------------------------------------------------------------------
 
 def env_for(url: str) -> dict[str, str]:

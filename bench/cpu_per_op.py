@@ -10,7 +10,6 @@ Client CPU is this process's; server CPU is read from /proc for the connection's
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
@@ -19,23 +18,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_db, db_url, drop_db  # noqa: E402
+from bench.common import create_db, db_url, drop_db, process_cpu  # noqa: E402
 from bench.ledger_bench import create_bare_tables, make_app, seed  # noqa: E402
-
-HZ = os.sysconf("SC_CLK_TCK")
-
-
-def backend_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / HZ
 
 
 def measure(label: str, run, backend_pid: int, ops: int) -> None:
     run(200)  # warm: prepared statements, caches
-    server, client, wall = backend_cpu(backend_pid), time.process_time(), time.perf_counter()
+    server, client, wall = process_cpu(backend_pid), time.process_time(), time.perf_counter()
     run(ops)
     print(f"{label:<14} client {1000 * (time.process_time() - client) / ops:.3f} ms  "
-          f"server {1000 * (backend_cpu(backend_pid) - server) / ops:.3f} ms  "
+          f"server {1000 * (process_cpu(backend_pid) - server) / ops:.3f} ms  "
           f"wall {1000 * (time.perf_counter() - wall) / ops:.3f} ms")
 
 

@@ -34,11 +34,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     PASSWORD,
+    backends,
     call,
+    children,
     create_db,
     db_url,
     drop_db,
     env_for,
+    process_cpu,
     serve,
     serve_bare,
 )
@@ -211,7 +214,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=None,
+                        help="partners sending batches at once (default: one per worker)")
     args = parser.parse_args()
+    clients = args.clients or args.workers
 
     name, bare_name = (f"ingest_bench_{uuid.uuid4().hex[:8]}",
                        f"bare_bench_{uuid.uuid4().hex[:8]}")
@@ -225,8 +231,13 @@ def main() -> None:
         procs.append(app_proc)
         base = f"http://127.0.0.1:{PORT}"
         key_id, secret, user_ids = setup_partner(base, url)
+        # CPU of the app's workers and of the database's backends over the batch run.
+        # (a backend that connects during the run counts from zero)
+        before = {p: process_cpu(p) for p in children(app_proc.pid) + backends(url)}
         elapsed, counts = partner_batches(base, key_id, secret, user_ids, args.batches,
-                                          args.batch_size, clients=2)
+                                          args.batch_size, clients=clients)
+        app_cpu, db_cpu = (sum(process_cpu(p) - before.get(p, 0) for p in pids) for pids in
+                           (children(app_proc.pid), backends(url)))
         total = sum(counts.values())
         tokens = citizen_tokens(base, user_ids, 200)
         script = WRK_CITIZEN % {"tokens": ",".join(f'"{t}"' for t in tokens),
@@ -245,9 +256,13 @@ def main() -> None:
 
     print(f"\ningest benchmark, PostgreSQL, gunicorn {args.workers} workers, "
           f"{os.cpu_count()} cores")
-    print(f"partner batches: {args.batches} × {args.batch_size} records in {elapsed:.1f} s "
+    print(f"partner batches: {args.batches} × {args.batch_size} records from {clients} clients "
+          f"in {elapsed:.1f} s "
           f"→ {total / elapsed:.0f} records/s ({counts.get('credited', 0) / elapsed:.0f} "
           f"credited/s); outcomes {counts}")
+    print(f"CPU per record: app workers {app_cpu / total * 1000:.3f} ms, PostgreSQL backends "
+          f"{db_cpu / total * 1000:.3f} ms ({os.cpu_count()} cores ≈ "
+          f"{os.cpu_count() / (app_cpu + db_cpu) * total:.0f} records/s if nothing else ran)")
     print(f"{'endpoint':<34}{'req/s':>9}{'non-2xx':>9}{'errors':>8}{'vs bare':>9}")
     print(f"{'POST /api/v1/behaviours':<34}{citizen[0]:>9.0f}{citizen[1]:>9}{citizen[2]:>8}"
           f"{citizen[0] / bare[0]:>8.0%}")

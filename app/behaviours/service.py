@@ -19,7 +19,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.behaviours.models import Behaviour, ConversionRate
@@ -36,6 +36,7 @@ from methodologies.base import Methodology, PlausibilityContext
 
 BEHAVIOURS = Behaviour.__table__
 _COLUMN_KEYS = tuple(column.key for column in BEHAVIOURS.c)
+_NEW_INSTANCE = Behaviour.__mapper__.class_manager.new_instance
 COUNTED = ("credited", "pending_review", "capped")  # earlier records that count for a day
 DEFAULT_POINTS_PER_GRAM = Decimal(1)
 
@@ -124,7 +125,9 @@ def submit_many(reports: list[Report]) -> list[Behaviour]:
     earlier records, one read of the users' nearby behaviours per stretch of time, one
     insert of the new behaviours, one journal write for all the earns. Records are judged
     in the given order, each seeing the ones before it, so one user's caps and duplicates
-    come out as if the records had been sent one by one. Flushes only.
+    come out as if the records had been sent one by one. New behaviours come back as
+    written, outside the session (see _new_behaviour); a resend comes back as first
+    recorded. Flushes only.
     """
     books = ledger.lock_books(r.user_id for r in reports)
     resent = _partner_resends(reports)  # read under the locks: a concurrent resend waits
@@ -144,7 +147,7 @@ def submit_many(reports: list[Report]) -> list[Behaviour]:
 
 
 def _store(new: list[Behaviour], books: dict[int, ledger.Book]) -> None:
-    """Insert the judged behaviours with their earns, and keep them in the session.
+    """Insert the judged behaviours with their earns.
 
     Ids come first so the earns can be keyed by them and the rows inserted already
     pointing at their earns: one insert, no update after it.
@@ -155,14 +158,16 @@ def _store(new: list[Behaviour], books: dict[int, ledger.Book]) -> None:
         if (earlier := getattr(behaviour, "duplicate_of", None)) is not None:
             behaviour.reasons = [_duplicate_reason(earlier)]  # its id is known now
     _earn([b for b in new if b.status == "credited" and b.points > 0], books)
-    for behaviour in new:
-        for key in _COLUMN_KEYS:
-            if key not in behaviour.__dict__:
-                setattr(behaviour, key, None)  # every column set: nothing left to lazy-load
     insert_rows(BEHAVIOURS, [{key: b.__dict__[key] for key in _COLUMN_KEYS} for b in new])
-    for behaviour in new:
-        make_transient_to_detached(behaviour)  # as if just loaded: no INSERT at the flush
-        db.session.add(behaviour)
+
+
+def _new_behaviour(**columns: Any) -> Behaviour:
+    """A behaviour for _store to insert, built without the ORM's attribute events (a batch
+    builds hundreds) and never added to the session: its row is written by _store, so
+    read it again to change it. Every column starts set, so nothing is left to load."""
+    behaviour = _NEW_INSTANCE()
+    behaviour.__dict__.update(dict.fromkeys(_COLUMN_KEYS), version=None, **columns)
+    return behaviour
 
 
 def _key(r: Report) -> tuple[int, str] | None:
@@ -193,7 +198,7 @@ def _judge(r: Report, nearby: _Nearby) -> Behaviour:
     """Decide one record: rejected, pending_review, capped or credited (points not posted)."""
     cls = r.cls
     user_id, day, start, end = _span(r)
-    behaviour = Behaviour(
+    behaviour = _new_behaviour(
         user_id=user_id, methodology=cls.code, source=r.source, partner_id=r.partner_id,
         external_id=r.external_id, occurred_at=r.occurred_at, local_date=day,
         window_start=start, window_end=end, dedupe_group=_dedupe_group(r.record),
