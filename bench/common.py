@@ -60,6 +60,13 @@ def process_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / HZ
 
 
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields) - idle) / HZ, sum(fields) / HZ
+
+
 def children(pid: int) -> list[int]:
     """A process's children (gunicorn's workers)."""
     path = Path(f"/proc/{pid}/task/{pid}/children")
@@ -71,6 +78,7 @@ def backends(url: str) -> list[int]:
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         return [r[0] for r in conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' "
             "AND pid <> pg_backend_pid()")]
 
 

@@ -41,6 +41,7 @@ from bench.common import (  # noqa: E402
     db_url,
     drop_db,
     env_for,
+    machine_busy,
     process_cpu,
     serve,
     serve_bare,
@@ -234,8 +235,11 @@ def main() -> None:
         # CPU of the app's workers and of the database's backends over the batch run.
         # (a backend that connects during the run counts from zero)
         before = {p: process_cpu(p) for p in children(app_proc.pid) + backends(url)}
+        busy, client_cpu = machine_busy(), time.process_time()
         elapsed, counts = partner_batches(base, key_id, secret, user_ids, args.batches,
                                           args.batch_size, clients=clients)
+        client_cpu = time.process_time() - client_cpu
+        busy = [after - start for after, start in zip(machine_busy(), busy, strict=True)]
         app_cpu, db_cpu = (sum(process_cpu(p) - before.get(p, 0) for p in pids) for pids in
                            (children(app_proc.pid), backends(url)))
         total = sum(counts.values())
@@ -260,9 +264,9 @@ def main() -> None:
           f"in {elapsed:.1f} s "
           f"→ {total / elapsed:.0f} records/s ({counts.get('credited', 0) / elapsed:.0f} "
           f"credited/s); outcomes {counts}")
-    print(f"CPU per record: app workers {app_cpu / total * 1000:.3f} ms, PostgreSQL backends "
-          f"{db_cpu / total * 1000:.3f} ms ({os.cpu_count()} cores ≈ "
-          f"{os.cpu_count() / (app_cpu + db_cpu) * total:.0f} records/s if nothing else ran)")
+    print(f"CPU per record: app workers {app_cpu / total * 1000:.3f} ms, PostgreSQL client "
+          f"backends {db_cpu / total * 1000:.3f} ms, bench client {client_cpu / total * 1000:.3f}"
+          f" ms; the machine was {busy[0] / busy[1]:.0%} busy during the run (all processes)")
     print(f"{'endpoint':<34}{'req/s':>9}{'non-2xx':>9}{'errors':>8}{'vs bare':>9}")
     print(f"{'POST /api/v1/behaviours':<34}{citizen[0]:>9.0f}{citizen[1]:>9}{citizen[2]:>8}"
           f"{citizen[0] / bare[0]:>8.0%}")

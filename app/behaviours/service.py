@@ -97,6 +97,10 @@ class Report:
     partner_id: int | None = None
     external_id: str | None = None
 
+    def __post_init__(self) -> None:
+        self.local_date = local_date(self.occurred_at)
+        self.window_start, self.window_end = _window(self.record, self.occurred_at)
+
 
 def report(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[str, Any],
            evidence: dict[str, Any] | None, source: str, partner_id: int | None = None,
@@ -190,8 +194,7 @@ def _partner_resends(reports: list[Report]) -> dict:
 
 
 def _span(r: Report) -> tuple[int, date, datetime, datetime]:
-    start, end = _window(r.record, r.occurred_at)
-    return r.user_id, local_date(r.occurred_at), start, end
+    return r.user_id, r.local_date, r.window_start, r.window_end
 
 
 def _judge(r: Report, nearby: _Nearby) -> Behaviour:

@@ -217,7 +217,7 @@ def _entry(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], 
            reason: str | None = None, reverses_id: int | None = None,
            hold_id: int | None = None, reduction_g: Decimal = Decimal(0),
            lifetime: tuple[int, Decimal] | None = None, new_lot: int = 0,
-           now: datetime | None = None) -> _Entry:
+           now: datetime | None = None, lot_expires_at: datetime | None = None) -> _Entry:
     """A balanced transaction on `book` (not yet written; `book` is left as it was).
 
     `lifetime` (points, grams) moves the user's lifetime totals in the same UPDATE;
@@ -249,7 +249,8 @@ def _entry(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], 
              for account, change in delta.items()
              if change or (lifetime and account == book.available_id)]
     lot = {"user_id": book.user_id, "amount": new_lot, "open_amount": new_lot,
-           "expired_amount": 0, "expires_at": lot_expiry(now)} if new_lot else None
+           "expired_amount": 0, "expires_at": lot_expires_at or lot_expiry(now)
+           } if new_lot else None
     return _Entry(tx_row, postings, moves, lot, available, held,
                   book.debt + delta[book.debt_id])
 
@@ -430,7 +431,8 @@ def _positive(points: int) -> None:
 def _credit_entry(book: Book, tx_type: str, points: int, key: str, *, cause_type: str,
                   cause_id: str | None, actor_id: int | None, reason: str | None = None,
                   reduction_g: Decimal = Decimal(0), lifetime: bool = False,
-                  now: datetime | None = None) -> _Entry:
+                  now: datetime | None = None, lot_expires_at: datetime | None = None
+                  ) -> _Entry:
     """Issue points to the user: debt is settled first, the rest becomes a new lot."""
     settle = min(points, -book.debt)
     to_available = points - settle
@@ -439,7 +441,7 @@ def _credit_entry(book: Book, tx_type: str, points: int, key: str, *, cause_type
         (book.available_id, to_available), (book.debt_id, settle),
     ], cause_type=cause_type, cause_id=cause_id, actor_id=actor_id, reason=reason,
         reduction_g=reduction_g, lifetime=(points, reduction_g) if lifetime else None,
-        new_lot=to_available, now=now)
+        new_lot=to_available, now=now, lot_expires_at=lot_expires_at)
 
 
 def earn(user_id: int, points: int, *, key: str, cause_type: str, cause_id: str | None = None,
@@ -480,13 +482,14 @@ def earn_many(earnings: list[Earning], books: dict[int, Book]) -> list[Row]:
     each settling debt first and recording the balances after it.
     """
     now = utcnow()
+    expires_at = lot_expiry(now)  # the same for every earn of the batch
     entries = []
     for e in earnings:
         _positive(e.points)
         book = books[e.user_id]
         entry = _credit_entry(book, "earn", e.points, e.key, cause_type=e.cause_type,
                               cause_id=e.cause_id, actor_id=None, reduction_g=e.reduction_g,
-                              lifetime=True, now=now)
+                              lifetime=True, now=now, lot_expires_at=expires_at)
         _settle(book, entry)  # the user's next earn starts from this one's balances
         entries.append(entry)
     txs = _journal(entries)
