@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, time, timedelta
 
 from tests.conftest import run_sql
 from tests.helpers import assert_problem
@@ -152,3 +153,31 @@ def test_methodology_no_longer_allowed_is_rejected(app, api, admin, approved, pa
     result = partner.post("/behaviours", {"records": [trip("m1", "alice", 2)]}).get_json()
     assert result["results"][0]["status"] == "rejected"
     assert "not allowed" in result["results"][0]["reasons"][0]
+
+
+def test_one_batch_judges_its_records_in_order(app, api, approved, partner, link, monkeypatch):
+    """Duplicates and caps inside one batch come out as if the records came one by one."""
+    monkeypatch.setitem(app.config, "DAILY_CAP_G", 2000)
+    alice, bob = link("alice"), link("bob")
+    zone = app.config["TIMEZONE"]
+    day = datetime.now(zone).date() - timedelta(days=1)
+
+    def at(hour: int) -> str:
+        return datetime.combine(day, time(hour), zone).isoformat()
+
+    records = [trip("a1", "alice", 0, occurred_at=at(8)),
+               trip("b1", "bob", 0, occurred_at=at(8)),
+               trip("a2", "alice", 0, occurred_at=at(8)),   # a1 reported again
+               trip("a3", "alice", 0, occurred_at=at(12)),
+               trip("a4", "alice", 0, occurred_at=at(18)),  # reaches the daily cap
+               trip("a5", "alice", 0, occurred_at=at(20))]  # over it
+    results = partner.post("/behaviours", {"records": records}).get_json()["results"]
+    assert [r["status"] for r in results] == [
+        "credited", "credited", "rejected", "credited", "credited", "capped"]
+    assert results[2]["reasons"] == [
+        f"duplicate of behaviour {results[0]['behaviour_id']} (partner) covering the same time"]
+    assert [r["points"] for r in results if r["status"] == "credited"] == [
+        837, 837, 837, 2000 - 2 * 837]
+    assert _balance(api, alice) == 2000 and _balance(api, bob) == 837
+    ids = [r["behaviour_id"] for r in results]
+    assert len(set(ids)) == 6 and ids == sorted(ids)  # one row each, in the batch's order
