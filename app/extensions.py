@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 
-from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
@@ -13,6 +12,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+from app.auth.jwt_manager import JWTManager
 from app.http.api import ProblemApi
 
 # Explicit constraint names keep Alembic migrations identical on SQLite and PostgreSQL.

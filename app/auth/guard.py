@@ -10,12 +10,11 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from flask import current_app, g
+from flask import g
 from flask_jwt_extended import JWTManager, get_current_user, verify_jwt_in_request
 from flask_smorest import Blueprint
 
 from app.auth import service
-from app.config import jwt_key_id
 from app.http.problems import ApiError, error_responses, problem_response
 from app.users.models import User
 
@@ -52,19 +51,7 @@ def _unauthorized(detail: str, slug: str = "unauthorized"):
 
 
 def init_jwt(jwt: JWTManager) -> None:
-    # Signing-key rotation: tokens name their key (kid), so after a rotation the tokens
-    # signed with a retired key keep working until they expire instead of logging
-    # everyone out. A token without a kid (or an unknown one) is checked against the
-    # current key.
-    @jwt.additional_headers_loader
-    def _key_id(_identity: Any) -> dict:
-        return {"kid": jwt_key_id(current_app.config["JWT_SECRET_KEY"])}
-
-    @jwt.decode_key_loader
-    def _verify_key(header: dict, _claims: dict) -> str:
-        return current_app.config["JWT_VERIFY_KEYS"].get(
-            header.get("kid"), current_app.config["JWT_SECRET_KEY"])
-
+    # Signing keys (which key signs, which verifies) are app.auth.jwt_manager's.
     @jwt.token_in_blocklist_loader
     def _refused(_header: dict, claims: dict) -> bool:
         g.token_user = service.token_user(claims)

@@ -22,6 +22,7 @@ from flask import Response, current_app, g, request
 from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 from sqlalchemy import (
+    BigInteger,
     ForeignKey,
     String,
     Text,
@@ -32,12 +33,13 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db_types import BigIntId, UtcDateTime, utcnow
 from app.extensions import db
 from app.http.problems import ApiError
-from app.sql import dialect_insert, on_postgresql
+from app.sql import execute, on_postgresql
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
@@ -132,9 +134,9 @@ def _run_once(view: Callable, key: str, args: tuple, kwargs: dict) -> Any:
         return _replay(existing)
     response = current_app.make_response(view(*args, **kwargs))
     if response.status_code < 400:
-        db.session.execute(update(_KEYS).where(_KEYS.c.id == row_id).values(
-            status_code=response.status_code, content_type=response.content_type,
-            response_body=response.get_data(as_text=True)))
+        execute(_RECORD_RESPONSE, {"row_id": row_id, "status_code": response.status_code,
+                                   "content_type": response.content_type,
+                                   "response_body": response.get_data(as_text=True)})
     return response
 
 
@@ -145,6 +147,22 @@ def _replay(row) -> Response:
 
 
 _KEYS = IdempotencyKey.__table__
+_CLAIM_COLUMNS = ("scope", "endpoint", "key", "request_hash", "user_id", "created_at")
+_UNIQUE = ["scope", "endpoint", "key"]
+
+# The hot statements are built once (every unsafe request runs them) and executed on the
+# session's connection (app.sql.execute): building them and the ORM's per-statement work
+# cost more CPU than the round trips they wrap.
+# PostgreSQL: the row is inserted only if the transaction-scoped advisory lock on the
+# claim is free (a SELECT of the new values WHERE pg_try_advisory_xact_lock(…)).
+_PG_CLAIM = (postgresql.insert(_KEYS).from_select(list(_CLAIM_COLUMNS), select(
+    *(bindparam(f"new_{name}", type_=_KEYS.c[name].type).label(name) for name in _CLAIM_COLUMNS)
+).where(func.pg_try_advisory_xact_lock(bindparam("lock_id", type_=BigInteger))))
+    .on_conflict_do_nothing(index_elements=_UNIQUE).returning(_KEYS.c.id))
+_SQLITE_CLAIM = (sqlite.insert(_KEYS).on_conflict_do_nothing(index_elements=_UNIQUE)
+                 .returning(_KEYS.c.id))
+# SET status_code, content_type, response_body: the columns named by the parameters.
+_RECORD_RESPONSE = update(_KEYS).where(_KEYS.c.id == bindparam("row_id"))
 
 
 def _claim(claim: tuple[str, str, str], digest: str, user_id: int | None) -> int | None:
@@ -156,19 +174,15 @@ def _claim(claim: tuple[str, str, str], digest: str, user_id: int | None) -> int
     if on_postgresql():
         lock_id = int.from_bytes(hashlib.sha256("\x1f".join(claim).encode()).digest()[:8],
                                  "big", signed=True)
-        row = select(*(bindparam(f"new_{name}", value, type_=_KEYS.c[name].type).label(name)
-                       for name, value in values.items())
-                     ).where(func.pg_try_advisory_xact_lock(lock_id))
-        stmt = dialect_insert(_KEYS).from_select(list(values), row)
-    else:
-        with _inflight_lock:
-            if claim in _inflight:
-                return None
-            _inflight.add(claim)
-        g.setdefault("idempotency_claims", []).append(claim)
-        stmt = dialect_insert(_KEYS).values(values)
-    return db.session.execute(stmt.on_conflict_do_nothing(
-        index_elements=["scope", "endpoint", "key"]).returning(_KEYS.c.id)).scalar()
+        return execute(_PG_CLAIM, {"lock_id": lock_id,
+                                   **{f"new_{name}": value for name, value in values.items()}}
+                       ).scalar()
+    with _inflight_lock:
+        if claim in _inflight:
+            return None
+        _inflight.add(claim)
+    g.setdefault("idempotency_claims", []).append(claim)
+    return execute(_SQLITE_CLAIM, values).scalar()
 
 
 def release_local_claims(_exc: BaseException | None = None) -> None:
