@@ -32,17 +32,18 @@ def on_postgresql() -> bool:
     return db.session.get_bind().dialect.name == "postgresql"
 
 
-def one_of(column, values: Iterable[Any]):
+def one_of(column, values: Iterable[Any] | None = None, *, name: str | None = None):
     """`column IN (values)` for a long list (a batch's users or ids).
 
     PostgreSQL gets `= ANY` of one array parameter: the statement stays the same whatever
     the count, where an IN list makes the driver and the server parse one parameter per
-    value. SQLite gets the IN list.
+    value. SQLite gets the IN list. With `name` instead of values, the list is bound when
+    the statement runs (for statements built once per database kind).
     """
-    values = list(values)
+    value = {} if name else {"value": list(values)}
     if on_postgresql():
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
-    return column.in_(values)
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type), **value))
+    return column.in_(bindparam(name, expanding=True, **value))
 
 
 def dialect_insert(table):
@@ -104,6 +105,10 @@ def as_json(rows: list[dict[str, Any]]) -> str:
     return json.dumps(rows, default=_json_value, separators=(",", ":"))
 
 
+_NEXTVAL = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                "FROM generate_series(1, :count)")
+
+
 def new_ids(table: Table, count: int) -> list[int]:
     """`count` unused primary keys of `table`, for rows that others must point to first.
 
@@ -113,9 +118,19 @@ def new_ids(table: Table, count: int) -> list[int]:
     if count == 0:
         return []
     if on_postgresql():
-        return sorted(execute(text(
-            "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
-            "FROM generate_series(1, :count)"), {"table": table.name, "count": count}
-        ).scalars())
+        return sorted(execute(_NEXTVAL, {"table": table.name, "count": count}).scalars())
     last = scalar(select(func.coalesce(func.max(table.c.id), 0))) or 0
     return list(range(last + 1, last + 1 + count))
+
+
+def per_database(build):
+    """Memoise a statement builder per database kind (its clauses differ, see one_of)."""
+    built: dict[bool, Any] = {}
+
+    def statement():
+        postgres = on_postgresql()
+        if postgres not in built:
+            built[postgres] = build()
+        return built[postgres]
+
+    return statement

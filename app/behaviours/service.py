@@ -18,7 +18,7 @@ from typing import Any
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import event, select
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -30,7 +30,7 @@ from app.ledger import service as ledger
 from app.localtime import local_date
 from app.methodology import service as methodologies
 from app.methodology.models import MethodologyVersion
-from app.sql import insert_rows, new_ids, one_of
+from app.sql import execute, insert_rows, new_ids, one_of, per_database
 from app.users.models import User
 from methodologies.base import Methodology, PlausibilityContext
 
@@ -48,13 +48,15 @@ class Rate:
     effective_from: datetime | None
 
 
+_RATES = select(ConversionRate.id, ConversionRate.points_per_gram,
+                ConversionRate.effective_from).order_by(ConversionRate.effective_from.desc())
+
+
 def conversion_rate(at: datetime) -> Rate:
     """The platform rate in force at `at`; 1 point per gram until an admin sets one."""
     cache = _request_cache()
     if "rates" not in cache:
-        cache["rates"] = [Rate(r.id, r.points_per_gram, r.effective_from) for r in
-                          db.session.scalars(select(ConversionRate)
-                                             .order_by(ConversionRate.effective_from.desc()))]
+        cache["rates"] = [Rate(*row) for row in execute(_RATES)]
     return next((r for r in cache["rates"] if r.effective_from <= at),
                 Rate(None, DEFAULT_POINTS_PER_GRAM, None))
 
@@ -213,7 +215,7 @@ def _judge(r: Report, nearby: _Nearby) -> Behaviour:
             f"no approved version of {cls.code} was in force when this behaviour occurred"])
     behaviour.version, behaviour.methodology_version_id = version, version.id
     behaviour.parameters_hash = version.parameters_hash
-    params = _typed(cls, version)
+    params = methodologies.typed_values(cls, version)
 
     near = nearby.around(behaviour)
     if near.duplicate is not None:
@@ -256,13 +258,6 @@ def _in_force(code: str, at: datetime) -> MethodologyVersion | None:
     return methodologies.in_force(cache[code], at)
 
 
-def _typed(cls: type[Methodology], version: MethodologyVersion) -> dict[str, Any]:
-    cache = _request_cache().setdefault("params", {})
-    if version.id not in cache:
-        cache[version.id] = methodologies.typed_values(cls, version)
-    return cache[version.id]
-
-
 def _decided(behaviour: Behaviour, status: str, reasons: list[str]) -> Behaviour:
     behaviour.status, behaviour.reasons = status, reasons
     return behaviour
@@ -292,6 +287,16 @@ _NEARBY_COLUMNS = (Behaviour.id, Behaviour.user_id, Behaviour.methodology, Behav
 _STRETCH = timedelta(days=2)  # records this close in time are read together
 
 
+@per_database
+def _nearby_statement():
+    return select(*_NEARBY_COLUMNS).where(
+        one_of(Behaviour.user_id, name="users"), Behaviour.status.in_(COUNTED),
+        Behaviour.local_date.between(bindparam("first_day", type_=Behaviour.local_date.type),
+                                     bindparam("last_day", type_=Behaviour.local_date.type))
+        | ((Behaviour.window_start <= bindparam("last", type_=Behaviour.window_start.type))
+           & (Behaviour.window_end >= bindparam("first", type_=Behaviour.window_end.type))))
+
+
 class _Nearby:
     """The counted behaviours of some users around some times, grown as a batch is judged.
 
@@ -316,10 +321,9 @@ class _Nearby:
             users = sorted({s[0] for s in stretch})
             first_day, last_day = min(s[1] for s in stretch), max(s[1] for s in stretch)
             first, last = min(s[2] for s in stretch), max(s[3] for s in stretch)
-            rows = db.session.execute(select(*_NEARBY_COLUMNS).where(
-                one_of(Behaviour.user_id, users), Behaviour.status.in_(COUNTED),
-                Behaviour.local_date.between(first_day, last_day)
-                | ((Behaviour.window_start <= last) & (Behaviour.window_end >= first))))
+            rows = execute(_nearby_statement(), {
+                "users": users, "first_day": first_day, "last_day": last_day,
+                "first": first, "last": last})
             for row in rows:
                 nearby.by_user.setdefault(row.user_id, {})[row.id] = row
             i = j

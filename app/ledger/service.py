@@ -37,7 +37,7 @@ from app.ledger.models import (
     Lot,
 )
 from app.localtime import local_date, local_midnight
-from app.sql import as_json, insert_ignoring_conflicts, on_postgresql, one_of
+from app.sql import as_json, insert_ignoring_conflicts, on_postgresql, one_of, per_database
 from app.sql import execute as _sql
 from app.sql import scalar as _sql_scalar
 
@@ -85,18 +85,24 @@ _USER_KINDS = (USER_AVAILABLE, USER_HELD, USER_DEBT)
 # PostgreSQL: row locks in account id order (the one order every locker uses, so lockers
 # of several users cannot deadlock), and FOR UPDATE hands back the balances the previous
 # lock holder committed (a plain read in the same statement would not).
-def _lock_and_read(user_ids: list[int]) -> list:
-    mine = one_of(ACCOUNTS.c.user_id, user_ids)
+@per_database
+def _lock_statements() -> tuple:
+    mine = one_of(ACCOUNTS.c.user_id, name="uids")
     books = (select(ACCOUNTS.c.id, ACCOUNTS.c.user_id, ACCOUNTS.c.kind, ACCOUNTS.c.balance)
              .where(mine, ACCOUNTS.c.kind.in_((USER_AVAILABLE, USER_HELD, USER_DEBT))))
-    if on_postgresql():
-        return _sql(books.order_by(ACCOUNTS.c.id).with_for_update()).all()
-    # SQLite has no row locks: the bump takes the database's write lock.
     bump = (update(ACCOUNTS).where(mine, ACCOUNTS.c.kind == USER_AVAILABLE)
             .values(lock_seq=ACCOUNTS.c.lock_seq + 1))
-    if _sql(bump).rowcount == 0:
+    return books, books.order_by(ACCOUNTS.c.id).with_for_update(), bump
+
+
+def _lock_and_read(user_ids: list[int]) -> list:
+    books, books_for_update, bump = _lock_statements()
+    if on_postgresql():
+        return _sql(books_for_update, {"uids": user_ids}).all()
+    # SQLite has no row locks: the bump takes the database's write lock.
+    if _sql(bump, {"uids": user_ids}).rowcount == 0:
         return []
-    return _sql(books).all()
+    return _sql(books, {"uids": user_ids}).all()
 
 
 def lock_books(user_ids: Iterable[int]) -> dict[int, Book]:
@@ -682,22 +688,26 @@ def available(user_id: int) -> int:
         ACCOUNTS.c.user_id == user_id, ACCOUNTS.c.kind == USER_AVAILABLE)) or 0
 
 
+_BALANCES = (select(ACCOUNTS.c.kind, ACCOUNTS.c.balance, ACCOUNTS.c.lifetime_earned,
+                    ACCOUNTS.c.lifetime_reduction_g)
+             .where(ACCOUNTS.c.user_id == bindparam("user_id")))
+_EXPIRING = (select(LOTS.c.expires_at, LOTS.c.open_amount)
+             .where(LOTS.c.user_id == bindparam("user_id"), LOTS.c.open_amount > 0,
+                    LOTS.c.expires_at <= bindparam("until", type_=LOTS.c.expires_at.type))
+             .order_by(LOTS.c.expires_at))
+
+
 def summary(user_id: int, now: datetime | None = None) -> dict:
     """Balances, lifetime totals and what expires in the next 30 days (by local date)."""
     now = now or utcnow()
     accounts = {kind: (balance, earned, reduction) for kind, balance, earned, reduction in
-                _sql(select(LedgerAccount.kind, LedgerAccount.balance,
-                                          LedgerAccount.lifetime_earned,
-                                          LedgerAccount.lifetime_reduction_g)
-                                   .where(LedgerAccount.user_id == user_id))}
+                _sql(_BALANCES, {"user_id": user_id})}
     available, earned, reduction = accounts.get(USER_AVAILABLE, (0, 0, Decimal(0)))
     held = accounts.get(USER_HELD, (0,))[0]
     debt = accounts.get(USER_DEBT, (0,))[0]
     by_date: dict = {}
-    for expires_at, points in _sql(
-            select(Lot.expires_at, Lot.open_amount).where(
-                Lot.user_id == user_id, Lot.open_amount > 0,
-                Lot.expires_at <= now + timedelta(days=30)).order_by(Lot.expires_at)):
+    for expires_at, points in _sql(_EXPIRING, {"user_id": user_id,
+                                               "until": now + timedelta(days=30)}):
         day = local_date(expires_at)
         by_date[day] = by_date.get(day, 0) + points
     return {

@@ -8,8 +8,10 @@ approved it, from its effective date, until superseded or retired.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 from apispec import APISpec
@@ -71,8 +73,21 @@ def full_parameters(cls: type[Methodology], values: dict[str, Any] | None = None
             for name, p in defaults.items()}
 
 
-def typed_values(cls: type[Methodology], version: MethodologyVersion) -> dict[str, Any]:
-    return cls.coerce_params({n: p["value"] for n, p in version.parameters.items()})
+_TYPED: dict[tuple[type, str], Mapping[str, Any]] = {}
+
+
+def typed_values(cls: type[Methodology], version: MethodologyVersion) -> Mapping[str, Any]:
+    """A version's parameters as typed values (read-only).
+
+    Kept per process by parameter hash: a stored parameter set never changes (the hash
+    names it), and typing it again on every request cost more than the request's read.
+    """
+    key = (cls, version.parameters_hash)
+    typed = _TYPED.get(key)
+    if typed is None:
+        typed = _TYPED[key] = MappingProxyType(
+            cls.coerce_params({n: p["value"] for n, p in version.parameters.items()}))
+    return typed
 
 
 _plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)
