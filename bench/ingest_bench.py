@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/ingest_bench.py            # about 2 minutes; needs wrk (apt)
 
-1. Partner batches: a data partner sends signed batches of 500 mixed records
+1. Partner batches: data partners send signed batches of 500 mixed records
    (green travel, clean plate, recycling, paperless) for 10,000 linked users through
-   gunicorn; reported as records credited per second.
+   gunicorn, one client per worker (--clients); reported as records credited per second,
+   with the CPU per record of the workers, the database's backends and this client.
 2. Citizen POSTs: wrk sends self-reported trips (POST /api/v1/behaviours, a fresh
    Idempotency-Key and trip each time) as many citizens; requests per second.
 3. Baseline: bench/bare_app.py under the same gunicorn settings, one ledger-style
