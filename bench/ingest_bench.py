@@ -102,6 +102,16 @@ def setup_partner(base: str, url: str) -> tuple[str, str, list[int]]:
     return made["key_id"], made["secret"], user_ids
 
 
+def drop_foreign_keys(url: str) -> None:
+    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(
+            hide_password=False), autocommit=True) as raw:
+        for table, name in raw.execute(
+                "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'f' "
+                "AND conrelid::regclass::text IN ('behaviours', 'ledger_transactions', "
+                "'ledger_postings', 'ledger_lots', 'ledger_accounts')").fetchall():
+            raw.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+
+
 def record(i: int, user_id: int, base_time: datetime) -> dict:
     # Spread over many days and users: each record is a distinct act, under the caps.
     at = base_time - timedelta(minutes=7 * i)
@@ -216,6 +226,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--without-foreign-keys", action="store_true",
+                        help="experiment: drop the foreign keys of behaviours and the ledger "
+                             "tables in the scratch database first (what do they cost?)")
     parser.add_argument("--clients", type=int, default=None,
                         help="partners sending batches at once (default: one per worker)")
     args = parser.parse_args()
@@ -233,6 +246,8 @@ def main() -> None:
         procs.append(app_proc)
         base = f"http://127.0.0.1:{PORT}"
         key_id, secret, user_ids = setup_partner(base, url)
+        if args.without_foreign_keys:
+            drop_foreign_keys(url)
         # CPU of the app's workers and of the database's backends over the batch run.
         # (a backend that connects during the run counts from zero)
         before = {p: process_cpu(p) for p in children(app_proc.pid) + backends(url)}
@@ -260,7 +275,8 @@ def main() -> None:
         drop_db(args.server, bare_name)
 
     print(f"\ningest benchmark, PostgreSQL, gunicorn {args.workers} workers, "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores"
+          + (" — EXPERIMENT: foreign keys dropped" if args.without_foreign_keys else ""))
     print(f"partner batches: {args.batches} × {args.batch_size} records from {clients} clients "
           f"in {elapsed:.1f} s "
           f"→ {total / elapsed:.0f} records/s ({counts.get('credited', 0) / elapsed:.0f} "
