@@ -219,7 +219,7 @@ def _judge(r: Report, nearby: _Nearby) -> Behaviour:
 
     near = nearby.around(behaviour)
     if near.duplicate is not None:
-        behaviour.duplicate_of = near.duplicate  # not a column: for the reason, once flushed
+        behaviour.duplicate_of = near.duplicate  # not a column: the reason needs its id later
         return _decided(behaviour, "rejected", [_duplicate_reason(near.duplicate)])
     reasons = cls.plausibility(r.record, params, PlausibilityContext(
         same_day_count=len(near.same_day), source=r.source,
@@ -305,12 +305,11 @@ class _Nearby:
     """
 
     def __init__(self) -> None:
-        self.by_user: dict[int, dict[Any, Any]] = {}
-        self.added = 0
+        self.by_user: dict[int, list[Any]] = {}  # each user's, oldest first
 
     @classmethod
     def read(cls, spans: list[tuple[int, date, datetime, datetime]]) -> _Nearby:
-        nearby = cls()
+        found: dict[int, Any] = {}  # by id: stretches can overlap
         spans = sorted(spans, key=lambda s: s[2])
         i = 0
         while i < len(spans):
@@ -321,20 +320,18 @@ class _Nearby:
             users = sorted({s[0] for s in stretch})
             first_day, last_day = min(s[1] for s in stretch), max(s[1] for s in stretch)
             first, last = min(s[2] for s in stretch), max(s[3] for s in stretch)
-            rows = execute(_nearby_statement(), {
+            found.update((row.id, row) for row in execute(_nearby_statement(), {
                 "users": users, "first_day": first_day, "last_day": last_day,
-                "first": first, "last": last})
-            for row in rows:
-                nearby.by_user.setdefault(row.user_id, {})[row.id] = row
+                "first": first, "last": last}))
             i = j
-        for user_id, rows in nearby.by_user.items():
-            nearby.by_user[user_id] = dict(sorted(rows.items()))
+        nearby = cls()
+        for _, row in sorted(found.items()):
+            nearby.by_user.setdefault(row.user_id, []).append(row)
         return nearby
 
     def add(self, behaviour: Behaviour) -> None:
-        """A behaviour judged in this batch: later ones see it (its id comes at the flush)."""
-        self.added += 1
-        self.by_user.setdefault(behaviour.user_id, {})[("new", self.added)] = behaviour
+        """A behaviour judged in this batch: the later ones see it."""
+        self.by_user.setdefault(behaviour.user_id, []).append(behaviour)
 
     def around(self, new: Behaviour) -> _Neighbours:
         """Same user and local day, or an overlapping time window (a trip across midnight)."""
@@ -342,7 +339,7 @@ class _Nearby:
             return ((b.window_start < new.window_end and new.window_start < b.window_end)
                     or (b.window_start, b.window_end) == (new.window_start, new.window_end))
 
-        rows = [b for b in self.by_user.get(new.user_id, {}).values()
+        rows = [b for b in self.by_user.get(new.user_id, ())
                 if b is not new and b.status in COUNTED
                 and (b.local_date == new.local_date or overlaps(b))]
         duplicate = next((b for b in rows if b.methodology == new.methodology

@@ -2,9 +2,9 @@
 
 Every operation on a user's points first takes that user's lock (row locks on the
 user's three accounts on PostgreSQL, the write lock on SQLite), then checks its
-idempotency key, then writes one balanced transaction. Nothing else ever
-locks two users (a partner batch locks its users in id order), so operations cannot
-deadlock. Functions flush; callers commit.
+idempotency key, then writes one balanced transaction. Only a partner batch locks
+several users, all in one statement and in account id order, the order every locker
+uses, so operations cannot deadlock. Functions flush; callers commit.
 """
 
 from __future__ import annotations
@@ -81,12 +81,14 @@ def _user_account_rows(user_id: int) -> list[dict]:
     ]
 
 
-_USER_KINDS = (USER_AVAILABLE, USER_HELD, USER_DEBT)
-# PostgreSQL: row locks in account id order (the one order every locker uses, so lockers
-# of several users cannot deadlock), and FOR UPDATE hands back the balances the previous
-# lock holder committed (a plain read in the same statement would not).
 @per_database
 def _lock_statements() -> tuple:
+    """(read, lock and read, SQLite's bump) for a list of users bound as `uids`.
+
+    PostgreSQL: row locks in account id order (the one order every locker uses, so lockers
+    of several users cannot deadlock), and FOR UPDATE hands back the balances the previous
+    lock holder committed (a plain read in the same statement would not).
+    """
     mine = one_of(ACCOUNTS.c.user_id, name="uids")
     books = (select(ACCOUNTS.c.id, ACCOUNTS.c.user_id, ACCOUNTS.c.kind, ACCOUNTS.c.balance)
              .where(mine, ACCOUNTS.c.kind.in_((USER_AVAILABLE, USER_HELD, USER_DEBT))))
