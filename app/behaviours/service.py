@@ -132,14 +132,14 @@ def submit_many(reports: list[Report]) -> list[Behaviour]:
     insert of the new behaviours, one journal write for all the earns. Records are judged
     in the given order, each seeing the ones before it, so one user's caps and duplicates
     come out as if the records had been sent one by one. New behaviours come back as
-    written, outside the session (see _new_behaviour); a resend comes back as first
+    written, outside the session (see _written); a resend comes back as first
     recorded. Flushes only.
     """
     books = ledger.lock_books(r.user_id for r in reports)
     resent = _partner_resends(reports)  # read under the locks: a concurrent resend waits
     nearby = _Nearby.read([_span(r) for r in reports if _key(r) not in resent])
-    out: list[Behaviour] = []
-    new: list[Behaviour] = []
+    out: list[Behaviour | _Draft] = []
+    new: list[_Draft] = []
     for r in reports:
         behaviour = resent.get(_key(r))
         if behaviour is None:
@@ -149,30 +149,42 @@ def submit_many(reports: list[Report]) -> list[Behaviour]:
                 resent[_key(r)] = behaviour  # the same external id again in this batch
         out.append(behaviour)
     _store(new, books)
-    return out
+    written = {id(draft): _written(draft) for draft in new}
+    return [written.get(id(b), b) for b in out]
 
 
-def _store(new: list[Behaviour], books: dict[int, ledger.Book]) -> None:
+class _Draft:
+    """A new behaviour while it is judged and stored: the columns as plain attributes.
+
+    Not a Behaviour, whose every attribute access goes through the ORM's instrumentation:
+    a batch judges hundreds, and that bookkeeping cost more than the judging.
+    """
+
+    def __init__(self, **columns: Any) -> None:
+        self.__dict__.update(dict.fromkeys(_COLUMN_KEYS), version=None, **columns)
+
+
+def _store(new: list[_Draft], books: dict[int, ledger.Book]) -> None:
     """Insert the judged behaviours with their earns.
 
     Ids come first so the earns can be keyed by them and the rows inserted already
     pointing at their earns: one insert, no update after it.
     """
     now = utcnow()
-    for behaviour, behaviour_id in zip(new, new_ids(BEHAVIOURS, len(new)), strict=True):
-        behaviour.id, behaviour.created_at = behaviour_id, now
-        if (earlier := getattr(behaviour, "duplicate_of", None)) is not None:
-            behaviour.reasons = [_duplicate_reason(earlier)]  # its id is known now
-    _earn([b for b in new if b.status == "credited" and b.points > 0], books)
-    insert_rows(BEHAVIOURS, [{key: b.__dict__[key] for key in _COLUMN_KEYS} for b in new])
+    for draft, behaviour_id in zip(new, new_ids(BEHAVIOURS, len(new)), strict=True):
+        draft.id, draft.created_at = behaviour_id, now
+        if (earlier := getattr(draft, "duplicate_of", None)) is not None:
+            draft.reasons = [_duplicate_reason(earlier)]  # its id is known now
+    _earn([d for d in new if d.status == "credited" and d.points > 0], books)
+    insert_rows(BEHAVIOURS, [{key: d.__dict__[key] for key in _COLUMN_KEYS} for d in new])
 
 
-def _new_behaviour(**columns: Any) -> Behaviour:
-    """A behaviour for _store to insert, built without the ORM's attribute events (a batch
-    builds hundreds) and never added to the session: its row is written by _store, so
-    read it again to change it. Every column starts set, so nothing is left to load."""
+def _written(draft: _Draft) -> Behaviour:
+    """The stored draft as a Behaviour, never added to the session (its row is written
+    already, so read it again to change it). Every column is set: nothing left to load."""
     behaviour = _NEW_INSTANCE()
-    behaviour.__dict__.update(dict.fromkeys(_COLUMN_KEYS), version=None, **columns)
+    behaviour.__dict__.update({key: draft.__dict__[key] for key in _COLUMN_KEYS},
+                              version=draft.version)
     return behaviour
 
 
@@ -199,11 +211,11 @@ def _span(r: Report) -> tuple[int, date, datetime, datetime]:
     return r.user_id, r.local_date, r.window_start, r.window_end
 
 
-def _judge(r: Report, nearby: _Nearby) -> Behaviour:
+def _judge(r: Report, nearby: _Nearby) -> _Draft:
     """Decide one record: rejected, pending_review, capped or credited (points not posted)."""
     cls = r.cls
     user_id, day, start, end = _span(r)
-    behaviour = _new_behaviour(
+    behaviour = _Draft(
         user_id=user_id, methodology=cls.code, source=r.source, partner_id=r.partner_id,
         external_id=r.external_id, occurred_at=r.occurred_at, local_date=day,
         window_start=start, window_end=end, dedupe_group=_dedupe_group(r.record),
@@ -258,7 +270,8 @@ def _in_force(code: str, at: datetime) -> MethodologyVersion | None:
     return methodologies.in_force(cache[code], at)
 
 
-def _decided(behaviour: Behaviour, status: str, reasons: list[str]) -> Behaviour:
+def _decided(behaviour: Behaviour | _Draft, status: str,
+             reasons: list[str]) -> Behaviour | _Draft:
     behaviour.status, behaviour.reasons = status, reasons
     return behaviour
 
@@ -329,11 +342,11 @@ class _Nearby:
             nearby.by_user.setdefault(row.user_id, []).append(row)
         return nearby
 
-    def add(self, behaviour: Behaviour) -> None:
+    def add(self, behaviour: _Draft) -> None:
         """A behaviour judged in this batch: the later ones see it."""
         self.by_user.setdefault(behaviour.user_id, []).append(behaviour)
 
-    def around(self, new: Behaviour) -> _Neighbours:
+    def around(self, new: Behaviour | _Draft) -> _Neighbours:
         """Same user and local day, or an overlapping time window (a trip across midnight)."""
         def overlaps(b: Any) -> bool:
             return ((b.window_start < new.window_end and new.window_start < b.window_end)
@@ -354,8 +367,8 @@ class _Nearby:
             credited_g_all=sum((b.credited_g or Decimal(0) for b in credited), Decimal(0)))
 
 
-def _decide_credit(cls: type[Methodology], params: dict[str, Any], behaviour: Behaviour,
-                   near: _Neighbours) -> Behaviour:
+def _decide_credit(cls: type[Methodology], params: dict[str, Any],
+                   behaviour: Behaviour | _Draft, near: _Neighbours) -> Behaviour | _Draft:
     """Apply the self-report discount and both daily caps: credited (with points) or capped."""
     this_methodology, all_methodologies = near.credited_g_this, near.credited_g_all
     grams = cls.apply_policy(behaviour.reduction_g, params, source=behaviour.source,
@@ -375,7 +388,7 @@ def _decide_credit(cls: type[Methodology], params: dict[str, Any], behaviour: Be
     return _decided(behaviour, "credited", reasons)
 
 
-def _earn(behaviours: list[Behaviour], books: dict[int, ledger.Book]) -> None:
+def _earn(behaviours: list[Behaviour | _Draft], books: dict[int, ledger.Book]) -> None:
     """Post the credited behaviours' points to the ledger (one write) and link each earn."""
     if not behaviours:
         return
