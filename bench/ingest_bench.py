@@ -53,12 +53,14 @@ PORT, BARE_PORT = 8091, 8099
 
 
 def seed(url: str, citizens: int = USERS) -> None:
-    """Migrate; approve the built-in methodologies; `citizens` users c1@bench.test, c2@… ."""
+    """Migrate; approve the built-in methodologies; `citizens` users c1@bench.test, c2@…,
+    written in bulk but left as registration leaves a citizen (role, empty accounts)."""
     from flask_migrate import upgrade
 
     from app import create_app
     from app.auth.passwords import hash_password
     from app.extensions import db
+    from app.ledger import service as ledger
     from app.methodology import service as methodologies
     from app.uow import unit_of_work
     from app.users import service as users
@@ -80,7 +82,11 @@ def seed(url: str, citizens: int = USERS) -> None:
                     "0, now(), now() FROM generate_series(1, %s) g", (pw, citizens))
         raw.execute("INSERT INTO user_roles (user_id, role, granted_at) SELECT id, 'citizen', "
                     "now() FROM users WHERE email LIKE 'c%%@bench.test'")
+        citizen_ids = [row[0] for row in raw.execute(
+            "SELECT id FROM users WHERE email LIKE 'c%%@bench.test'")]
         raw.close()
+        with unit_of_work():
+            ledger.open_books(citizen_ids)  # as users.register does
         db.engine.dispose()
 
 

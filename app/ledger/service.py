@@ -107,14 +107,21 @@ def _lock_and_read(user_ids: list[int]) -> list:
     return _sql(books, {"uids": user_ids}).all()
 
 
+def open_books(user_ids: Iterable[int]) -> None:
+    """Create the users' accounts (a citizen's registration), so that their first earn
+    need not; an account that exists already is left as it is."""
+    insert_ignoring_conflicts(LedgerAccount, [
+        row for user_id in user_ids for row in _user_account_rows(user_id)])
+
+
 def lock_books(user_ids: Iterable[int]) -> dict[int, Book]:
-    """Take several users' locks at once (a partner batch), accounts created on first need."""
+    """Take several users' locks at once (a partner batch), accounts created on first need
+    (a user registered before accounts were opened at registration, or not as a citizen)."""
     wanted = sorted(set(user_ids))
     rows = _lock_and_read(wanted) if wanted else []
     missing = sorted(set(wanted) - {row.user_id for row in rows})
     if missing:
-        insert_ignoring_conflicts(LedgerAccount, [
-            row for user_id in missing for row in _user_account_rows(user_id)])
+        open_books(missing)
         rows += _lock_and_read(missing)
     found: dict[int, dict[str, tuple[int, int]]] = {}
     for account_id, user_id, kind, balance in rows:

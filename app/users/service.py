@@ -9,6 +9,7 @@ from app.auth.passwords import hash_password, verify_password
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
+from app.ledger import service as ledger
 from app.users.models import ROLES, User, UserRole
 from app.users.schemas import normalize_email, normalize_mobile
 
@@ -40,6 +41,8 @@ def register(*, password: str, email: str | None = None, mobile: str | None = No
     db.session.add(user)
     # A concurrent registration of the same login fails here with IntegrityError: 409.
     db.session.flush()
+    if "citizen" in roles:
+        ledger.open_books([user.id])  # points accounts now, not in the first earn's batch
     return user
 
 

@@ -13,8 +13,10 @@ from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
 from app.ledger import service as ledger
-from app.ledger.models import Hold, LedgerTransaction, Lot
+from app.ledger.models import Hold, LedgerAccount, LedgerTransaction, Lot
 from app.uow import unit_of_work
+from app.users import service as users
+from tests.helpers import PASSWORD
 from tests.ledger.conftest import assert_consistent
 
 
@@ -50,6 +52,29 @@ def test_earn_credits_posted_and_available_and_creates_a_lot(new_user):
     local = lot.expires_at.astimezone(current_app.config["TIMEZONE"])
     assert (local.hour, local.minute) == (0, 0)
     assert 364 <= (lot.expires_at - utcnow()).days <= 365
+    assert_consistent()
+
+
+def account_kinds(user_id):
+    return sorted(db.session.scalars(select(LedgerAccount.kind).where(
+        LedgerAccount.user_id == user_id)))
+
+
+def test_a_citizen_has_empty_accounts_from_registration(new_user):
+    u = new_user()
+    assert account_kinds(u) == ["user_available", "user_debt", "user_held"]
+    assert balances(u) == (0, 0, 0, 0)
+    assert_consistent()
+
+
+def test_a_user_registered_without_accounts_gets_them_at_the_first_earn(ctx):
+    with unit_of_work():
+        u = users.register(email="staff-only@example.com", password=PASSWORD,
+                           roles=("merchant",)).id
+    assert account_kinds(u) == []
+    earn(u, 30, "first")
+    assert account_kinds(u) == ["user_available", "user_debt", "user_held"]
+    assert balances(u) == (30, 0, 30, 0)
     assert_consistent()
 
 
