@@ -130,8 +130,9 @@ class BehaviourRecordSchema(_Strict):
                                 metadata={"description": "Your id of a linked user"})
     methodology = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     occurred_at = ma.fields.AwareDateTime(required=True)
-    data = ma.fields.Dict(required=True, keys=ma.fields.String())
-    evidence = ma.fields.Dict(keys=ma.fields.String(), allow_none=True)
+    # JSON object keys are strings already (as in the citizen's BehaviourInSchema).
+    data = ma.fields.Dict(required=True)
+    evidence = ma.fields.Dict(allow_none=True)
 
 
 class _Unchecked(ma.fields.Nested):
