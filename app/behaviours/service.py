@@ -120,10 +120,11 @@ def report(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
 
 def submit(**fields: Any) -> Behaviour:
     """Record one behaviour and credit it if it passes every check. Flushes only."""
-    return submit_many([report(**fields)])[0]
+    behaviour = submit_many([report(**fields)])[0]
+    return _written(behaviour) if isinstance(behaviour, Draft) else behaviour
 
 
-def submit_many(reports: list[Report]) -> list[Behaviour]:
+def submit_many(reports: list[Report]) -> list[Behaviour | Draft]:
     """Record behaviours (one citizen's, or a partner batch's) and credit those that pass.
 
     Set-based, so a batch costs a handful of statements rather than a handful per record:
@@ -131,15 +132,15 @@ def submit_many(reports: list[Report]) -> list[Behaviour]:
     earlier records, one read of the users' nearby behaviours per stretch of time, one
     insert of the new behaviours, one journal write for all the earns. Records are judged
     in the given order, each seeing the ones before it, so one user's caps and duplicates
-    come out as if the records had been sent one by one. New behaviours come back as
-    written, outside the session (see _written); a resend comes back as first
+    come out as if the records had been sent one by one. New behaviours come back as the
+    Drafts they were judged as (stored, not in the session); a resend comes back as first
     recorded. Flushes only.
     """
     books = ledger.lock_books(r.user_id for r in reports)
     resent = _partner_resends(reports)  # read under the locks: a concurrent resend waits
     nearby = _Nearby.read([_span(r) for r in reports if _key(r) not in resent])
-    out: list[Behaviour | _Draft] = []
-    new: list[_Draft] = []
+    out: list[Behaviour | Draft] = []
+    new: list[Draft] = []
     for r in reports:
         behaviour = resent.get(_key(r))
         if behaviour is None:
@@ -149,22 +150,25 @@ def submit_many(reports: list[Report]) -> list[Behaviour]:
                 resent[_key(r)] = behaviour  # the same external id again in this batch
         out.append(behaviour)
     _store(new, books)
-    written = {id(draft): _written(draft) for draft in new}
-    return [written.get(id(b), b) for b in out]
+    return out
 
 
-class _Draft:
-    """A new behaviour while it is judged and stored: the columns as plain attributes.
+class Draft:
+    """A new behaviour as judged and stored: a Behaviour's columns (and its version) as
+    plain attributes.
 
-    Not a Behaviour, whose every attribute access goes through the ORM's instrumentation:
-    a batch judges hundreds, and that bookkeeping cost more than the judging.
+    Not a Behaviour, whose every attribute access goes through the ORM's instrumentation
+    and whose making costs an instance state: a batch judges hundreds, and that
+    bookkeeping cost more than the judging.
     """
 
     def __init__(self, **columns: Any) -> None:
         self.__dict__.update(dict.fromkeys(_COLUMN_KEYS), version=None, **columns)
 
+    methodology_version = Behaviour.methodology_version  # the same property
 
-def _store(new: list[_Draft], books: dict[int, ledger.Book]) -> None:
+
+def _store(new: list[Draft], books: dict[int, ledger.Book]) -> None:
     """Insert the judged behaviours with their earns.
 
     Ids come first so the earns can be keyed by them and the rows inserted already
@@ -179,7 +183,7 @@ def _store(new: list[_Draft], books: dict[int, ledger.Book]) -> None:
     insert_rows(BEHAVIOURS, [{key: d.__dict__[key] for key in _COLUMN_KEYS} for d in new])
 
 
-def _written(draft: _Draft) -> Behaviour:
+def _written(draft: Draft) -> Behaviour:
     """The stored draft as a Behaviour, never added to the session (its row is written
     already, so read it again to change it). Every column is set: nothing left to load."""
     behaviour = _NEW_INSTANCE()
@@ -211,11 +215,11 @@ def _span(r: Report) -> tuple[int, date, datetime, datetime]:
     return r.user_id, r.local_date, r.window_start, r.window_end
 
 
-def _judge(r: Report, nearby: _Nearby) -> _Draft:
+def _judge(r: Report, nearby: _Nearby) -> Draft:
     """Decide one record: rejected, pending_review, capped or credited (points not posted)."""
     cls = r.cls
     user_id, day, start, end = _span(r)
-    behaviour = _Draft(
+    behaviour = Draft(
         user_id=user_id, methodology=cls.code, source=r.source, partner_id=r.partner_id,
         external_id=r.external_id, occurred_at=r.occurred_at, local_date=day,
         window_start=start, window_end=end, dedupe_group=_dedupe_group(r.record),
@@ -270,8 +274,8 @@ def _in_force(code: str, at: datetime) -> MethodologyVersion | None:
     return methodologies.in_force(cache[code], at)
 
 
-def _decided(behaviour: Behaviour | _Draft, status: str,
-             reasons: list[str]) -> Behaviour | _Draft:
+def _decided(behaviour: Behaviour | Draft, status: str,
+             reasons: list[str]) -> Behaviour | Draft:
     behaviour.status, behaviour.reasons = status, reasons
     return behaviour
 
@@ -342,11 +346,11 @@ class _Nearby:
             nearby.by_user.setdefault(row.user_id, []).append(row)
         return nearby
 
-    def add(self, behaviour: _Draft) -> None:
+    def add(self, behaviour: Draft) -> None:
         """A behaviour judged in this batch: the later ones see it."""
         self.by_user.setdefault(behaviour.user_id, []).append(behaviour)
 
-    def around(self, new: Behaviour | _Draft) -> _Neighbours:
+    def around(self, new: Behaviour | Draft) -> _Neighbours:
         """Same user and local day, or an overlapping time window (a trip across midnight)."""
         def overlaps(b: Any) -> bool:
             return ((b.window_start < new.window_end and new.window_start < b.window_end)
@@ -368,7 +372,7 @@ class _Nearby:
 
 
 def _decide_credit(cls: type[Methodology], params: dict[str, Any],
-                   behaviour: Behaviour | _Draft, near: _Neighbours) -> Behaviour | _Draft:
+                   behaviour: Behaviour | Draft, near: _Neighbours) -> Behaviour | Draft:
     """Apply the self-report discount and both daily caps: credited (with points) or capped."""
     this_methodology, all_methodologies = near.credited_g_this, near.credited_g_all
     grams = cls.apply_policy(behaviour.reduction_g, params, source=behaviour.source,
@@ -388,7 +392,7 @@ def _decide_credit(cls: type[Methodology], params: dict[str, Any],
     return _decided(behaviour, "credited", reasons)
 
 
-def _earn(behaviours: list[Behaviour | _Draft], books: dict[int, ledger.Book]) -> None:
+def _earn(behaviours: list[Behaviour | Draft], books: dict[int, ledger.Book]) -> None:
     """Post the credited behaviours' points to the ledger (one write) and link each earn."""
     if not behaviours:
         return
