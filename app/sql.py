@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -103,6 +104,29 @@ def as_json(rows: list[dict[str, Any]]) -> str:
     server parses exactly; a None is SQL NULL (JSON columns included).
     """
     return json.dumps(rows, default=_json_value, separators=(",", ":"))
+
+
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+_DEFAULT_PLANS = text("SET LOCAL plan_cache_mode = DEFAULT")
+
+
+@contextmanager
+def planned_for_its_values() -> Iterator[None]:
+    """PostgreSQL plans the statements inside for the values they are given, never with a
+    generic plan.
+
+    For a statement whose best plan depends on a long array's contents: a generic plan,
+    which cannot see them, may be chosen while a table is small and then kept by the
+    connection. One was: a partner's earlier records filtered row by row against all of a
+    batch's external ids, a cost that grew with the partner's history. Not for the big
+    JSON writes, which cost more to plan with their documents inlined.
+    """
+    if not on_postgresql():
+        yield
+        return
+    execute(_CUSTOM_PLANS)
+    yield
+    execute(_DEFAULT_PLANS)  # not reached on an error: the transaction is rolled back
 
 
 _NEXTVAL = text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "

@@ -30,7 +30,14 @@ from app.ledger import service as ledger
 from app.localtime import local_date
 from app.methodology import service as methodologies
 from app.methodology.models import MethodologyVersion
-from app.sql import execute, insert_rows, new_ids, one_of, per_database
+from app.sql import (
+    execute,
+    insert_rows,
+    new_ids,
+    one_of,
+    per_database,
+    planned_for_its_values,
+)
 from app.users.models import User
 from methodologies.base import Methodology, PlausibilityContext
 
@@ -203,11 +210,14 @@ def _partner_resends(reports: list[Report]) -> dict:
     for r in reports:
         if r.partner_id is not None:
             by_partner.setdefault(r.partner_id, []).append(r.external_id)
-    for partner_id, external_ids in by_partner.items():
-        for b in db.session.scalars(select(Behaviour).where(
-                Behaviour.partner_id == partner_id,
-                one_of(Behaviour.external_id, external_ids))):
-            found[(partner_id, b.external_id)] = b
+    if not by_partner:
+        return found
+    with planned_for_its_values():  # an index probe per external id, never a filter
+        for partner_id, external_ids in by_partner.items():
+            for b in db.session.scalars(select(Behaviour).where(
+                    Behaviour.partner_id == partner_id,
+                    one_of(Behaviour.external_id, external_ids))):
+                found[(partner_id, b.external_id)] = b
     return found
 
 
