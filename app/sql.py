@@ -117,9 +117,10 @@ def planned_for_its_values() -> Iterator[None]:
 
     For a statement whose best plan depends on a long array's contents: a generic plan,
     which cannot see them, may be chosen while a table is small and then kept by the
-    connection. One was: a partner's earlier records filtered row by row against all of a
-    batch's external ids, a cost that grew with the partner's history. Not for the big
-    JSON writes, which cost more to plan with their documents inlined.
+    connection. Two were: a partner's earlier records, and its links, filtered row by row
+    against all of a batch's external ids or user references, a cost that grew with the
+    partner's history. Not for the big JSON writes, which cost more to plan with their
+    documents inlined.
     """
     if not on_postgresql():
         yield
