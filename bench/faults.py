@@ -774,6 +774,19 @@ def job_runs(conn: psycopg.Connection, job: str) -> int:
     return row[0] if row else 0
 
 
+def check_after_kill(conn: psycopg.Connection, url: str, job: str, done: int, total: int,
+                     half_done: int, failures: list[str], what: str) -> None:
+    """A job killed mid-way must have stopped part-way, left nothing half-done, recorded
+    no finished run and left a ledger that verifies."""
+    clean, verdict = ledger_verify(url)
+    runs = job_runs(conn, job)
+    print(f"  {job}: {what}; job_runs {runs}; ledger verify: {verdict}", flush=True)
+    if not 0 < done < total:
+        failures.append(f"{job} not killed mid-way ({done}/{total})")
+    if half_done or not clean or runs:
+        failures.append(f"{job}: inconsistent after the kill")
+
+
 def scheduler_kill(args: argparse.Namespace, scratch: Path) -> tuple[bool, str]:
     name = f"faults_job_{uuid.uuid4().hex[:8]}"
     create_db(args.server, name)
@@ -796,15 +809,9 @@ def scheduler_kill(args: argparse.Namespace, scratch: Path) -> tuple[bool, str]:
         half = conn.execute(
             "SELECT count(*) FROM redemptions r JOIN ledger_holds h ON h.id = r.hold_id WHERE "
             "(r.status = 'expired') <> (h.status = 'released')").fetchone()[0]
-        clean, verdict = ledger_verify(url)
-        runs_killed = job_runs(conn, "expire_redemptions")
-        print(f"  expire_redemptions: {ended} after {ran:.1f} s of work, {n}/{due_r} "
-              f"redemptions expired; half-done redemptions {half}; job_runs {runs_killed}; "
-              f"ledger verify: {verdict}", flush=True)
-        if not 0 < n < due_r:
-            failures.append(f"expire_redemptions not killed mid-way ({n}/{due_r})")
-        if half or not clean or runs_killed:
-            failures.append("expire_redemptions: inconsistent after the kill")
+        check_after_kill(conn, url, "expire_redemptions", n, due_r, half, failures,
+                         f"{ended} after {ran:.1f} s of work, {n}/{due_r} redemptions "
+                         f"expired; half-done redemptions {half}")
         out, secs = run_job(url, "expire_redemptions")
         rows = conn.execute(
             "SELECT (SELECT count(*) FROM redemptions WHERE status <> 'expired'), "
@@ -837,15 +844,10 @@ def scheduler_kill(args: argparse.Namespace, scratch: Path) -> tuple[bool, str]:
             "SELECT count(*) FROM (SELECT user_id FROM ledger_lots WHERE id = ANY(%s) "
             "GROUP BY user_id HAVING bool_or(open_amount = 0) AND NOT bool_and(open_amount = 0)"
             ") x", (list(due),)).fetchone()[0]
-        clean, verdict = ledger_verify(url)
-        runs_killed = job_runs(conn, "expire_points")
-        print(f"  expire_points: {ended} after {ran:.1f} s of work, {n}/{users} users done "
-              f"({len(due)} due lots, {sum(v[1] for v in due.values())} points); half-done "
-              f"users {half}; job_runs {runs_killed}; ledger verify: {verdict}", flush=True)
-        if not 0 < n < users:
-            failures.append(f"expire_points not killed mid-way ({n}/{users})")
-        if half or not clean or runs_killed:
-            failures.append("expire_points: inconsistent after the kill")
+        check_after_kill(conn, url, "expire_points", n, users, half, failures,
+                         f"{ended} after {ran:.1f} s of work, {n}/{users} users done "
+                         f"({len(due)} due lots, {sum(v[1] for v in due.values())} points); "
+                         f"half-done users {half}")
         out, secs = run_job(url, "expire_points")
         posted = {int(r[0]): (r[1], r[2]) for r in conn.execute(
             "SELECT t.cause_id, count(DISTINCT t.id), sum(p.amount) FROM ledger_transactions t "
