@@ -28,7 +28,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -42,6 +41,7 @@ from bench.common import (  # noqa: E402
     db_url,
     drop_db,
     env_for,
+    libpq_url,
     machine_busy,
     process_cpu,
     serve,
@@ -75,8 +75,7 @@ def seed(url: str, citizens: int = USERS) -> None:
             for v in methodologies.versions():
                 methodologies.approve(admin, v.id, datetime.now(UTC) - timedelta(days=400))
         pw = hash_password(PASSWORD)
-        raw = psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(
-            hide_password=False), autocommit=True)
+        raw = psycopg.connect(libpq_url(url), autocommit=True)
         raw.execute("INSERT INTO users (email, password_hash, display_name, token_epoch, "
                     "created_at, updated_at) SELECT 'c' || g || '@bench.test', %s, 'c' || g, "
                     "0, now(), now() FROM generate_series(1, %s) g", (pw, citizens))
@@ -98,8 +97,7 @@ def setup_partner(base: str, url: str) -> tuple[str, str, list[int]]:
                                                             "recycling", "paperless"]},
                 {"Authorization": f"Bearer {token}"})
     partner_id = made["partner"]["id"]
-    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(
-            hide_password=False), autocommit=True) as raw:
+    with psycopg.connect(libpq_url(url), autocommit=True) as raw:
         raw.execute("INSERT INTO partner_links (partner_id, user_id, partner_user_ref, status, "
                     "created_at) SELECT %s, id, 'u' || id, 'active', now() FROM users "
                     "WHERE email LIKE 'c%%@bench.test'", (partner_id,))
@@ -109,8 +107,7 @@ def setup_partner(base: str, url: str) -> tuple[str, str, list[int]]:
 
 
 def drop_foreign_keys(url: str) -> None:
-    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(
-            hide_password=False), autocommit=True) as raw:
+    with psycopg.connect(libpq_url(url), autocommit=True) as raw:
         for table, name in raw.execute(
                 "SELECT conrelid::regclass::text, conname FROM pg_constraint WHERE contype = 'f' "
                 "AND conrelid::regclass::text IN ('behaviours', 'ledger_transactions', "

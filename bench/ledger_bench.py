@@ -39,7 +39,7 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_db, db_url, drop_db  # noqa: E402
+from bench.common import create_db, db_url, drop_db, libpq_url  # noqa: E402
 
 USERS_PER_WORKER = 20
 
@@ -151,8 +151,7 @@ def bare_transfers(url: str, user_ids: list[int], seconds: float,
 
 
 def create_bare_tables(url: str, user_ids: list[int]) -> None:
-    with psycopg.connect(make_url(url).set(drivername="postgresql").render_as_string(
-            hide_password=False), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_bare (id bigint PRIMARY KEY, balance bigint NOT NULL "
                      "CHECK (balance >= 0))")
         conn.execute("CREATE TABLE bench_bare_log (id bigserial PRIMARY KEY, debit bigint, "
