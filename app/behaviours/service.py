@@ -221,7 +221,7 @@ def _partner_resends(reports: list[Report]) -> dict:
     return found
 
 
-def _span(r: Report) -> tuple[int, date, datetime, datetime]:
+def _span(r: Report | Behaviour) -> tuple[int, date, datetime, datetime]:
     return r.user_id, r.local_date, r.window_start, r.window_end
 
 
@@ -488,13 +488,13 @@ def approve(actor: User, behaviour_id: int, note: str | None) -> Behaviour:
     version = db.session.get(MethodologyVersion, behaviour.methodology_version_id)
     if version.status not in methodologies.CREDITING:
         return _finish(behaviour, "rejected", [f"methodology version is now {version.status}"])
-    nearby = _Nearby.read([(behaviour.user_id, behaviour.local_date, behaviour.window_start,
-                            behaviour.window_end)])
+    nearby = _Nearby.read([_span(behaviour)])
     _decide_credit(cls, methodologies.typed_values(cls, version), behaviour,
                    nearby.around(behaviour))
     if behaviour.status == "credited" and behaviour.points > 0:
         _earn([behaviour], {behaviour.user_id: book})
-    return _finish(behaviour, behaviour.status, behaviour.reasons)
+    db.session.flush()
+    return behaviour
 
 
 def reject(actor: User, behaviour_id: int, reason: str) -> Behaviour:
