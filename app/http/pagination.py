@@ -60,10 +60,20 @@ def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
 def paginate(stmt: Select, args: dict[str, Any], *, scalars: bool = True) -> dict[str, Any]:
     """Run `stmt` (already ordered) for one page; `total` counts all matching rows."""
     page, per_page = args["page"], args["per_page"]
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
-    paged = stmt.limit(per_page).offset((page - 1) * per_page)
-    result = db.session.execute(paged)
+    offset = (page - 1) * per_page
+    # One row past the page tells whether anything follows it. When nothing does and the
+    # page is not past the end, the total is known without a count: most lists a citizen
+    # reads (their entries, redemptions, links, the catalogue) fit in one page.
+    result = db.session.execute(stmt.limit(per_page + 1).offset(offset))
     items = result.scalars().all() if scalars else result.all()
+    if len(items) > per_page:
+        items = items[:per_page]
+        total = None
+    else:
+        total = offset + len(items) if items or page == 1 else None
+    if total is None:
+        total = db.session.scalar(select(func.count()).select_from(
+            stmt.order_by(None).subquery()))
     return {
         "items": items,
         "page": page,
