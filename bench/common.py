@@ -120,9 +120,12 @@ def bare_env(server: str, name: str) -> dict[str, str]:
 
 
 def serve_bare(server: str, name: str, port: int, workers: int,
-               log: IO | None = None) -> subprocess.Popen:
-    """bench/bare_app.py under the same gunicorn settings, its schema created first."""
-    env = bare_env(server, name)
+               log: IO | None = None, settings: dict[str, str] | None = None) -> subprocess.Popen:
+    """bench/bare_app.py under the same gunicorn settings, its schema created first.
+
+    `settings`: environment the app's server got on top of env_for (GUNICORN_*), so that
+    both servers run alike."""
+    env = {**bare_env(server, name), **(settings or {})}
     subprocess.run([sys.executable, "-c", "from bench.bare_app import create_schema; "
                     "create_schema()"], cwd=ROOT, env=env, check=True)
     return serve("bench.bare_app:app", env, port, workers, log)

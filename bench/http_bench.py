@@ -47,6 +47,12 @@ Runs (after a 3 s warm-up of each server, discarded):
    are counted too (erring on the slow side): "send lag p99" is how late the sends started
    after they were due, "client CPU" how much of a core the client used.
 3. Bare: bench/bare_app.py (one ledger-style transfer per request) driven like run 1.
+4. With --by-kind SECONDS: each kind of request alone (after the app's runs) and the bare
+   transfer again (after its run), closed loop like run 1, each with the CPU it cost per
+   request in the gunicorn workers, the database's backends and wrk (/proc and getrusage).
+   On a machine whose cores are all busy, throughput is the inverse of that cost, so the
+   table shows where the mix's gap to the bare transfer comes from, and how far the mix
+   could go if every read cost no more than one bare transfer.
 gunicorn's sync workers close the connection after every answer, so in every run each
 request includes a TCP connect over loopback.
 Worker memory: VmRSS from /proc/<pid>/status of every gunicorn worker (children of the
@@ -66,6 +72,7 @@ import math
 import os
 import random
 import re
+import resource
 import shlex
 import shutil
 import socket
@@ -84,11 +91,14 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import (  # noqa: E402
     PASSWORD,
+    backends,
+    children,
     create_db,
     db_url,
     drop_db,
     env_for,
     libpq_url,
+    process_cpu,
     serve,
     serve_bare,
 )
@@ -96,6 +106,7 @@ from bench.ingest_bench import seed as seed_citizens  # noqa: E402
 from bench.ledger_bench import verify_clean  # noqa: E402
 
 LUA = ROOT / "bench" / "mixed.lua"
+READS = ("account", "entries", "catalogue")
 MIX = (("account", 30), ("entries", 20), ("catalogue", 20), ("behaviour", 20),
        ("redemption", 10))
 REWARDS, PRICE, STOCK, POINTS = 20, 10, 10_000_000, 1_000_000
@@ -162,9 +173,12 @@ def seed(url: str, citizens: int, token_file: Path) -> list[int]:
     return reward_ids
 
 
+NO_RECYCLING = {"GUNICORN_MAX_REQUESTS": "0"}
+
+
 def app_env(url: str) -> dict[str, str]:
     # Tokens outlive any run; no worker recycling (see the module docstring).
-    return {**env_for(url), "JWT_ACCESS_TOKEN_SECONDS": "21600", "GUNICORN_MAX_REQUESTS": "0"}
+    return {**env_for(url), "JWT_ACCESS_TOKEN_SECONDS": "21600", **NO_RECYCLING}
 
 
 # -- load -------------------------------------------------------------------------------
@@ -184,10 +198,10 @@ class Load:
         self.runs += 1
         return int(time.time()) - 3600 - self.runs * 10 * 86400, f"r{self.runs}"
 
-    def wrk_args(self) -> list[str]:
+    def wrk_args(self, mix: tuple[tuple[str, int], ...] = MIX) -> list[str]:
         base, prefix = self.next_run()
         return ["mixed", str(self.token_file), ",".join(map(str, self.reward_ids)),
-                ",".join(f"{k}:{w}" for k, w in MIX), str(base), prefix, str(WRK_THREADS)]
+                ",".join(f"{k}:{w}" for k, w in mix), str(base), prefix, str(WRK_THREADS)]
 
     def requests(self, count: int, rng: random.Random) -> list[tuple]:
         """The open-loop client's requests, built like bench/mixed.lua builds them."""
@@ -321,6 +335,45 @@ def open_loop(port: int, rate: float, seconds: int, load: Load, poisson: bool,
             "statuses": statuses, "by_kind": by_kind, "samples": samples}
 
 
+# -- CPU per request, by kind ------------------------------------------------------------
+
+def cpu_per_request(port: int, master: int, url: str, seconds: int, connections: int,
+                    script_args: list[str]) -> dict:
+    """One closed-loop wrk run of a single kind of request: req/s and the CPU each request
+    cost the gunicorn workers, the PostgreSQL backends and wrk itself, in ms."""
+    wrk(port, WARMUP_SECONDS, connections, script_args)  # connections in the pools, warm
+    workers, pg = children(master), backends(url)
+    w0, p0 = sum(map(process_cpu, workers)), sum(map(process_cpu, pg))
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    r = wrk(port, seconds, connections, script_args)
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    n = r["requests"]
+    cost = {"workers": (sum(map(process_cpu, workers)) - w0) / n * 1000,
+            "postgres": (sum(map(process_cpu, pg)) - p0) / n * 1000,
+            "wrk": ((c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)) / n * 1000}
+    cost["total"] = sum(cost.values())
+    return {"rps": r["rps"], "errors": r["errors"], **cost}
+
+
+def print_costs(costs: dict[str, dict], bare: dict) -> None:
+    """The by-kind table, and what the mix would cost with reads as cheap as the bare."""
+    print("CPU per request by kind (each kind alone, closed loop; ms of CPU per request):")
+    print(f"  {'kind':<12}{'req/s':>7}{'workers':>9}{'postgres':>10}{'wrk':>7}{'total':>8}"
+          f"{'× bare':>8}{'errors':>8}")
+    for kind, c in (*costs.items(), ("bare", bare)):
+        print(f"  {kind:<12}{c['rps']:>7.0f}{c['workers']:>9.2f}{c['postgres']:>10.2f}"
+              f"{c['wrk']:>7.2f}{c['total']:>8.2f}{c['total'] / bare['total']:>8.1f}"
+              f"{c['errors']:>8}")
+    weights = dict(MIX)
+    share = sum(weights.values())
+    mixed = sum(costs[k]["total"] * w for k, w in weights.items()) / share
+    reads_as_bare = sum((bare["total"] if k in READS else costs[k]["total"]) * w
+                        for k, w in weights.items()) / share
+    print(f"  the mix, weighted: {mixed:.2f} ms a request = {bare['total'] / mixed:.0%} of the "
+          f"bare transfer's requests per CPU-second; with every read costing no more than a "
+          f"bare transfer: {reads_as_bare:.2f} ms = {bare['total'] / reads_as_bare:.0%}")
+
+
 # -- memory, checks ---------------------------------------------------------------------
 
 def worker_rss_mb(master: int) -> list[float]:
@@ -380,11 +433,15 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=2000, help="citizens")
     parser.add_argument("--uniform", action="store_true",
                         help="half-rate run: evenly spaced arrivals instead of Poisson")
+    parser.add_argument("--by-kind", type=int, default=0, metavar="SECONDS",
+                        help="also run each kind of request alone (and the bare transfer "
+                             "again) for SECONDS, and print the CPU each request costs")
     args = parser.parse_args()
     command = shlex.join([os.path.relpath(sys.executable, ROOT), "bench/http_bench.py",
                           "--seconds", str(args.seconds), "--workers", str(args.workers),
                           "--connections", str(args.connections), "--users", str(args.users)]
-                         + (["--uniform"] if args.uniform else []))
+                         + (["--uniform"] if args.uniform else [])
+                         + (["--by-kind", str(args.by_kind)] if args.by_kind else []))
 
     began = time.perf_counter()
     name, bare_name = f"http_bench_{uuid.uuid4().hex[:8]}", f"bare_bench_{uuid.uuid4().hex[:8]}"
@@ -413,19 +470,28 @@ def main() -> None:
               f"{args.seconds} s …", flush=True)
         half = open_loop(port, rate, args.seconds, load, poisson=not args.uniform)
         rss_half = worker_rss_mb(app.pid)
+        costs = {}
+        for kind, _ in MIX if args.by_kind else ():
+            print(f"{kind} alone for {args.by_kind} s …", flush=True)
+            costs[kind] = cpu_per_request(port, app.pid, url, args.by_kind, args.connections,
+                                          load.wrk_args(((kind, 100),)))
         app.terminate()
         app.wait(30)
         procs.remove(app)
 
         bare_port = free_port()
         with bare_log.open("w") as log:
-            bare_proc = serve_bare(args.server, bare_name, bare_port, args.workers, log)
+            bare_proc = serve_bare(args.server, bare_name, bare_port, args.workers, log,
+                                   NO_RECYCLING)
         procs.append(bare_proc)
         print(f"bare on :{bare_port}; warm-up {WARMUP_SECONDS} s, then {args.seconds} s …",
               flush=True)
         wrk(bare_port, WARMUP_SECONDS, args.connections, ["bare"])
         bare = wrk(bare_port, args.seconds, args.connections, ["bare"])
         rss_bare = worker_rss_mb(bare_proc.pid)
+        if args.by_kind:
+            bare_cost = cpu_per_request(bare_port, bare_proc.pid, db_url(args.server, bare_name),
+                                        args.by_kind, args.connections, ["bare"])
         behaviours, redemptions, problems = app_checks(url)
         logged = log_problems(app_log)
     finally:
@@ -455,6 +521,8 @@ def main() -> None:
     for kind, k in half["by_kind"].items():
         print(f"  {kind:<12}{k['n']:>6} requests  p50 {k['p50']:6.1f} ms  p99 {k['p99']:6.1f} ms"
               f"  errors {k['errors']}")
+    if args.by_kind:
+        print_costs(costs, bare_cost)
     print(f"worker RSS: app after peak {rss_text(rss_peak)}; after open loop "
           f"{rss_text(rss_half)}; bare {rss_text(rss_bare)}")
     print(f"statuses: peak {peak['statuses']}, open loop {half['statuses']}, "
