@@ -205,6 +205,10 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "METHODOLOGY_SYNC_ON_START": env.get("METHODOLOGY_SYNC_ON_START", "1") != "0",
         "DAILY_CAP_G": positive_int(env, "DAILY_CAP_G", 5000),
         "CLOCK_SKEW": timedelta(seconds=positive_int(env, "CLOCK_SKEW_SECONDS", 300)),
+        # Beijing credits transit two days late and lets it be claimed for 7 days after
+        # (../shared/reference/carbon-inclusion.md); without a limit, a year of invented
+        # trips could each be credited under that day's own caps.
+        "CLAIM_WINDOW": timedelta(days=positive_int(env, "CLAIM_WINDOW_DAYS", 9)),
         "REDEMPTION_TTL_DAYS": positive_int(env, "REDEMPTION_TTL_DAYS", 7),
     }
 

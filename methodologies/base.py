@@ -233,6 +233,10 @@ class Methodology(ABC):
     version: ClassVar[str]
     description: ClassVar[str]
     record_schema: ClassVar[type[Schema]]
+    # True when the act takes the person's time (a trip): two records of one person whose
+    # times overlap are then one act reported twice. Otherwise (a meal, a weighing, an
+    # invoice) only the same instant from another source is.
+    occupies_time: ClassVar[bool] = False
 
     @classmethod
     @abstractmethod

@@ -97,6 +97,7 @@ class GreenTravel(Methodology):
         "great-circle distance between start and end points."
     )
     record_schema = GreenTravelRecordSchema
+    occupies_time = True
 
     @classmethod
     def default_parameters(cls) -> dict[str, Parameter]:

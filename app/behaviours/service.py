@@ -11,6 +11,7 @@ recompute it: the version, the parameter hash, the input and the reduction.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -41,10 +42,15 @@ from app.sql import (
 from app.users.models import User
 from methodologies.base import Methodology, PlausibilityContext
 
+log = logging.getLogger(__name__)
+
 BEHAVIOURS = Behaviour.__table__
 _COLUMN_KEYS = tuple(column.key for column in BEHAVIOURS.c)
 _NEW_INSTANCE = Behaviour.__mapper__.class_manager.new_instance
 COUNTED = ("credited", "pending_review", "capped")  # earlier records that count for a day
+# Earlier records that make a new one of the same act a duplicate: a reversed credit too,
+# or the act it took back could be reported again at once and credited again.
+CLAIMED = (*COUNTED, "reversed")
 DEFAULT_POINTS_PER_GRAM = Decimal(1)
 
 
@@ -80,6 +86,11 @@ def _validated(cls: type[Methodology], data: dict[str, Any]) -> dict[str, Any]:
         raise ApiError(422, f"The record does not fit the {cls.code} methodology.",
                        slug="validation-error",
                        errors={"data": messages}) from None
+    except Exception:
+        # A plug-in's schema failed on this record: refuse it, not the request or batch.
+        log.exception("methodology %s %s could not read a record", cls.code, cls.version)
+        raise ApiError(422, f"The {cls.code} methodology could not read this record.",
+                       slug="methodology-error") from None
 
 
 def _window(record: dict[str, Any], occurred_at: datetime) -> tuple[datetime, datetime]:
@@ -117,12 +128,31 @@ def report(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[
     """Validate one record against its methodology: a 404 or 422 ApiError if it cannot be."""
     cls = methodologies.module(methodology)
     record = _validated(cls, data)
-    if occurred_at > utcnow() + current_app.config["CLOCK_SKEW"]:
-        raise ApiError(422, "The behaviour cannot have occurred in the future.",
-                       slug="validation-error",
-                       errors={"occurred_at": ["Is in the future."]})
+    _check_times(record, occurred_at)
     return Report(user_id, cls, record, occurred_at, data, evidence, source, partner_id,
                   external_id)
+
+
+def _check_times(record: dict[str, Any], occurred_at: datetime) -> None:
+    """Not in the future, not older than the claim window, and inside the record's own
+    span when it has one (the caps go by occurred_at's day, duplicates by the span)."""
+    config, now = current_app.config, utcnow()
+    skew = config["CLOCK_SKEW"]
+    errors: dict[str, list[str]] = {}
+    if occurred_at > now + skew:
+        errors["occurred_at"] = ["Is in the future."]
+    elif occurred_at < now - config["CLAIM_WINDOW"]:
+        errors["occurred_at"] = [f"Is older than the claim window of "
+                                 f"{config['CLAIM_WINDOW'].days} days."]
+    start, end = record.get("started_at"), record.get("ended_at")
+    if end is not None and end > now + skew:
+        errors.setdefault("data", []).append("ended_at is in the future.")
+    if start is not None and end is not None and not start - skew <= occurred_at <= end + skew:
+        errors.setdefault("occurred_at", []).append(
+            "Must fall between the record's started_at and ended_at.")
+    if errors:
+        raise ApiError(422, "The behaviour's times do not hold together.",
+                       slug="validation-error", errors=errors)
 
 
 def submit(**fields: Any) -> Behaviour:
@@ -241,24 +271,42 @@ def _judge(r: Report, nearby: _Nearby) -> Draft:
             f"no approved version of {cls.code} was in force when this behaviour occurred"])
     behaviour.version, behaviour.methodology_version_id = version, version.id
     behaviour.parameters_hash = version.parameters_hash
-    params = methodologies.typed_values(cls, version)
+    try:
+        _assess(r, behaviour, version, nearby.around(behaviour, cls))
+    except Exception:
+        # The methodology's own code failed (a plug-in's bug, or a stored parameter set
+        # the installed module no longer takes): this record is refused and logged, and
+        # the rest of its batch is still judged.
+        log.exception("methodology %s %s failed on a record of user %s", cls.code,
+                      cls.version, user_id)
+        _decided(behaviour, "rejected", [
+            f"the {cls.code} methodology could not assess this record (logged for the "
+            "operators)"])
+    if behaviour.status != "rejected":
+        nearby.add(behaviour)
+    return behaviour
 
-    near = nearby.around(behaviour)
+
+def _assess(r: Report, behaviour: Draft, version: MethodologyVersion,
+            near: _Neighbours) -> None:
+    """The methodology's part: duplicate, plausibility, reduction, policy and caps."""
+    cls = r.cls
     if near.duplicate is not None:
         behaviour.duplicate_of = near.duplicate  # not a column: the reason needs its id later
-        return _decided(behaviour, "rejected", [_duplicate_reason(near.duplicate)])
+        _decided(behaviour, "rejected", [_duplicate_reason(near.duplicate)])
+        return
+    params = methodologies.typed_values(cls, version)
     reasons = cls.plausibility(r.record, params, PlausibilityContext(
         same_day_count=len(near.same_day), source=r.source,
         same_day_records=tuple(cls.load_record(b.data) for b in near.same_day)))
     if reasons:
-        return _decided(behaviour, "rejected", reasons)
+        _decided(behaviour, "rejected", reasons)
+        return
     behaviour.reduction_g = cls.quantify(r.record, params)
     if r.source == "self_report" and params["self_report_policy"] == "review":
         _decided(behaviour, "pending_review", ["self-report queued for review"])
     else:
         _decide_credit(cls, params, behaviour, near)
-    nearby.add(behaviour)
-    return behaviour
 
 
 def _duplicate_reason(earlier: Any) -> str:
@@ -308,16 +356,16 @@ class _Neighbours:
 
 # What judging needs of an earlier behaviour (whole ORM objects cost more to load).
 _NEARBY_COLUMNS = (Behaviour.id, Behaviour.user_id, Behaviour.methodology, Behaviour.source,
-                   Behaviour.status, Behaviour.local_date, Behaviour.window_start,
-                   Behaviour.window_end, Behaviour.dedupe_group, Behaviour.credited_g,
-                   Behaviour.data)
+                   Behaviour.partner_id, Behaviour.external_id, Behaviour.status,
+                   Behaviour.local_date, Behaviour.window_start, Behaviour.window_end,
+                   Behaviour.dedupe_group, Behaviour.credited_g, Behaviour.data)
 _STRETCH = timedelta(days=2)  # records this close in time are read together
 
 
 @per_database
 def _nearby_statement():
     return select(*_NEARBY_COLUMNS).where(
-        one_of(Behaviour.user_id, name="users"), Behaviour.status.in_(COUNTED),
+        one_of(Behaviour.user_id, name="users"), Behaviour.status.in_(CLAIMED),
         Behaviour.local_date.between(bindparam("first_day", type_=Behaviour.local_date.type),
                                      bindparam("last_day", type_=Behaviour.local_date.type))
         | ((Behaviour.window_start <= bindparam("last", type_=Behaviour.window_start.type))
@@ -360,18 +408,14 @@ class _Nearby:
         """A behaviour judged in this batch: the later ones see it."""
         self.by_user.setdefault(behaviour.user_id, []).append(behaviour)
 
-    def around(self, new: Behaviour | Draft) -> _Neighbours:
-        """Same user and local day, or an overlapping time window (a trip across midnight)."""
-        def overlaps(b: Any) -> bool:
-            return ((b.window_start < new.window_end and new.window_start < b.window_end)
-                    or (b.window_start, b.window_end) == (new.window_start, new.window_end))
-
-        rows = [b for b in self.by_user.get(new.user_id, ())
-                if b is not new and b.status in COUNTED
-                and (b.local_date == new.local_date or overlaps(b))]
-        duplicate = next((b for b in rows if b.methodology == new.methodology
-                          and b.dedupe_group == new.dedupe_group and overlaps(b)), None)
-        that_day = [b for b in rows if b.local_date == new.local_date]
+    def around(self, new: Behaviour | Draft, cls: type[Methodology]) -> _Neighbours:
+        """Same user and local day, or the same act (a trip across midnight)."""
+        rows = [b for b in self.by_user.get(new.user_id, ()) if b is not new]
+        duplicate = next((b for b in rows if b.status in CLAIMED
+                          and b.methodology == new.methodology
+                          and b.dedupe_group == new.dedupe_group
+                          and same_act(b, new, cls.occupies_time)), None)
+        that_day = [b for b in rows if b.status in COUNTED and b.local_date == new.local_date]
         credited = [b for b in that_day if b.status == "credited"]
         return _Neighbours(
             duplicate=duplicate,
@@ -379,6 +423,25 @@ class _Nearby:
             credited_g_this=sum((b.credited_g or Decimal(0) for b in credited
                                  if b.methodology == new.methodology), Decimal(0)),
             credited_g_all=sum((b.credited_g or Decimal(0) for b in credited), Decimal(0)))
+
+
+def same_act(a: Any, b: Any, occupies_time: bool) -> bool:
+    """Whether two records of one user, methodology and group are one act reported twice.
+
+    An act that takes the person's time (a trip; Methodology.occupies_time): two spans are
+    one act if they overlap (trips that only touch, a change from bus to metro, are two),
+    and an instant (a partner's tap-in or tap-out time) is the act of any span it falls in,
+    ends included. Any other act: the same time from another source, for one partner's
+    records under different external ids are two acts by its own account (two invoices
+    issued in the same second); the same id again is a resend, answered before judging.
+    """
+    if occupies_time:
+        if a.window_start == a.window_end or b.window_start == b.window_end:
+            return a.window_start <= b.window_end and b.window_start <= a.window_end
+        return a.window_start < b.window_end and b.window_start < a.window_end
+    return ((a.window_start, a.window_end) == (b.window_start, b.window_end)
+            and not (a.partner_id is not None and a.partner_id == b.partner_id
+                     and a.external_id != b.external_id))
 
 
 def _decide_credit(cls: type[Methodology], params: dict[str, Any],
@@ -490,7 +553,7 @@ def approve(actor: User, behaviour_id: int, note: str | None) -> Behaviour:
         return _finish(behaviour, "rejected", [f"methodology version is now {version.status}"])
     nearby = _Nearby.read([_span(behaviour)])
     _decide_credit(cls, methodologies.typed_values(cls, version), behaviour,
-                   nearby.around(behaviour))
+                   nearby.around(behaviour, cls))
     if behaviour.status == "credited" and behaviour.points > 0:
         _earn([behaviour], {behaviour.user_id: book})
     db.session.flush()

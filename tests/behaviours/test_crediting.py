@@ -133,7 +133,8 @@ def test_same_trip_from_partner_and_self_report_is_a_duplicate(app, api, partner
         "ended_at": (start + timedelta(minutes=30)).isoformat()}, start, "card-77", partner_id)
     assert partner["status"] == "credited"
     mine = post(api, me, "green_travel", trip(start + timedelta(minutes=10), 25, mode="bus",
-                                              km="8"), start, "dup").get_json()
+                                              km="8"), start + timedelta(minutes=35),
+                "dup").get_json()
     assert mine["status"] == "rejected"
     assert any(f"duplicate of behaviour {partner['id']}" in r for r in mine["reasons"])
 
@@ -209,7 +210,8 @@ def test_conversion_rate_is_versioned(app, api, partner_id):
     assert len(api.get("/api/v1/admin/conversion-rates", admin).get_json()) == 1
 
 
-def test_stats_by_methodology_day_month_source_and_csv(app, api, partner_id):
+def test_stats_by_methodology_day_month_source_and_csv(app, api, partner_id, monkeypatch):
+    monkeypatch.setitem(app.config, "CLAIM_WINDOW", timedelta(days=3650))  # fixed dates
     admin, me = api.caller("admin"), api.caller()
     at = datetime(2026, 10, 31, 12, 0, tzinfo=SHANGHAI)
     partner_submit(app, me.id, "clean_plate", {"meals": 1}, at, "a", partner_id)
@@ -245,3 +247,89 @@ def test_ledger_stays_consistent(app, api, partner_id):
 
         assert verify() == []
         assert ledger.summary(me.id)["posted"] == 288
+
+
+@pytest.mark.parametrize("tapped", ["start", "end"])
+def test_partner_tap_time_at_either_end_of_a_self_reported_trip_is_a_duplicate(
+        app, api, partner_id, tapped):
+    """A transit operator sends one instant (tap-in or tap-out): the trip it falls in, ends
+    included, is the same trip, whichever of the two arrives first."""
+    me, other = api.caller(), api.caller()
+    start = utcnow() - timedelta(hours=3)
+    tap = start if tapped == "start" else start + timedelta(minutes=20)
+    ride = {"mode": "metro", "distance_km": "10"}
+    first = partner_submit(app, me.id, "green_travel", ride, tap, "tap-1", partner_id)
+    mine = post(api, me, "green_travel", trip(start, 20), start + timedelta(minutes=20),
+                "k1").get_json()
+    assert first["status"] == "credited" and mine["status"] == "rejected"
+    assert mine["reasons"] == [f"duplicate of behaviour {first['id']} (partner) covering the "
+                               "same time"]
+    # The other way round: the self-report first, then the partner's instant.
+    theirs = post(api, other, "green_travel", trip(start, 20), start + timedelta(minutes=20),
+                  "k2").get_json()
+    late = partner_submit(app, other.id, "green_travel", ride, tap, "tap-2", partner_id)
+    assert theirs["status"] == "credited" and late["status"] == "rejected"
+
+
+def test_trips_that_only_touch_are_two_trips(api):
+    me = api.caller()
+    start = utcnow() - timedelta(hours=3)
+    bus = post(api, me, "green_travel", trip(start, 20, mode="bus", km="8"),
+               start + timedelta(minutes=20), "leg-1").get_json()
+    metro = post(api, me, "green_travel", trip(start + timedelta(minutes=20), 20),
+                 start + timedelta(minutes=40), "leg-2").get_json()
+    again = post(api, me, "green_travel", trip(start + timedelta(minutes=20), 20),
+                 start + timedelta(minutes=40), "leg-3").get_json()
+    assert (bus["status"], metro["status"], again["status"]) == (
+        "credited", "credited", "rejected")
+
+
+def test_one_partners_records_at_the_same_instant_are_separate_acts(app, api, partner_id):
+    """Two drop-offs weighed in the same second are two; a resend is answered as the first."""
+    me = api.caller()
+    at = utcnow() - timedelta(hours=2)
+    paper = {"items": [{"material": "paper", "kg": "1"}]}
+    first = partner_submit(app, me.id, "recycling", paper, at, "weigh-1", partner_id)
+    second = partner_submit(app, me.id, "recycling", paper, at, "weigh-2", partner_id)
+    again = partner_submit(app, me.id, "recycling", paper, at, "weigh-1", partner_id)
+    assert (first["status"], second["status"]) == ("credited", "credited")
+    assert again == first
+    assert api.get("/api/v1/account", me).get_json()["posted"] == 2 * 295
+
+
+def test_a_reversed_trip_cannot_be_reported_again(api):
+    admin, me = api.caller("admin"), api.caller()
+    start = utcnow() - timedelta(hours=2)
+    first = post(api, me, "green_travel", trip(start, 20), start + timedelta(minutes=20),
+                 "t1").get_json()
+    api.post(f"/api/v1/admin/behaviours/{first['id']}/reverse", admin,
+             json={"reason": "spoofed GPS"})
+    again = post(api, me, "green_travel", trip(start, 20), start + timedelta(minutes=20),
+                 "t2").get_json()
+    assert again["status"] == "rejected" and f"behaviour {first['id']}" in again["reasons"][0]
+    assert api.get("/api/v1/account", me).get_json()["posted"] == 0
+
+
+def test_behaviours_older_than_the_claim_window_are_refused(app, api):
+    me = api.caller()
+    window = app.config["CLAIM_WINDOW"]
+    inside = utcnow() - window + timedelta(hours=1)
+    assert post(api, me, "green_travel", trip(inside - timedelta(minutes=20), 20), inside,
+                "in").get_json()["status"] == "credited"
+    old = utcnow() - window - timedelta(hours=1)
+    resp = post(api, me, "green_travel", trip(old - timedelta(minutes=20), 20), old, "old")
+    problem = assert_problem(resp, 422, "validation-error")
+    assert "claim window" in problem["errors"]["occurred_at"][0]
+
+
+def test_a_trip_must_hold_its_occurred_at_and_not_end_in_the_future(api):
+    me = api.caller()
+    now = utcnow()
+    elsewhere = post(api, me, "green_travel", trip(now + timedelta(days=3), 20),
+                     now - timedelta(hours=1), "later")
+    problem = assert_problem(elsewhere, 422, "validation-error")
+    assert set(problem["errors"]) == {"occurred_at", "data"}
+    earlier = post(api, me, "green_travel", trip(now - timedelta(hours=5), 20),
+                   now - timedelta(hours=1), "earlier")
+    assert_problem(earlier, 422, "validation-error")
+    assert api.get("/api/v1/behaviours", me).get_json()["total"] == 0

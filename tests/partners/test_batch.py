@@ -181,3 +181,38 @@ def test_one_batch_judges_its_records_in_order(app, api, approved, partner, link
     assert _balance(api, alice) == 2000 and _balance(api, bob) == 837
     ids = [r["behaviour_id"] for r in results]
     assert len(set(ids)) == 6 and ids == sorted(ids)  # one row each, in the batch's order
+
+
+def test_a_methodology_failing_on_one_record_does_not_sink_the_batch(
+        app, api, approved, partner, link, monkeypatch, caplog):
+    """A plug-in's bug refuses the record it failed on; the batch's others go through."""
+    from methodologies.green_travel import GreenTravel
+
+    quantify = GreenTravel.quantify.__func__
+
+    def fragile(cls, record, params):
+        if record["distance_km"] == 13:
+            raise ZeroDivisionError("a plug-in's bug")
+        return quantify(cls, record, params)
+
+    monkeypatch.setattr(GreenTravel, "quantify", classmethod(fragile))
+    alice = link("alice")
+    records = [trip("ok-1", "alice", 5), trip("bad", "alice", 3, km="13"),
+               trip("ok-2", "alice", 1)]
+    resp = partner.post("/behaviours", {"records": records})
+    assert resp.status_code == 200
+    results = resp.get_json()["results"]
+    assert [r["status"] for r in results] == ["credited", "rejected", "credited"]
+    assert "could not assess this record" in results[1]["reasons"][0]
+    assert _balance(api, alice) == 2 * 837
+    assert any("green_travel" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+def test_records_older_than_the_claim_window_are_invalid_alone(app, api, approved, partner,
+                                                                link):
+    link("alice")
+    days = app.config["CLAIM_WINDOW"].days
+    records = [trip("old", "alice", 24 * days + 1), trip("new", "alice", 1)]
+    results = partner.post("/behaviours", {"records": records}).get_json()["results"]
+    assert [r["status"] for r in results] == ["invalid", "credited"]
+    assert "claim window" in results[0]["reasons"][0]
