@@ -5,13 +5,23 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db_types import BigIntId, UtcDateTime, utcnow
 from app.extensions import db
 
 VERSION_STATUSES = ("pending", "approved", "superseded", "rejected", "retired")
+_IN_FORCE = "status = 'approved' AND effective_until IS NULL"
 
 
 class MethodologyVersion(db.Model):
@@ -27,6 +37,9 @@ class MethodologyVersion(db.Model):
         CheckConstraint("status IN ('pending', 'approved', 'superseded', 'rejected', "
                         "'retired')", name="status"),
         Index("ix_methodology_versions_code_status", "code", "status"),
+        # One version in force per methodology (approvals also queue on a lock per code).
+        Index("uq_methodology_versions_in_force", "code", unique=True,
+              postgresql_where=text(_IN_FORCE), sqlite_where=text(_IN_FORCE)),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)

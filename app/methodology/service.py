@@ -17,14 +17,14 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, current_app
-from sqlalchemy import bindparam, inspect, literal, select
+from sqlalchemy import bindparam, inspect, literal, select, update
 
 from app.audit import service as audit
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
 from app.methodology.models import MethodologyVersion
-from app.sql import insert_ignoring_conflicts
+from app.sql import insert_ignoring_conflicts, on_postgresql
 from app.uow import unit_of_work
 from app.users.models import User
 from methodologies.base import (
@@ -216,6 +216,20 @@ def propose(actor: User, code: str, changes: dict[str, dict[str, Any]],
     return version
 
 
+def _lock_versions(code: str) -> None:
+    """Lock every version of `code` and read them afresh: decisions on one methodology
+    queue here. (Locking only the version in force let two approvals at once both find
+    none, or both find it already superseded, and leave two versions in force.)"""
+    versions = select(MethodologyVersion).where(MethodologyVersion.code == code)
+    if on_postgresql():
+        versions = versions.order_by(MethodologyVersion.id).with_for_update()
+    else:  # no row locks: a write that changes nothing takes the database's write lock
+        db.session.execute(update(MethodologyVersion.__table__)
+                           .where(MethodologyVersion.code == code)
+                           .values(code=MethodologyVersion.code))
+    db.session.execute(versions.execution_options(populate_existing=True)).all()
+
+
 def approve(actor: User, version_id: int, effective_from: datetime | None) -> MethodologyVersion:
     """Approve a pending version; it supersedes the version in force from its date."""
     version = get_version(version_id)
@@ -226,17 +240,27 @@ def approve(actor: User, version_id: int, effective_from: datetime | None) -> Me
         raise ApiError(403, "A version you proposed must be approved by another administrator.",
                        slug="four-eyes")
     module(version.code)  # the module must be loaded to credit under it
-    start = effective_from or utcnow()
+    now = utcnow()
+    start = effective_from or now
+    _lock_versions(version.code)
+    if version.status != "pending":  # decided while this request waited for the lock
+        raise _conflict(f"Only a pending version can be approved; this one is "
+                        f"{version.status}.", "version-not-pending")
     latest = db.session.scalar(
         select(MethodologyVersion)
         .where(MethodologyVersion.code == version.code, MethodologyVersion.status == "approved",
-               MethodologyVersion.effective_until.is_(None))
-        .with_for_update())
+               MethodologyVersion.effective_until.is_(None)))
     if latest is not None:
         if start <= latest.effective_from:
             raise _conflict("The effective date must be after the current version's "
                             f"({latest.effective_from.isoformat()}).", "effective-date")
+        if start < now - current_app.config["CLOCK_SKEW"]:
+            # Behaviours credited since then under the current version would fall outside
+            # its window, and a queued self-report would be judged by the wrong one.
+            raise _conflict("A new version can take effect from now on, not in the past, "
+                            "while another one is in force.", "effective-date")
         latest.status, latest.effective_until = "superseded", start
+        db.session.flush()  # before the new one is in force: one at a time (a unique index)
     version.status, version.effective_from = "approved", start
     version.decided_by, version.decided_at = actor.id, utcnow()
     db.session.flush()
@@ -248,6 +272,7 @@ def approve(actor: User, version_id: int, effective_from: datetime | None) -> Me
 
 def reject(actor: User, version_id: int, reason: str) -> MethodologyVersion:
     version = get_version(version_id)
+    _lock_versions(version.code)
     if version.status != "pending":
         raise _conflict(f"Only a pending version can be rejected; this one is "
                         f"{version.status}.", "version-not-pending")
@@ -262,6 +287,7 @@ def reject(actor: User, version_id: int, reason: str) -> MethodologyVersion:
 def retire(actor: User, version_id: int, reason: str) -> MethodologyVersion:
     """Stop a version crediting anything, from now on."""
     version = get_version(version_id)
+    _lock_versions(version.code)
     if version.status not in CREDITING:
         raise _conflict(f"Only an approved version can be retired; this one is "
                         f"{version.status}.", "version-not-approved")

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import g, request
 from flask_smorest import Blueprint
@@ -71,6 +72,17 @@ def _refuse(slug: str, detail: str) -> ApiError:
                     headers={"WWW-Authenticate": 'PartnerHMAC realm="partner-api"'})
 
 
+def signed_path() -> str:
+    """The path as the partner sent it on the request line, percent escapes and all (what
+    its client signs), without the query string. Werkzeug's request.path is decoded: a
+    user ref with an escaped character would never match."""
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI")
+    if not raw:
+        return request.path
+    path = raw.split("?", 1)[0]
+    return urlsplit(path).path if "://" in path else path
+
+
 def authenticate() -> PartnerKey:
     """Check the request's signature; record it as seen. Raises a 401 ApiError."""
     key_id = request.headers.get(KEY_HEADER)
@@ -85,7 +97,7 @@ def authenticate() -> PartnerKey:
     key = db.session.get(PartnerKey, key_id) if len(key_id) <= 32 else None
     # An unknown key gets the same refusal, after the same work, as a wrong signature.
     secret = key.secret if key is not None else "\x00unknown"
-    expected = signature(secret, raw_ts, request.method, request.path,
+    expected = signature(secret, raw_ts, request.method, signed_path(),
                          request.get_data(cache=True))
     if not hmac.compare_digest(expected, given.lower()) or key is None:
         raise _refuse("partner-auth-invalid", "The signature does not match.")

@@ -65,7 +65,11 @@ def test_four_eyes_and_effective_dates(api, app, approve_all):
     new = proposed["id"]
     assert_problem(api.post(f"/api/v1/admin/methodology-versions/{new}/approve", alice, json={}),
                    403, "four-eyes")
-    starts = utcnow() - timedelta(hours=1)
+    backdated = utcnow() - timedelta(hours=1)
+    assert_problem(api.post(f"/api/v1/admin/methodology-versions/{new}/approve", bob,
+                            json={"effective_from": backdated.isoformat()}),
+                   409, "effective-date")
+    starts = utcnow() + timedelta(seconds=1)
     ok = api.post(f"/api/v1/admin/methodology-versions/{new}/approve", bob,
                   json={"effective_from": starts.isoformat()})
     assert ok.status_code == 200 and ok.get_json()["status"] == "approved"
@@ -75,7 +79,7 @@ def test_four_eyes_and_effective_dates(api, app, approve_all):
 
     citizen = api.caller()
     before = report(api, citizen, utcnow() - timedelta(hours=2), key="a").get_json()
-    after = report(api, citizen, utcnow() - timedelta(minutes=1), key="b").get_json()
+    after = report(api, citizen, starts + timedelta(seconds=1), key="b").get_json()
     assert before["methodology_version_id"] == old
     assert after["methodology_version_id"] == new
     assert before["status"] == after["status"] == "pending_review"  # paperless self-reports
@@ -132,3 +136,32 @@ def test_admin_listing_shows_versions_and_broken_modules(api, app_env, tmp_path)
     assert "teleportation" in listing["failed"]
     assert listing["loaded"][0]["versions"][0]["status"] == "pending"
     assert_problem(other.get("/api/v1/admin/methodologies", other.caller()), 403)
+
+
+def test_approvals_at_once_leave_one_version_in_force(api, app, approve_all):
+    """Two administrators approve two new versions of one methodology at the same moment
+    (real parallel clients): they queue, and exactly one version is in force after."""
+    from tests.rewards.test_concurrency import parallel
+
+    approve_all()
+    alice, bob, carol = (api.caller("admin") for _ in range(3))
+    proposed = [api.post("/api/v1/admin/methodologies/paperless/versions", alice, json={
+        "parameters": {"ef_receipt_g_per_sheet": {"value": value, "source": "survey"}}}
+    ).get_json()["id"] for value in ("2.0", "2.5")]
+
+    def approve(caller, vid):
+        return lambda client: client.post(f"/api/v1/admin/methodology-versions/{vid}/approve",
+                                          headers=caller.headers, json={})
+
+    results = parallel(app, [approve(bob, proposed[0]), approve(carol, proposed[1])])
+    assert all(not isinstance(r, Exception) and r.status_code in (200, 409) for r in results)
+    in_force = run_sql(app, "SELECT id FROM methodology_versions WHERE code = 'paperless' "
+                            "AND status = 'approved' AND effective_until IS NULL")
+    assert len(in_force) == 1
+    approved = {vid for vid, r in zip(proposed, results, strict=True) if r.status_code == 200}
+    assert in_force[0][0] in approved
+    statuses = dict(run_sql(app, "SELECT id, status FROM methodology_versions "
+                                 "WHERE id IN (:a, :b)", a=proposed[0], b=proposed[1]))
+    # The one approved first was superseded by the second; a refused one is still pending.
+    assert sorted(statuses.values()) == (["approved", "superseded"] if len(approved) == 2
+                                         else ["approved", "pending"])

@@ -193,3 +193,14 @@ def test_only_citizens_can_ask_for_a_link_code(api):
     staff_only = api.caller("merchant")
     resp = api.post("/api/v1/me/partner-links/codes", staff_only)
     assert resp.status_code == 403
+
+
+def test_a_ref_with_escaped_characters_is_signed_as_sent(api, partner, link):
+    """The partner signs the path it puts on the request line, escapes and all."""
+    link("card 42/红")
+    sent = "/api/v1/partner/links/card%2042%2F%E7%BA%A2"
+    resp = partner.raw("GET", sent, b"", partner.signed("GET", sent))
+    assert resp.status_code == 200 and resp.get_json()["partner_user_ref"] == "card 42/红"
+    decoded = "/api/v1/partner/links/card 42/红"
+    assert_problem(partner.raw("GET", sent, b"", partner.signed("GET", decoded)), 401,
+                   "partner-auth-invalid")
