@@ -170,12 +170,39 @@ def _require_json_body() -> None:
         raise UnsupportedMediaType("Send the request body as application/json.")
 
 
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _refuse_nul_characters() -> None:
+    """422 for a NUL character anywhere in the input: PostgreSQL text cannot hold one, and
+    no field has a use for it (SQLite would store it, and the two must answer alike)."""
+    where = None
+    if "\x00" in request.path:
+        where = "path"
+    elif any(_holds_nul(k) or _holds_nul(v) for k, v in request.args.items(multi=True)):
+        where = "query"
+    elif (request.is_json and b"\\u0000" in request.get_data(cache=True)
+          and _holds_nul(request.get_json(silent=True))):  # JSON can only escape a NUL
+        where = "json"
+    if where is not None:
+        raise ApiError(422, "Text cannot contain NUL characters.", slug="validation-error",
+                       errors={where: ["Contains a NUL character (U+0000)."]})
+
+
 def register_request_hooks(app: Flask) -> None:
     """415 for non-JSON bodies; the unit of work commits last, claims are released after."""
     from app.http.idempotency import release_local_claims
     from app.uow import commit_request
 
     app.before_request(_require_json_body)
+    app.before_request(_refuse_nul_characters)
     # after_request hooks run in reverse order: registered last, the commit runs first,
     # so the access log records the status the client really gets.
     app.after_request(commit_request)

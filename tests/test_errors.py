@@ -103,3 +103,24 @@ def test_rate_limit_storage_down_does_not_break_login(db_url, tmp_path):
     api.create_user(email="redis-down@example.com")
     assert api.login("redis-down@example.com").status_code == 200
     assert api.login("redis-down@example.com", "Wrong-password-1").status_code == 401
+
+
+def test_nul_characters_are_refused_wherever_they_come(api):
+    """PostgreSQL text cannot hold U+0000: a 422 on both databases, never a 500."""
+    me = api.caller()
+    login = api.post("/api/v1/auth/login", data='{"identifier": "a\\u0000b", "password": "x"}',
+                     content_type="application/json")
+    assert assert_problem(login, 422, "validation-error")["errors"] == {
+        "json": ["Contains a NUL character (U+0000)."]}
+    nested = api.post("/api/v1/behaviours", me, json={
+        "methodology": "green_travel", "occurred_at": "2026-01-01T00:00:00Z",
+        "data": {"mode": "bus", "notes": ["ok", {"k\x00": 1}]}},
+        headers={"Idempotency-Key": "nul"})
+    assert_problem(nested, 422, "validation-error")
+    query = api.get("/api/v1/rewards?category=a%00b", me)
+    assert assert_problem(query, 422)["errors"] == {"query": ["Contains a NUL character "
+                                                              "(U+0000)."]}
+    # An escaped backslash followed by "u0000" is six ordinary characters.
+    text = api.post("/api/v1/auth/login", data='{"identifier": "a\\\\u0000b", "password": "x"}',
+                    content_type="application/json")
+    assert text.status_code == 401

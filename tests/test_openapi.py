@@ -47,3 +47,14 @@ def test_interactive_docs_page_is_served(client):
     resp = client.get("/api/v1/docs")
     assert resp.status_code == 200
     assert b"swagger-ui" in resp.data
+
+
+def test_exact_decimals_are_documented_as_the_strings_they_are(api):
+    """Grams travel as strings ("0.000": exact, no float rounding); the document says so."""
+    spec = api.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    me = api.caller()
+    account = api.get("/api/v1/account", me).get_json()
+    assert isinstance(account["lifetime_reduction_g"], str)
+    assert spec["Account"]["properties"]["lifetime_reduction_g"]["type"] == "string"
+    assert spec["RecordResult"]["properties"]["reduction_g"] == {
+        "type": "string", "format": "decimal", "nullable": True}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Response
+import marshmallow as ma
+from flask import Flask, Response
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
@@ -26,8 +28,20 @@ def _field_errors(messages: object) -> dict | None:
     return merged or None
 
 
+def _decimal_as_string(self, field: ma.fields.Field, ret: dict, **kwargs: Any) -> dict:
+    """A Decimal field dumped as a string ("1046.250": exact grams, no float rounding) is
+    documented as one; apispec calls every Decimal a number."""
+    if isinstance(field, ma.fields.Decimal) and field.as_string:
+        return {"type": "string", "format": "decimal"}
+    return {}
+
+
 class ProblemApi(Api):
     ERROR_SCHEMA = ProblemSchema
+
+    def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
+        super().init_app(app, *args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(_decimal_as_string)
 
     def _register_responses(self) -> None:
         # The documented error responses must name the media type they really have.
