@@ -482,7 +482,7 @@ def discover(allowed: Iterable[str] | None, group: str = ENTRY_POINT_GROUP) -> M
         seen.add(name)
         try:
             target = ep.load()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # a module calling sys.exit() must not stop us
             logger.exception("methodology entry point %r (%s) failed to import", name, ep.value)
             registry.failed[name] = f"import failed: {type(exc).__name__}: {exc}"
             continue

@@ -174,3 +174,11 @@ def test_discover_builtins_by_their_entry_point_values(fake_entry_points) -> Non
     registry = discover(None)
     assert registry.failed == {}
     assert registry.codes() == ["clean_plate", "green_travel", "paperless", "recycling"]
+
+
+def test_a_module_exiting_at_import_is_recorded_not_obeyed(fake_entry_points) -> None:
+    fake_entry_points(_ep("fake_method", f"{PKG}.fake_module:FakeMethodology"),
+                      _ep("exits", f"{PKG}.fake_exits:Gone"))
+    registry = discover(None)
+    assert registry.codes() == ["fake_method"]
+    assert "SystemExit" in registry.failed["exits"]
