@@ -26,6 +26,7 @@ from .base import (
 )
 
 MODES = ("bus", "metro", "bike", "walk")
+BIKES = ("own", "shared")
 
 DESNZ_2025 = (
     "UK DESNZ, Greenhouse gas reporting: conversion factors 2025, "
@@ -45,6 +46,9 @@ class PointSchema(Schema):
 
 class GreenTravelRecordSchema(Schema):
     mode = fields.String(required=True, validate=validate.OneOf(MODES))
+    # Which bike, for the record and the statistics: both are credited alike (see
+    # ef_bike_g_per_pkm); a bike-share partner sends "shared".
+    bike = fields.String(validate=validate.OneOf(BIKES))
     # Upper bounds here are only sanity limits; realistic limits are plausibility checks.
     distance_km = fields.Decimal(validate=validate.Range(min=0, max=10_000, min_inclusive=False))
     steps = fields.Integer(strict=True, validate=validate.Range(min=1, max=1_000_000))
@@ -66,6 +70,8 @@ class GreenTravelRecordSchema(Schema):
             )
         if "steps" in data and data.get("mode") != "walk":
             errors.setdefault("steps", []).append("steps are accepted for walking only")
+        if "bike" in data and data.get("mode") != "bike":
+            errors.setdefault("bike", []).append("bike is given for bike trips only")
         if ("started_at" in data) != ("ended_at" in data):
             errors.setdefault("_schema", []).append("started_at and ended_at go together")
         elif "started_at" in data and data["ended_at"] <= data["started_at"]:

@@ -56,6 +56,12 @@ def test_walk_by_steps() -> None:
     assert GreenTravel.quantify(record, V) == Decimal("334.5")
 
 
+def test_own_and_shared_bikes_are_credited_alike() -> None:
+    # ef_bike_g_per_pkm covers both (rebalancing and manufacture not counted: its citation).
+    assert (reduction(mode="bike", bike="shared", distance_km="4.2")
+            == reduction(mode="bike", bike="own", distance_km="4.2") == Decimal("468.3"))
+
+
 def test_bike_by_start_and_end_points() -> None:
     # Same meridian, 0.01° of latitude apart: 6371 km × 0.01 × π/180 = 1.11194… km,
     # rounded down to the metre: 1.111 km. Baseline 1.111 × 111.5 = 123.8765 g, project 0;
@@ -116,6 +122,8 @@ def test_stored_string_parameters_give_the_same_result() -> None:
             "ended_at": "2025-06-02T08:00:00+08:00",
         },  # ends before it starts
         {"mode": "metro", "distance_km": "5", "line": "2"},  # unknown field
+        {"mode": "metro", "distance_km": "5", "bike": "shared"},  # a bike on the metro
+        {"mode": "bike", "distance_km": "5", "bike": "borrowed"},
     ],
 )
 def test_schema_rejects(data: dict) -> None:
