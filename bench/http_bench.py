@@ -18,7 +18,7 @@ them, so per-user locks never dominate; bench/mixed.lua builds wrk's requests, L
 the open-loop client's, the same way):
   70 % reads   30 % GET /api/v1/account, 20 % GET /api/v1/account/entries,
                20 % GET /api/v1/rewards (catalogue, first page)
-  20 % POST /api/v1/behaviours: a self-reported 20-minute metro trip (half credit), a
+  20 % POST /api/v1/behaviours: a self-reported 20-minute metro trip (discounted credit), a
        fresh Idempotency-Key each; a citizen's trips are 2 h apart and never overlap, so
        none is a duplicate or implausible, and at most 12 a local day stay under the caps
   10 % POST /api/v1/rewards/{id}/redemptions on a random reward, a fresh Idempotency-Key

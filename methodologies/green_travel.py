@@ -221,9 +221,11 @@ class GreenTravel(Methodology):
                 "start/end points and times (see plausibility).",
             ),
             "self_report_factor": Parameter(
-                D("0.5"),
+                D("0.495"),
                 "fraction",
-                "Wuhan 碳碳星球 (52 g / 105 g ≈ 0.5), project reference primer",
+                "Wuhan 碳碳星球: 52 g for a self check-in against 105 g for an uploaded "
+                "ticket, 52 / 105 = 0.495 (rounded down: conservative), project reference "
+                "primer",
                 "Share of the reduction credited for a self-reported trip.",
             ),
         }

@@ -72,13 +72,13 @@ def test_self_reported_trip_is_discounted_and_credited_to_the_ledger(api, app):
     body = resp.get_json()
     assert body["status"] == "credited", body
     # Great-circle 10.000 km, rounded down: baseline 10 × 167.25 / 1.5 = 1115 g,
-    # metro 10 × 27.8 = 278 g → 837 g; a self-report gets half: 418.5 g → 418 points.
+    # metro 10 × 27.8 = 278 g → 837 g; a self-report gets 0.495 of it: 414.315 g → 414 points.
     reduction = Decimal(body["reduction_g"])
     assert Decimal("836") < reduction <= Decimal("837")
-    assert Decimal(body["credited_g"]) == (reduction / 2).quantize(Decimal("0.001"),
-                                                                   rounding="ROUND_DOWN")
+    assert Decimal(body["credited_g"]) == (reduction * Decimal("0.495")).quantize(
+        Decimal("0.001"), rounding="ROUND_DOWN")
     assert body["points"] == int(Decimal(body["credited_g"]))
-    assert any("0.5" in r for r in body["reasons"])
+    assert any("0.495" in r for r in body["reasons"])
     account = api.get("/api/v1/account", me).get_json()
     assert account["posted"] == body["points"]
     assert Decimal(account["lifetime_reduction_g"]) == Decimal(body["credited_g"])
