@@ -73,7 +73,7 @@ class RateSchema(ma.Schema):
             raise ma.ValidationError("Must be more than 0 and at most 1000.")
 
 
-GROUPINGS = ("methodology", "day", "month", "source")
+GROUPINGS = ("methodology", "day", "month", "source", "partner")
 
 
 class StatsQuerySchema(ma.Schema):

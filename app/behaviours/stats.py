@@ -9,16 +9,22 @@ from sqlalchemy import func, select
 
 from app.behaviours.models import Behaviour
 from app.extensions import db
+from app.partners.models import Partner
+
+SELF_REPORTED = "(self-reported)"  # the row of behaviours no partner sent
 
 
 def reductions(group_by: str, date_from: date | None, date_to: date | None) -> dict:
     # Grouped by the finest key in SQL; months are folded from days here, which stays
     # portable across SQLite and PostgreSQL date functions.
-    key = {"methodology": Behaviour.methodology, "source": Behaviour.source}.get(
+    key = {"methodology": Behaviour.methodology, "source": Behaviour.source,
+           "partner": func.coalesce(Partner.name, SELF_REPORTED)}.get(
         group_by, Behaviour.local_date)
     stmt = (select(key, func.count(Behaviour.id), func.coalesce(func.sum(Behaviour.credited_g), 0),
                    func.coalesce(func.sum(Behaviour.points), 0))
             .where(Behaviour.status == "credited").group_by(key).order_by(key))
+    if group_by == "partner":
+        stmt = stmt.outerjoin(Partner, Partner.id == Behaviour.partner_id)
     if date_from:
         stmt = stmt.where(Behaviour.local_date >= date_from)
     if date_to:

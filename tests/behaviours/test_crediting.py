@@ -233,6 +233,11 @@ def test_stats_by_methodology_day_month_source_and_csv(app, api, partner_id, mon
     rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
     assert rows[0] == ["methodology", "behaviours", "reduction_g", "points"]
     assert rows[-1][0] == "total" and rows[-1][3] == "439"
+    post(api, me, "green_travel", trip(utcnow() - timedelta(hours=2), 20),
+         utcnow() - timedelta(hours=1, minutes=40), "self")
+    by_partner = api.get("/api/v1/admin/stats/reductions?group_by=partner", admin).get_json()
+    assert [(r["key"], r["points"]) for r in by_partner["rows"]] == [
+        ("(self-reported)", 414), ("Metro Co", 439)]
     assert_problem(api.get("/api/v1/admin/stats/reductions", me), 403)
     assert_problem(api.get("/api/v1/admin/stats/reductions?from=2026-02-01&to=2026-01-01",
                            admin), 422)
