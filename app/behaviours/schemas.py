@@ -44,6 +44,19 @@ class AdminBehaviourSchema(BehaviourSchema):
     reviewed_at = ma.fields.DateTime(allow_none=True)
 
 
+class CreditCheckSchema(ma.Schema):
+    """A stored credit recomputed from its stored input and parameter set."""
+
+    behaviour_id = ma.fields.Integer()
+    methodology_version_id = ma.fields.Integer()
+    parameters_hash = ma.fields.String()
+    parameters_hash_matches = ma.fields.Boolean(
+        metadata={"description": "The behaviour's hash is its version's"})
+    stored_reduction_g = ma.fields.Decimal(as_string=True)
+    recomputed_reduction_g = ma.fields.Decimal(as_string=True)
+    matches = ma.fields.Boolean(metadata={"description": "Same reduction, same parameter set"})
+
+
 class MyQuerySchema(PageArgsSchema):
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
     methodology = ma.fields.String(validate=ma.validate.Length(max=64))

@@ -40,7 +40,7 @@ from app.sql import (
     planned_for_its_values,
 )
 from app.users.models import User
-from methodologies.base import Methodology, PlausibilityContext
+from methodologies.base import Methodology, MethodologyNotInstalled, PlausibilityContext
 
 log = logging.getLogger(__name__)
 
@@ -482,6 +482,26 @@ def recompute(behaviour: Behaviour) -> Decimal:
     version = db.session.get(MethodologyVersion, behaviour.methodology_version_id)
     cls = methodologies.module(behaviour.methodology)
     return cls.quantify(cls.load_record(behaviour.data), methodologies.typed_values(cls, version))
+
+
+def check_credit(behaviour_id: int) -> dict[str, Any]:
+    """Recompute a behaviour's reduction from what it stored, next to what it stored."""
+    behaviour = get(behaviour_id)
+    if behaviour.methodology_version_id is None:
+        raise ApiError(409, "This behaviour was not assessed under a methodology version, so "
+                       "there is nothing to recompute.", slug="behaviour-state")
+    version = db.session.get(MethodologyVersion, behaviour.methodology_version_id)
+    try:
+        recomputed = recompute(behaviour)
+    except (MethodologyNotInstalled, ValueError, TypeError, ma.ValidationError) as err:
+        raise ApiError(409, f"It cannot be recomputed with the installed {behaviour.methodology} "
+                       f"module: {err}", slug="not-recomputable") from None
+    return {"behaviour_id": behaviour.id, "methodology_version_id": version.id,
+            "parameters_hash": behaviour.parameters_hash,
+            "parameters_hash_matches": behaviour.parameters_hash == version.parameters_hash,
+            "stored_reduction_g": behaviour.reduction_g, "recomputed_reduction_g": recomputed,
+            "matches": recomputed == behaviour.reduction_g
+            and behaviour.parameters_hash == version.parameters_hash}
 
 
 # -- citizens and review --------------------------------------------------------------------

@@ -10,6 +10,7 @@ from app.behaviours.schemas import (
     AdminBehaviourSchema,
     AdminQuerySchema,
     BehaviourSchema,
+    CreditCheckSchema,
     MyQuerySchema,
     NoteSchema,
     RateSchema,
@@ -84,6 +85,17 @@ def review_queue(args: dict):
 def admin_get(behaviour_id: int):
     """Any behaviour, with its input and evidence."""
     return service.get(behaviour_id)
+
+
+@admin_blp.route("/behaviours/<int:behaviour_id>/recompute", methods=["GET"])
+@login_required("admin")
+@admin_blp.response(200, CreditCheckSchema)
+@error_responses({409: "Never assessed under a version (behaviour-state), or the installed "
+                       "module cannot recompute it (not-recomputable)"})
+def check_credit(behaviour_id: int):
+    """Recompute a behaviour's reduction from its stored input and parameter set (an audit
+    of a credit: the two should match)."""
+    return service.check_credit(behaviour_id)
 
 
 @admin_blp.route("/behaviours/<int:behaviour_id>/approve", methods=["POST"])

@@ -194,6 +194,24 @@ def test_stored_credit_recomputes_to_the_stored_reduction(app, api, partner_id):
         stored = db.session.get(Behaviour, out["id"])
         assert behaviours.recompute(stored) == stored.reduction_g == out["reduction_g"]
         assert stored.parameters_hash and stored.methodology_version_id
+    admin = api.caller("admin")
+    check = api.get(f"/api/v1/admin/behaviours/{out['id']}/recompute", admin).get_json()
+    assert check["matches"] and check["parameters_hash_matches"]
+    assert Decimal(check["recomputed_reduction_g"]) == out["reduction_g"]
+    # A stored input altered after the fact no longer recomputes to the stored reduction.
+    run_sql(app, "UPDATE behaviours SET data = :d WHERE id = :i",
+            d='{"items": [{"material": "plastic", "kg": "12.5"}]}', i=out["id"])
+    check = api.get(f"/api/v1/admin/behaviours/{out['id']}/recompute", admin).get_json()
+    assert not check["matches"] and check["stored_reduction_g"] == str(out["reduction_g"])
+    version = run_sql(app, "SELECT id FROM methodology_versions WHERE code = 'clean_plate' "
+                           "AND status = 'approved'")[0][0]
+    api.post(f"/api/v1/admin/methodology-versions/{version}/retire", admin,
+             json={"reason": "replaced"})
+    unassessed = partner_submit(app, me.id, "clean_plate", {"meals": 1}, at, "no-version",
+                                partner_id)
+    assert unassessed["status"] == "rejected"
+    assert_problem(api.get(f"/api/v1/admin/behaviours/{unassessed['id']}/recompute", admin),
+                   409, "behaviour-state")
 
 
 def test_conversion_rate_is_versioned(app, api, partner_id):

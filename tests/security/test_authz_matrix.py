@@ -110,6 +110,7 @@ EXPECTED: dict[Operation, Rule] = {
     ("GET", f"{V1}/behaviours/{{behaviour_id}}"): rule(CITIZEN, scoped=True),
     ("GET", f"{V1}/admin/behaviours"): rule(ADMIN),
     ("GET", f"{V1}/admin/behaviours/{{behaviour_id}}"): rule(ADMIN),
+    ("GET", f"{V1}/admin/behaviours/{{behaviour_id}}/recompute"): rule(ADMIN),
     ("POST", f"{V1}/admin/behaviours/{{behaviour_id}}/approve"): rule(ADMIN),
     ("POST", f"{V1}/admin/behaviours/{{behaviour_id}}/reject"): rule(ADMIN),
     ("POST", f"{V1}/admin/behaviours/{{behaviour_id}}/reverse"): rule(ADMIN),
