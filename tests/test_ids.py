@@ -20,6 +20,17 @@ def test_huge_ids_in_queries_are_422(api):
     assert_problem(api.get(f"/api/v1/rewards?merchant_id={HUGE}", admin), 422)
     assert_problem(api.get(f"/api/v1/admin/merchants/settlement?merchant_id={HUGE}", admin), 422)
     assert_problem(api.get("/api/v1/rewards?merchant_id=0", admin), 422)
+    assert_problem(api.get(f"/api/v1/admin/rewards?merchant_id={HUGE}", admin), 422)
+    assert_problem(api.get(f"/api/v1/admin/rewards/revisions?merchant_id={HUGE}", admin), 422)
+    assert_problem(api.get("/api/v1/admin/rewards/revisions?merchant_id=0", admin), 422)
+
+
+def test_huge_page_numbers_are_422(api):
+    """The page becomes an OFFSET: beyond BIGINT it would reach the database and fail."""
+    admin = api.caller("admin")
+    for path in ("/api/v1/admin/users", "/api/v1/redemptions", "/api/v1/rewards"):
+        assert_problem(api.get(f"{path}?page={HUGE}", admin), 422)
+        assert_problem(api.get(f"{path}?page=92233720368547759", admin), 422)
 
 
 def test_id_paths_stay_integers_in_openapi(client):

@@ -12,15 +12,18 @@ import marshmallow as ma
 from sqlalchemy import Select, func, select
 
 from app.extensions import db
+from app.http.ids import MAX_ID
 
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
+# The page becomes OFFSET (page - 1) * per_page: past BIGINT the database refuses it (a 500).
+MAX_PAGE = MAX_ID // MAX_PER_PAGE
 
 
 class PageArgsSchema(ma.Schema):
     """Query arguments every list endpoint accepts; filter schemas extend it."""
 
-    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1),
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1, max=MAX_PAGE),
                              metadata={"description": "1-based page number"})
     per_page = ma.fields.Integer(load_default=DEFAULT_PER_PAGE,
                                  validate=ma.validate.Range(min=1, max=MAX_PER_PAGE),

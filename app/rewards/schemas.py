@@ -149,7 +149,7 @@ class AdminRewardQuerySchema(ManagedRewardQuerySchema):
 class RevisionQuerySchema(PageArgsSchema):
     status = ma.fields.String(load_default="pending",
                               validate=ma.validate.OneOf(REVISION_STATUSES))
-    merchant_id = ma.fields.Integer()
+    merchant_id = IdField()
 
 
 class RejectSchema(ma.Schema):
