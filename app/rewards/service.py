@@ -586,13 +586,16 @@ def own_redemption(user_id: int, redemption_id: int) -> Redemption:
 
 
 def cancel(user: User, redemption_id: int, now: datetime | None = None) -> Reservation:
-    """The citizen gives a reserved redemption back: points released, stock restored."""
+    """The citizen gives a reserved, unexpired redemption back: points released, stock
+    restored."""
     now = now or utcnow()
     redemption = _reservation(REDEMPTIONS.c.id == redemption_id)
     if redemption is None or redemption.user_id != user.id:
         raise _not_found("redemption")
-    if redemption.status != RESERVED:
-        raise _refusal(redemption, now)
+    # Past expires_at it is gone, as at the merchant's counter, whether or not the expiry
+    # job has run yet: the job releases it (as expired, not cancelled).
+    if (refused := _refusal(redemption, now)) is not None:
+        raise refused
     _give_back(redemption, CANCELLED, user.id, now)
     return redemption
 

@@ -210,6 +210,20 @@ def test_cancel_after_fulfilment_is_refused(world, api):
     assert world.settled() == 100
 
 
+def test_cancel_past_expiry_is_refused_as_verification_is(world, api, at):
+    """Past expires_at but before the expiry job ran: gone, as for the merchant's counter."""
+    reward_id = world.reward()
+    me = world.citizen(100)
+    body = world.redeem(me, reward_id).get_json()
+    at(datetime.fromisoformat(body["expires_at"]))
+    before = world.snapshot(reward_id, me.id)
+    assert_problem(api.post(f"/api/v1/redemptions/{body['id']}/cancel", me), 410,
+                   "redemption-expired")
+    assert_problem(world.verify(body["code"]), 410, "redemption-expired")
+    assert world.snapshot(reward_id, me.id) == before
+    assert api.get(f"/api/v1/redemptions/{body['id']}", me).get_json()["status"] == "reserved"
+
+
 def test_only_the_owner_sees_or_cancels_a_redemption(world, api):
     reward_id = world.reward()
     me, other = world.citizen(100), world.citizen(100)
