@@ -111,10 +111,7 @@ def remove_staff(actor: User, merchant: Merchant, user: User) -> None:
     link = db.session.get(MerchantStaff, user.id)
     if link is None or link.merchant_id != merchant.id:
         raise ApiError(404, "This account is not staff of this merchant.", slug="not-found")
-    db.session.delete(link)
-    audit.record(actor.id, "merchant.staff_removed", "merchant", merchant.id, user_id=user.id)
-    users.revoke_role(actor, user, "merchant")
-    db.session.flush()
+    users.revoke_role(actor, user, "merchant")  # removes the link with the role (audited)
 
 
 def merchant_of(user_id: int) -> Merchant | None:

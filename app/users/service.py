@@ -10,6 +10,7 @@ from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
 from app.ledger import service as ledger
+from app.merchants.models import MerchantStaff
 from app.users.models import ROLES, User, UserRole
 from app.users.schemas import normalize_email, normalize_mobile
 
@@ -110,7 +111,21 @@ def valid_role(role: str) -> str:
     return role
 
 
+# The `merchant` role and a merchant_staff link come and go together: the role alone acts
+# for no merchant, and a link without the role would keep the account on a staff list
+# (and off every other merchant's) while it can do nothing there.
+
+def _staff_link(user: User) -> MerchantStaff | None:
+    # A query, not session.get: it flushes a link added in this unit of work first.
+    return db.session.scalar(select(MerchantStaff).where(MerchantStaff.user_id == user.id))
+
+
 def grant_role(actor: User, user: User, role: str) -> User:
+    """Grant a role; `merchant` only to staff of a merchant (merchants.add_staff links them)."""
+    if role == "merchant" and not user.has_role(role) and _staff_link(user) is None:
+        raise ApiError(409, "The merchant role comes with a merchant: add the account to its "
+                       "staff (PUT /api/v1/admin/merchants/{merchant_id}/staff/"
+                       f"{user.id}).", slug="merchant-role-needs-staff")
     if not user.has_role(role):
         user.roles.append(UserRole(role=role, granted_by=actor.id))
         audit.record(actor.id, "user.role_granted", "user", user.id, role=role)
@@ -119,13 +134,18 @@ def grant_role(actor: User, user: User, role: str) -> User:
 
 
 def revoke_role(actor: User, user: User, role: str) -> User:
+    """Revoke a role; revoking `merchant` also removes the account from its merchant's staff."""
     if role == "admin":
         refuse_last_admin(user)
+    if role == "merchant" and (link := _staff_link(user)) is not None:
+        db.session.delete(link)
+        audit.record(actor.id, "merchant.staff_removed", "merchant", link.merchant_id,
+                     user_id=user.id)
     kept = [r for r in user.roles if r.role != role]
     if len(kept) != len(user.roles):
         user.roles = kept
         audit.record(actor.id, "user.role_revoked", "user", user.id, role=role)
-        db.session.flush()
+    db.session.flush()
     return user
 
 

@@ -4,6 +4,7 @@ from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
 from app.http.pagination import page_of, paginate, pop_page_args
+from app.http.problems import error_responses
 from app.users import service
 from app.users.schemas import UpdateMeSchema, UserQuerySchema, UserSchema
 
@@ -51,16 +52,21 @@ def get_user(user_id: int):
 @admin_blp.route("/<int:user_id>/roles/<string:role>", methods=["PUT"])
 @login_required("admin")
 @admin_blp.response(200, UserSchema)
+@error_responses({409: "merchant to an account that is not staff of a merchant "
+                       "(merchant-role-needs-staff): add it to a merchant's staff instead"})
 def grant_role(user_id: int, role: str):
-    """Grant a role (citizen, merchant, admin)."""
+    """Grant a role (citizen, merchant, admin). The merchant role comes with a merchant's
+    staff (PUT /api/v1/admin/merchants/{merchant_id}/staff/{user_id})."""
     return service.grant_role(current_user(), service.get(user_id), service.valid_role(role))
 
 
 @admin_blp.route("/<int:user_id>/roles/<string:role>", methods=["DELETE"])
 @login_required("admin")
 @admin_blp.response(200, UserSchema)
+@error_responses({409: "The last active administrator (last-admin)"})
 def revoke_role(user_id: int, role: str):
-    """Revoke a role; the last active administrator keeps theirs."""
+    """Revoke a role; the last active administrator keeps theirs. Revoking merchant also
+    removes the account from its merchant's staff."""
     return service.revoke_role(current_user(), service.get(user_id), service.valid_role(role))
 
 

@@ -61,6 +61,43 @@ def test_staff_get_the_merchant_role_and_belong_to_one_merchant(world, api, app)
     assert_problem(api.get("/api/v1/merchant", person), 403, "forbidden")
 
 
+def test_revoking_the_merchant_role_removes_the_staff_link(world, api, app):
+    admin = world.admin
+    other_id, _ = world.merchant()
+    person = make_caller(app)
+    api.put(f"/api/v1/admin/merchants/{world.merchant_id}/staff/{person.id}", admin)
+
+    revoked = api.delete(f"/api/v1/admin/users/{person.id}/roles/merchant", admin)
+    assert revoked.status_code == 200 and "merchant" not in revoked.get_json()["roles"]
+    staff = api.get(f"/api/v1/admin/merchants/{world.merchant_id}/staff", admin).get_json()
+    assert {s["user_id"] for s in staff["items"]} == {world.staff.id}
+    assert_problem(api.get("/api/v1/merchant", person), 403, "forbidden")
+    actions = run_sql(app, "SELECT action, target_type, target_id FROM audit_events "
+                           "WHERE action IN ('merchant.staff_removed', 'user.role_revoked') "
+                           "ORDER BY id")
+    assert [tuple(a) for a in actions] == [
+        ("merchant.staff_removed", "merchant", str(world.merchant_id)),
+        ("user.role_revoked", "user", str(person.id))]
+    # Free to join another merchant; revoking again changes nothing.
+    assert api.put(f"/api/v1/admin/merchants/{other_id}/staff/{person.id}",
+                   admin).status_code == 200
+    assert api.get("/api/v1/merchant", person).get_json()["id"] == other_id
+
+
+def test_the_merchant_role_is_granted_only_with_a_merchant(world, api, app):
+    admin = world.admin
+    person = make_caller(app)
+    refused = api.put(f"/api/v1/admin/users/{person.id}/roles/merchant", admin)
+    assert_problem(refused, 409, "merchant-role-needs-staff")
+    assert "/api/v1/admin/merchants/{merchant_id}/staff/" in refused.get_json()["detail"]
+    assert api.get("/api/v1/me", person).get_json()["roles"] == ["citizen"]
+    assert run_sql(app, "SELECT count(*) FROM merchant_staff WHERE user_id = :id",
+                   id=person.id)[0][0] == 0
+    # Staff already hold it: granting it again is harmless.
+    again = api.put(f"/api/v1/admin/users/{world.staff.id}/roles/merchant", admin)
+    assert again.status_code == 200 and "merchant" in again.get_json()["roles"]
+
+
 def test_merchant_role_without_a_merchant_is_refused(world, api, app):
     loose = make_caller(app, "merchant")
     assert_problem(api.get("/api/v1/merchant", loose), 403, "not-merchant-staff")
