@@ -652,7 +652,14 @@ def settlement_period(date_from: date | None, date_to: date | None,
 
 
 def settlement(date_from: date, date_to: date, merchant_id: int | None = None) -> dict:
-    """Fulfilled redemptions whose verification fell in the local dates, with totals."""
+    """Fulfilled redemptions whose verification fell in the local dates, with totals.
+
+    With `merchant_id`, that merchant's (404 if there is none: not an empty report).
+    """
+    if merchant_id is not None:
+        merchant_name = db.session.scalar(select(Merchant.name).where(Merchant.id == merchant_id))
+        if merchant_name is None:
+            raise _not_found("merchant")
     since, until = local_midnight(date_from), local_midnight(date_to + timedelta(days=1))
     stmt = (select(Redemption.id, Redemption.merchant_id, Merchant.name, Redemption.reward_id,
                    Reward.title_zh, Reward.title_en, Redemption.points, Redemption.ended_at,
@@ -683,10 +690,8 @@ def settlement(date_from: date, date_to: date, merchant_id: int | None = None) -
     for mid, m in merchants.items():
         m["rewards"] = sorted(rewards[mid].values(), key=lambda r: r["reward_id"])
     if merchant_id is not None and merchant_id not in merchants:
-        name = db.session.scalar(select(Merchant.name).where(Merchant.id == merchant_id))
-        if name is not None:
-            merchants[merchant_id] = {"merchant_id": merchant_id, "name": name,
-                                      "redemptions": 0, "points": 0, "rewards": []}
+        merchants[merchant_id] = {"merchant_id": merchant_id, "name": merchant_name,
+                                  "redemptions": 0, "points": 0, "rewards": []}
     return {
         "date_from": date_from, "date_to": date_to,
         "timezone": str(local_zone()),

@@ -292,6 +292,7 @@ def reject_revision(data: dict, revision_id: int):
 @admin_blp.arguments(AdminSettlementArgsSchema, location="query")
 @admin_blp.response(200, SettlementSchema)
 @admin_blp.doc(**CSV_DOC)
+@error_responses({404: "No such merchant"})
 def admin_settlement(args: dict):
     """Settlement across merchants (or one, with merchant_id); CSV as for merchants."""
     return _settlement(args, args.get("merchant_id"))

@@ -144,6 +144,19 @@ def test_admin_settlement_across_merchants(world, api):
     assert_problem(api.get("/api/v1/merchant/settlement", world.admin), 403)
 
 
+def test_admin_settlement_of_an_unknown_merchant_is_404(world, api):
+    for query in ("", "&format=csv"):
+        assert_problem(api.get(f"/api/v1/admin/merchants/settlement?merchant_id=999999{query}",
+                               world.admin), 404, "not-found")
+    assert_problem(api.get("/api/v1/admin/merchants/settlement?merchant_id=999999",
+                           world.admin, headers={"Accept": "text/csv"}), 404, "not-found")
+    # A merchant with nothing fulfilled is there, with zeros.
+    empty = api.get(f"/api/v1/admin/merchants/settlement?merchant_id={world.merchant_id}",
+                    world.admin).get_json()
+    assert [(m["merchant_id"], m["points"]) for m in empty["merchants"]] == [
+        (world.merchant_id, 0)]
+
+
 def test_settlement_matches_the_ledger(world, api):
     settle(world, api)
     assert world.settled() == 230
