@@ -161,10 +161,13 @@ def _reviewed_values(data: dict[str, Any]) -> dict[str, Any]:
 
 def _propose(reward: Reward, kind: str, changes: dict[str, Any], actor: User,
              now: datetime) -> RewardRevision | None:
-    """Replace the pending revision (if any) by one with `changes` (none if empty)."""
+    """Replace the pending revision (if any) by one with `changes` (none if empty).
+
+    The proposer decides the superseded one: their new edit replaced it.
+    """
     db.session.execute(update(RewardRevision).where(
         RewardRevision.reward_id == reward.id, RewardRevision.status == PENDING)
-        .values(status=SUPERSEDED, decided_at=now))
+        .values(status=SUPERSEDED, decided_by=actor.id, decided_at=now))
     revision = None
     if changes:
         revision = RewardRevision(reward_id=reward.id, kind=kind, status=PENDING,
@@ -206,6 +209,19 @@ def _redeemed_count(reward: Reward) -> int:
     return reward.total_stock - reward.stock_left
 
 
+def _apply_at_once(actor: User, reward: Reward, values: dict[str, Any]) -> None:
+    """Set fields that need no approval. No revision records these, so the audit log does:
+    who changed which fields, from what to what."""
+    changed = {k: v for k, v in values.items() if getattr(reward, k) != v}
+    if not changed:
+        return
+    previous = {k: getattr(reward, k) for k in changed}
+    for key, value in changed.items():
+        setattr(reward, key, value)
+    audit.record(actor.id, "reward.updated", "reward", reward.id, changes=changed,
+                 previous=previous)
+
+
 def update_reward(actor: User, merchant: Merchant, reward_id: int, data: dict[str, Any],
                   now: datetime | None = None) -> Reward:
     """Edit a reward. Reviewed fields of a listed reward wait for approval; others apply now.
@@ -223,15 +239,15 @@ def update_reward(actor: User, merchant: Merchant, reward_id: int, data: dict[st
         start = reviewed.get("available_from", reward.available_from)
         end = reviewed.get("available_until", reward.available_until)
         _check_window(start, end, now)
-        for key, value in {**direct, **reviewed}.items():
+        _apply_at_once(actor, reward, direct)
+        for key, value in reviewed.items():  # recorded by the revision proposed below
             setattr(reward, key, value)
         reward.stock_left = reward.total_stock
         db.session.flush()
         _propose(reward, "create", _reviewed_values(
             {k: getattr(reward, k) for k in REVIEWED_FIELDS}), actor, now)
         return reward
-    for key, value in direct.items():
-        setattr(reward, key, value)
+    _apply_at_once(actor, reward, direct)
     if reviewed:
         pending = reward.pending
         merged = dict(pending.changes) if pending else {}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
+from app.audit.models import AuditEvent
+from app.extensions import db
 from tests.helpers import assert_problem
-from tests.rewards.conftest import when
+from tests.rewards.conftest import REWARD, when
 
 
 def test_new_reward_is_unlisted_until_approved(world, api):
@@ -70,6 +74,30 @@ def test_price_stock_and_window_changes_wait_for_approval_other_fields_do_not(wo
     assert (public["total_stock"], public["stock_left"]) == (25, 24)
     assert public["available_until"] is not None
     assert api.get(path, world.staff).get_json()["pending"] is None
+
+
+def test_edits_record_who_changed_what(world, api, app):
+    reward_id = world.reward()
+    path = f"/api/v1/merchant/rewards/{reward_id}"
+    first = api.patch(path, world.staff, json={"points_price": 80}).get_json()["pending"]
+    api.patch(path, world.staff, json={"title_zh": "环保帆布袋", "limit_total": 2,
+                                       "description": REWARD["description"],
+                                       "total_stock": 20})
+    api.patch(path, world.staff, json={"title_zh": "环保帆布袋"})  # no change: no event
+
+    with app.app_context():
+        events = db.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "reward.updated").order_by(AuditEvent.id)).all()
+        [(actor, target, details)] = [(e.actor_id, e.target_id, e.details) for e in events]
+    assert (actor, target) == (world.staff.id, str(reward_id))
+    assert details == {"changes": {"title_zh": "环保帆布袋", "limit_total": 2},
+                       "previous": {"title_zh": REWARD["title_zh"], "limit_total": None}}
+
+    history = api.get(f"{path}/revisions", world.staff).get_json()["items"]
+    superseded = next(r for r in history if r["id"] == first["id"])
+    assert superseded["status"] == "superseded"
+    assert (superseded["decided_by"], superseded["decided_at"]) == (
+        world.staff.id, history[0]["proposed_at"])
 
 
 def test_stock_cannot_go_below_what_is_redeemed(world, api):
