@@ -52,7 +52,7 @@ def get_user(user_id: int):
 @admin_blp.route("/<int:user_id>/roles/<string:role>", methods=["PUT"])
 @login_required("admin")
 @admin_blp.response(200, UserSchema)
-@error_responses({409: "merchant to an account that is not staff of a merchant "
+@error_responses({409: "Granting merchant to an account that is not staff of a merchant "
                        "(merchant-role-needs-staff): add it to a merchant's staff instead"})
 def grant_role(user_id: int, role: str):
     """Grant a role (citizen, merchant, admin). The merchant role comes with a merchant's
