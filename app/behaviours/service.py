@@ -217,6 +217,9 @@ def _store(new: list[Draft], books: dict[int, ledger.Book]) -> None:
         if (earlier := getattr(draft, "duplicate_of", None)) is not None:
             draft.reasons = [_duplicate_reason(earlier)]  # its id is known now
     _earn([d for d in new if d.status == "credited" and d.points > 0], books)
+    for draft in new:
+        if draft.status == "credited" and draft.points == 0 and draft.credited_g > 0:
+            ledger.count_reduction(books[draft.user_id], draft.credited_g)
     insert_rows(BEHAVIOURS, [{key: d.__dict__[key] for key in _COLUMN_KEYS} for d in new])
 
 
@@ -576,6 +579,8 @@ def approve(actor: User, behaviour_id: int, note: str | None) -> Behaviour:
                    nearby.around(behaviour, cls))
     if behaviour.status == "credited" and behaviour.points > 0:
         _earn([behaviour], {behaviour.user_id: book})
+    elif behaviour.status == "credited" and behaviour.credited_g > 0:
+        ledger.count_reduction(book, behaviour.credited_g)
     db.session.flush()
     return behaviour
 
@@ -593,4 +598,6 @@ def reverse(actor: User, behaviour_id: int, reason: str) -> Behaviour:
     if behaviour.ledger_tx_id is not None:
         ledger.reverse(behaviour.ledger_tx_id, key=f"behaviour:{behaviour.id}:reversal",
                        reason=reason, actor_id=actor.id, book=book)
+    elif behaviour.credited_g:  # credited below a whole point: only the reduction counted
+        ledger.count_reduction(book, -behaviour.credited_g)
     return _finish(behaviour, "reversed", [*behaviour.reasons, f"reversed: {reason}"])

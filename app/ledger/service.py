@@ -675,6 +675,14 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
         lifetime=(-points, -original.reduction_g))
 
 
+def count_reduction(book: Book, grams: Decimal) -> None:
+    """The reduction behind a credit too small for a whole point: the user's lifetime
+    reduction moves by `grams` (negative when such a credit is reversed) although the
+    journal has no points to post. The caller holds the user's lock (`book`)."""
+    _sql(_MOVE_BALANCE, [{"account": book.available_id, "change": 0, "points": 0,
+                          "grams": grams}])
+
+
 def adjust(user_id: int, points: int, *, key: str, reason: str,
            actor_id: int) -> Row:
     """A manual correction by an administrator: credit (as a new lot) or debit."""

@@ -228,6 +228,24 @@ def test_conversion_rate_is_versioned(app, api, partner_id):
     assert len(api.get("/api/v1/admin/conversion-rates", admin).get_json()) == 1
 
 
+def test_a_credit_below_one_point_still_counts_its_reduction(app, api, partner_id):
+    """At 0.001 point per gram a 144 g meal makes no whole point: it is credited, and the
+    account and the statistics count its reduction alike; a reversal takes it back."""
+    admin, me = api.caller("admin"), api.caller()
+    api.post("/api/v1/admin/conversion-rates", admin, json={
+        "points_per_gram": "0.001", "reason": "coarse rate",
+        "effective_from": (utcnow() - timedelta(hours=2)).isoformat()})
+    out = partner_submit(app, me.id, "clean_plate", {"meals": 1},
+                         utcnow() - timedelta(hours=1), "small", partner_id)
+    assert (out["status"], out["points"]) == ("credited", 0)
+    account = api.get("/api/v1/account", me).get_json()
+    assert (account["posted"], Decimal(account["lifetime_reduction_g"])) == (0, 144)
+    stats = api.get("/api/v1/admin/stats/reductions", admin).get_json()
+    assert Decimal(stats["total_reduction_g"]) == 144
+    api.post(f"/api/v1/admin/behaviours/{out['id']}/reverse", admin, json={"reason": "test"})
+    assert Decimal(api.get("/api/v1/account", me).get_json()["lifetime_reduction_g"]) == 0
+
+
 def test_stats_by_methodology_day_month_source_and_csv(app, api, partner_id, monkeypatch):
     monkeypatch.setitem(app.config, "CLAIM_WINDOW", timedelta(days=3650))  # fixed dates
     admin, me = api.caller("admin"), api.caller()
