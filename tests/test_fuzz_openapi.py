@@ -5,11 +5,24 @@ administrator, and, for the operations secured by partnerHmac, also as a data pa
 signs every case afresh. Whatever the input: no 5xx, the status code is one the document
 lists for the operation, and the body matches the documented schema and media type.
 
+Every case is sent by principals of its own. Many operations lock out whoever calls
+them or whoever they name (logout revokes the token; erasing the account, a password
+change, disabling a user, taking a role away or suspending a merchant do the same, and
+hypothesis favours the small ids of the earliest users), so callers shared across cases
+answered 401 after the first such success and the fuzz never got past authentication.
+So each case mints a fresh citizen, a fresh staff member of a fresh merchant and a fresh
+administrator: rows written directly (one password hash computed for all of them) and
+access tokens made with flask_jwt_extended, no login (POST /auth/refresh gets refresh
+tokens). The anonymous caller goes first and the administrator last, so nothing a case
+does reaches its own later callers either; a signed-in caller is therefore never
+answered 401 on a bearer-secured operation, and the test asserts exactly that.
+
 The partner reports two methodologies (approved, so records can be credited) and has a few
-citizens linked; its generated cases are nudged towards those references, methodologies,
-valid records and fresh link codes, so that they reach past signing and consent checks
-rather than all stopping at 401 or "no consent". It signs the path exactly as sent,
-percent escapes and all, and is never answered 401.
+citizens linked; a fresh one, with fresh citizens, for each partner operation. Its
+generated cases are nudged towards those references, methodologies, valid records and
+fresh link codes, so that they reach past signing and consent checks rather than all
+stopping at 401 or "no consent". It signs the path exactly as sent, percent escapes and
+all, and is never answered 401 either.
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ from urllib.parse import quote
 import pytest
 import schemathesis
 from flask import Flask
+from flask_jwt_extended import create_access_token, create_refresh_token
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import (
@@ -39,21 +53,23 @@ from schemathesis.checks import (
 )
 
 from app import create_app
-from app.auth import service as auth
+from app.auth.passwords import hash_password
 from app.extensions import db
+from app.ledger import service as ledger
 from app.merchants import service as merchants
 from app.methodology import service as methodologies
 from app.partners import service as partners
 from app.partners.signing import canonical, sign
 from app.uow import unit_of_work
-from app.users import service as users
-from app.users.models import User
+from app.users.models import User, UserRole
 from tests.conftest import TEST_JWT_SECRET, _truncate_all
 from tests.helpers import PASSWORD
 
 EXAMPLES_PER_OPERATION = 12
 PARTNER_EXAMPLES_PER_OPERATION = 40  # never fuzzed past 401 before; cheap (≈ 0.5 s each op)
 PARTNER_METHODOLOGIES = ["green_travel", "recycling"]
+CALLERS = ("anonymous", "citizen", "staff", "admin")
+REFRESH_PATH = "/api/v1/auth/refresh"  # the one operation that takes a refresh token
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
 
@@ -81,22 +97,42 @@ def fuzz_app(database, tmp_path_factory) -> Iterator[Flask]:
         _truncate_all(url)
 
 
-@pytest.fixture(scope="module")
-def callers(fuzz_app) -> list[dict[str, str]]:
-    """Headers of each kind of caller: none, citizen, merchant staff, administrator."""
-    headers: list[dict[str, str]] = [{}]
-    with fuzz_app.app_context(), unit_of_work():
-        admin = users.register(email="fuzz-admin@example.com", password=PASSWORD,
-                               roles=("citizen", "admin"))
-        citizen = users.register(email="fuzz-citizen@example.com", password=PASSWORD)
-        staff = users.register(email="fuzz-staff@example.com", password=PASSWORD)
+class Principals:
+    """Makes fresh users straight in the database: no registration, no login, one hash."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.password_hash = hash_password(PASSWORD)
+        self._made = itertools.count(1)
+
+    def user(self, *roles: str) -> User:
+        """A new user holding roles (and citizen's points accounts); in an app context."""
+        n = next(self._made)
+        user = User(email=f"fuzz-{n}@example.com", password_hash=self.password_hash,
+                    display_name=f"fuzz {n}")
+        user.roles = [UserRole(role=role) for role in ("citizen", *roles)]
+        db.session.add(user)
         db.session.flush()
-        merchant = merchants.create(admin, name="Fuzz 商户", contact="021-0000 0000")
-        merchants.add_staff(admin, merchant, staff)
-        for user in (citizen, staff, admin):
-            token = auth.issue_tokens(user)["access_token"]
-            headers.append({"Authorization": f"Bearer {token}"})
-    return headers
+        ledger.open_books([user.id])
+        return user
+
+    def callers(self, *, refresh: bool = False) -> list[dict[str, str]]:
+        """Headers of a fresh caller of each kind (CALLERS): none, a citizen, staff of a
+        new merchant and an administrator, with access tokens (refresh tokens if asked)."""
+        token = create_refresh_token if refresh else create_access_token
+        with self.app.app_context(), unit_of_work():
+            citizen, staff, admin = self.user(), self.user(), self.user("admin")
+            merchant = merchants.create(admin, name=f"Fuzz 商户 {staff.id}",
+                                        contact="021-0000 0000")
+            merchants.add_staff(admin, merchant, staff)
+            return [{}, *({"Authorization": "Bearer " + token(
+                identity=str(user.id), additional_claims={"ep": user.token_epoch})}
+                for user in (citizen, staff, admin))]
+
+
+@pytest.fixture(scope="module")
+def principals(fuzz_app) -> Principals:
+    return Principals(fuzz_app)
 
 
 class PartnerCaller:
@@ -127,31 +163,29 @@ class PartnerCaller:
 
 
 @pytest.fixture(scope="module")
-def new_partner(fuzz_app) -> Callable[[], PartnerCaller]:
-    """Makes partners reporting PARTNER_METHODOLOGIES (approved, in force), each with the
-    same citizens linked to it. A fresh one for each partner operation: earlier admin cases
-    may have suspended a partner or revoked its key."""
+def new_partner(fuzz_app, principals) -> Callable[[], PartnerCaller]:
+    """Makes partners reporting PARTNER_METHODOLOGIES (approved, in force), each with
+    fresh citizens of its own linked to it. A fresh one for each partner operation: earlier
+    admin cases may have suspended a partner, revoked its key or disabled its citizens."""
     refs = ["fuzz-ref-1", "fuzz-ref-2", "fuzz-mover-1", "fuzz-mover-2"]
     with fuzz_app.app_context(), unit_of_work():
-        admin = users.register(email="fuzz-partner-admin@example.com", password=PASSWORD,
-                               roles=("citizen", "admin"))
-        linked = [users.register(email=f"fuzz-linked-{i}@example.com", password=PASSWORD)
-                  for i in range(len(refs))]
-        db.session.flush()
+        admin = principals.user("admin")
         for version in methodologies.versions():
             if version.status == "pending":
                 methodologies.approve(admin, version.id, datetime.now(UTC) - timedelta(days=365))
-        admin_id, linked_ids = admin.id, [user.id for user in linked]
     made = itertools.count(1)
 
     def make() -> PartnerCaller:
         with fuzz_app.app_context(), unit_of_work():
             created, key, secret = partners.create(
-                db.session.get(User, admin_id), name=f"Fuzz 数据伙伴 {next(made)}",
+                principals.user("admin"), name=f"Fuzz 数据伙伴 {next(made)}",
                 methodologies=PARTNER_METHODOLOGIES)
-            for user_id, ref in zip(linked_ids, refs, strict=True):
-                code, _ = partners.new_link_code(db.session.get(User, user_id))
+            linked_ids = []
+            for ref in refs:
+                user = principals.user()
+                code, _ = partners.new_link_code(user)
                 partners.bind(created, code, ref)
+                linked_ids.append(user.id)
             key_id = key.key_id
         return PartnerCaller(fuzz_app, key_id, secret, refs, linked_ids[2:])
 
@@ -227,26 +261,39 @@ def _operations() -> list[tuple[str, str]]:
             for method in item if method in ("get", "post", "put", "patch", "delete")]
 
 
+def _bearer_operation(operation) -> bool:
+    return any("bearerAuth" in requirement
+               for requirement in operation.definition.raw.get("security", []))
+
+
 # schemathesis's own pytest integration (from_fixture) does not run on this pytest, so the
 # operations are parametrized here and each draws its cases from schemathesis's strategy.
 @pytest.mark.parametrize(("method", "path"), _operations())
-def test_every_operation_as_every_caller(method, path, api_schema, callers, new_partner):
+def test_every_operation_as_every_caller(method, path, api_schema, principals, new_partner):
     operation = api_schema[path][method]
     as_partner = _partner_operation(operation)
     partner = new_partner() if as_partner else None
+    statuses: dict[str, Counter[int]] = {caller: Counter() for caller in CALLERS}
 
     @settings(max_examples=PARTNER_EXAMPLES_PER_OPERATION if as_partner
               else EXAMPLES_PER_OPERATION, deadline=None, derandomize=True,
               suppress_health_check=list(HealthCheck), database=None)
     @given(case=operation.as_strategy(), data=st.data())
     def run(case, data) -> None:
-        for headers in callers:
-            case.call_and_validate(headers=headers, checks=CHECKS)
+        callers = principals.callers(refresh=path == REFRESH_PATH)
+        for caller, headers in zip(CALLERS, callers, strict=True):
+            response = case.call_and_validate(headers=headers, checks=CHECKS)
+            statuses[caller][response.status_code] += 1
         if as_partner:
             _steer(case, data.draw, partner)
             _call_as_partner(case, partner)
 
     run()
+    if _bearer_operation(operation):
+        # Every signed-in caller held a working token: none was refused as unauthenticated
+        # (a missing role is a 403).
+        for caller in CALLERS[1:]:
+            assert statuses[caller][401] == 0, (caller, statuses[caller])
     if as_partner:
         # The partner's cases were all signed correctly, escaped paths included.
         assert partner.statuses[401] == 0, partner.statuses
