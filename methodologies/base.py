@@ -237,6 +237,9 @@ class Methodology(ABC):
     # times overlap are then one act reported twice. Otherwise (a meal, a weighing, an
     # invoice) only the same instant from another source is.
     occupies_time: ClassVar[bool] = False
+    # Record fields that tell who the person is or where and when they were (places,
+    # exact times, free text, identifiers of people or places): anonymise() drops them.
+    personal_fields: ClassVar[frozenset[str]] = frozenset()
 
     @classmethod
     @abstractmethod
@@ -248,13 +251,32 @@ class Methodology(ABC):
         return params_values(cls.default_parameters())
 
     @classmethod
-    def load_record(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        """Validate raw record data; raises marshmallow.ValidationError."""
+    def _schema(cls) -> Schema:
         # One schema instance per class: building one costs more than a load.
         schema = _RECORD_SCHEMAS.get((cls, cls.record_schema))
         if schema is None:
             schema = _RECORD_SCHEMAS[(cls, cls.record_schema)] = cls.record_schema()
-        return schema.load(data)
+        return schema
+
+    @classmethod
+    def load_record(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Validate raw record data; raises marshmallow.ValidationError."""
+        return cls._schema().load(data)
+
+    @classmethod
+    def anonymise(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The stored (raw) record of an erased account, reduced to what its accounting needs.
+
+        The result replaces the record for good, so it keeps what the quantity depends on:
+        it still loads with `record_schema` and quantifies to the same reduction with the
+        same parameters. What tells who the person is, or where and when they were, goes.
+        Default: the record without `personal_fields` and without anything the record
+        schema does not declare. Override when a personal field is also an input of the
+        quantity (green_travel turns a trip's points into their distance).
+        """
+        declared = {f.data_key or name for name, f in cls._schema().fields.items()}
+        return {k: v for k, v in data.items()
+                if k in declared and k not in cls.personal_fields}
 
     @classmethod
     @abstractmethod
@@ -399,6 +421,9 @@ def validate_methodology(cls: Any) -> None:
     schema = getattr(cls, "record_schema", None)
     if not (inspect.isclass(schema) and issubclass(schema, Schema)):
         raise InvalidMethodology(f"{cls.__qualname__}.record_schema must be a Schema class")
+    personal = getattr(cls, "personal_fields", None)
+    if not (isinstance(personal, frozenset) and all(isinstance(f, str) for f in personal)):
+        raise InvalidMethodology(f"{cls.__qualname__}.personal_fields must be a frozenset of str")
     try:
         parameters = cls.default_parameters()
     except Exception as exc:

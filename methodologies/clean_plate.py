@@ -32,6 +32,8 @@ class CleanPlate(Methodology):
         "partner canteen or restaurant (ER = meals × baseline waste emissions per meal)."
     )
     record_schema = CleanPlateRecordSchema
+    # Where the person eats (their workplace's or school's canteen, day after day).
+    personal_fields = frozenset({"canteen_id"})
 
     @classmethod
     def default_parameters(cls) -> dict[str, Parameter]:

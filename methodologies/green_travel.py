@@ -104,6 +104,8 @@ class GreenTravel(Methodology):
     )
     record_schema = GreenTravelRecordSchema
     occupies_time = True
+    # Where the trip began and ended, and when: a trace of the person's movements.
+    personal_fields = frozenset({"start", "end", "started_at", "ended_at"})
 
     @classmethod
     def default_parameters(cls) -> dict[str, Parameter]:
@@ -238,6 +240,26 @@ class GreenTravel(Methodology):
         if record.get("steps") is not None:
             return Decimal(record["steps"]) * decimal_param(params, "step_length_m") / 1000
         return haversine_km(record["start"], record["end"])
+
+    @classmethod
+    def anonymise(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        """Mode and distance only (or steps, for a walk by steps): no points, no times.
+
+        A trip given by its points keeps their great-circle distance, computed by the same
+        function quantify() uses, so the reduction recomputed from what is kept is the
+        stored one. (Points less than a metre apart give 0 km, which the record schema
+        refuses; such a trip's reduction is 0 anyway.)
+        """
+        kept = super().anonymise(data)
+        if "start" in data and "end" in data:
+            try:
+                record = cls.load_record(data)
+            except ValidationError:
+                # Stored records were validated when they came in; one that no longer is
+                # loses its points anyway: privacy does not wait for a recomputable record.
+                return kept
+            kept["distance_km"] = str(haversine_km(record["start"], record["end"]))
+        return kept
 
     @classmethod
     def emissions(
