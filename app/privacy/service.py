@@ -2,15 +2,15 @@
 
 Erasure anonymises instead of deleting rows: the ledger must stay balanced and
 verifiable, and merchants' settlements and the carbon statistics keep their history.
-What identifies the person (login, name, evidence, partner pseudonyms, cached responses)
-goes; the user id remains as an anonymous key of that history.
+What identifies the person (login, name, evidence, partner pseudonyms, cached responses,
+where and when they were) goes; the user id remains as an anonymous key of that history.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, null, or_, select, update
+from sqlalchemy import delete, or_, select, update
 
 from app.audit import service as audit
 from app.audit.models import AuditEvent
@@ -24,6 +24,7 @@ from app.http.idempotency import IdempotencyKey
 from app.http.problems import ApiError
 from app.ledger import service as ledger
 from app.merchants.models import MerchantStaff
+from app.methodology import service as methodologies
 from app.partners import service as partners
 from app.partners.models import PartnerLink, PartnerLinkCode
 from app.rewards import service as rewards
@@ -33,6 +34,9 @@ from app.users.service import refuse_last_admin
 
 ERASED_NAME = "已注销用户"
 UNUSABLE_PASSWORD = "!erased"  # not an Argon2 hash: no password can ever match it
+ERASED_BEFORE_REVIEW = "account erased before review"
+# behaviours.reject and .reverse copy the reviewer's free text into the reasons after these.
+_REVIEW_TEXT = ("rejected on review: ", "reversed: ")
 
 
 def export(user: User) -> dict[str, Any]:
@@ -71,8 +75,7 @@ def erase(user: User, password: str) -> None:
             select(Redemption.id).where(Redemption.user_id == user.id,
                                         Redemption.status == RESERVED)):
         rewards.cancel(user, redemption_id)
-    db.session.execute(update(Behaviour).where(Behaviour.user_id == user.id)
-                       .values(evidence=null()))
+    _anonymise_behaviours(user.id)
     for model in (PartnerLink, PartnerLinkCode, RevokedToken, MerchantStaff, IdempotencyKey,
                   UserRole):
         db.session.execute(delete(model).where(model.user_id == user.id))
@@ -87,3 +90,33 @@ def erase(user: User, password: str) -> None:
     audit.record(user.id, "user.erased", "user", user.id)
     db.session.flush()
     db.session.expire(user, ["roles"])
+
+
+def _anonymise_behaviours(user_id: int) -> None:
+    """Each behaviour keeps what the accounting needs, as its methodology decides.
+
+    The data is reduced by `Methodology.anonymise` (what is kept still recomputes to the
+    stored reduction); evidence, the partner's record id (which the partner maps to its own
+    user) and the reviewer's free text go; the span shrinks to the moment the behaviour is
+    dated to, which is all the day's caps and the version in force need. A self-report
+    still queued for review is rejected: a deleted account can earn nothing.
+    """
+    registry = methodologies.registry()
+    rows = db.session.execute(
+        select(Behaviour.id, Behaviour.methodology, Behaviour.data, Behaviour.status,
+               Behaviour.reasons, Behaviour.occurred_at)
+        .where(Behaviour.user_id == user_id)).all()
+    changes = []
+    for id_, code, data, status, reasons, occurred_at in rows:
+        # A methodology no longer loaded cannot say what is safe to keep: nothing is.
+        kept = registry.get(code).anonymise(data) if code in registry else {}
+        reasons = [next((prefix.removesuffix(": ") for prefix in _REVIEW_TEXT
+                         if reason.startswith(prefix)), reason) for reason in reasons]
+        if status == "pending_review":
+            status, reasons = "rejected", [*reasons, ERASED_BEFORE_REVIEW]
+        changes.append({"id": id_, "data": kept, "evidence": None, "external_id": None,
+                        "review_note": None, "status": status, "reasons": reasons,
+                        "window_start": occurred_at, "window_end": occurred_at})
+    if changes:
+        # One UPDATE by primary key for all rows (an executemany).
+        db.session.execute(update(Behaviour), changes)

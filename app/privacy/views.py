@@ -33,6 +33,8 @@ def export_me():
 def erase_me(data: dict):
     """Delete your account. Your login, name, evidence and partner links are erased and
     every token stops working; reserved redemptions are cancelled and their points
-    released. The points history stays in the ledger under an anonymous id, so the
-    platform's accounts still balance."""
+    released. Each behaviour keeps only what its accounting needs (a trip: its mode and
+    distance, no places or times); partner record ids and reviewers' notes go, and
+    self-reports still awaiting review are rejected. The points history stays in the
+    ledger under an anonymous id, so the platform's accounts still balance."""
     service.erase(current_user(), data["password"])

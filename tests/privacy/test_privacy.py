@@ -8,13 +8,18 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from app.behaviours import service as behaviours
 from app.behaviours.models import Behaviour
 from app.db_types import utcnow
 from app.extensions import db
 from app.ledger.verify import verify
 from app.methodology import service as methodologies
+from app.partners import service as partners
+from app.partners.models import Partner
+from app.privacy.service import ERASED_BEFORE_REVIEW
 from app.uow import unit_of_work
 from app.users.models import User
+from methodologies.green_travel import haversine_km
 from tests.helpers import PASSWORD, assert_problem
 from tests.rewards.conftest import World
 
@@ -114,3 +119,123 @@ def test_erasure_needs_the_password(world):
     me = world.citizen()
     assert_problem(world.api.delete("/api/v1/me", me, json={}), 422)
     assert world.api.get("/api/v1/me", me).status_code == 200
+
+
+# ------------------------------------------------------------ erasure: where and when
+
+# My trip's places and the identifiers that lead back to me: none may survive erasure.
+HOME, OFFICE = {"lat": 31.2304, "lon": 121.4737}, {"lat": 31.3177, "lon": 121.4737}
+TRACES = ("31.2304", "121.4737", "31.3177", "canteen-njust-3", "metro-user-9001",
+          "trip-778899", "meal-778899", "note-about-the-citizen", "reason-about-the-citizen")
+
+
+def _partner(world: World) -> int:
+    with world.app.app_context(), unit_of_work():
+        partner = Partner(name=f"Metro {uuid.uuid4().hex[:6]}", status="active",
+                          methodologies=["green_travel", "clean_plate"],
+                          created_by=world.admin.id)
+        db.session.add(partner)
+        db.session.flush()
+        return partner.id
+
+
+def _link(world: World, me, partner_id: int, ref: str) -> None:
+    code = world.api.post("/api/v1/me/partner-links/codes", me).get_json()["code"]
+    with world.app.app_context(), unit_of_work():
+        partners.bind(db.session.get(Partner, partner_id), code, ref)
+
+
+def _batch(world: World, partner_id: int, *records: dict) -> list[dict]:
+    with world.app.app_context(), unit_of_work():
+        return partners.submit_batch(db.session.get(Partner, partner_id),
+                                     list(records))["results"]
+
+
+def _self_report(world: World, who, methodology: str, data: dict, at) -> dict:
+    resp = world.api.post("/api/v1/behaviours", who, json={
+        "methodology": methodology, "occurred_at": at.isoformat(), "data": data},
+        headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def _rows_with_traces(app, but_behaviour: int) -> set[str]:
+    """Tables with a row holding one of TRACES (but that behaviour of another citizen)."""
+    found = set()
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(select(table)).all():
+                text = repr(tuple(row))
+                if (any(trace in text for trace in TRACES)
+                        and not (table.name == "behaviours" and row.id == but_behaviour)):
+                    found.add(table.name)
+    return found
+
+
+def test_erasure_keeps_no_place_time_or_pseudonym_and_credits_still_recompute(world):
+    _approve_methodologies(world)
+    me, other = world.citizen(), world.citizen()
+    start = utcnow() - timedelta(hours=3)
+    trip = {"mode": "metro", "start": HOME, "end": OFFICE, "started_at": start.isoformat(),
+            "ended_at": (start + timedelta(minutes=25)).isoformat()}
+    mine = _self_report(world, me, "green_travel", trip, start + timedelta(minutes=25))
+    theirs = _self_report(world, other, "green_travel", trip, start + timedelta(minutes=25))
+    assert mine["status"] == theirs["status"] == "credited"
+
+    partner_id = _partner(world)
+    _link(world, me, partner_id, "metro-user-9001")
+    at = start + timedelta(hours=1)
+    results = _batch(world, partner_id, {
+        "external_id": "trip-778899", "user_ref": "metro-user-9001",
+        "methodology": "green_travel", "occurred_at": at.isoformat(),
+        "data": {"mode": "bus", "distance_km": "6.5", "started_at": at.isoformat(),
+                 "ended_at": (at + timedelta(minutes=30)).isoformat()}}, {
+        "external_id": "meal-778899", "user_ref": "metro-user-9001",
+        "methodology": "clean_plate", "occurred_at": at.isoformat(),
+        "data": {"meals": 1, "canteen_id": "canteen-njust-3"}})
+    assert [r["status"] for r in results] == ["credited", "credited"], results
+
+    # Paperless self-reports wait for review: one approved with a note, one rejected with
+    # a reason, one still queued when the account goes.
+    queued = [_self_report(world, me, "paperless", {"kind": "e_receipt", "sheets": 1},
+                           start + timedelta(minutes=i)) for i in range(3)]
+    assert world.api.post(f"/api/v1/admin/behaviours/{queued[0]['id']}/approve", world.admin,
+                          json={"note": "note-about-the-citizen"}).status_code == 200
+    assert world.api.post(f"/api/v1/admin/behaviours/{queued[1]['id']}/reject", world.admin,
+                          json={"reason": "reason-about-the-citizen"}).status_code == 200
+
+    # The other citizen's identical trip is theirs to keep.
+    assert _rows_with_traces(world.app, theirs["id"]) == {"behaviours", "partner_links"}
+    assert world.api.delete("/api/v1/me", me, json={"password": PASSWORD}).status_code == 204
+    assert _rows_with_traces(world.app, theirs["id"]) == set()
+
+    with world.app.app_context():
+        # Two records of one partner now both have no external_id: the unique
+        # (partner_id, external_id) constraint holds NULLs distinct on both databases.
+        stored = {b.id: b for b in db.session.scalars(
+            select(Behaviour).where(Behaviour.user_id == me.id))}
+        assert len(stored) == 6
+        for b in stored.values():
+            assert b.external_id is None and b.review_note is None and b.evidence is None
+            assert b.window_start == b.window_end == b.occurred_at
+            assert not {"start", "end", "started_at", "ended_at", "canteen_id"} & set(b.data)
+        # The points became their distance, by the function quantify() uses.
+        assert stored[mine["id"]].data == {"mode": "metro",
+                                           "distance_km": str(haversine_km(HOME, OFFICE))}
+        credited = [b for b in stored.values() if b.status == "credited"]
+        assert len(credited) == 4  # my trip, the partner's trip and meal, the approved receipt
+        for b in credited:
+            assert behaviours.recompute(b) == b.reduction_g, b.methodology
+        assert stored[queued[1]["id"]].reasons == ["rejected on review"]
+        assert stored[queued[2]["id"]].status == "rejected"
+        assert stored[queued[2]["id"]].reasons[-1] == ERASED_BEFORE_REVIEW
+        # The other citizen's trip is untouched.
+        assert db.session.get(Behaviour, theirs["id"]).data["start"] == HOME
+        assert verify() == []
+
+    # The partner's resend finds no consent: nothing is credited to the erased account.
+    again = _batch(world, partner_id, {
+        "external_id": "trip-778899", "user_ref": "metro-user-9001",
+        "methodology": "green_travel", "occurred_at": at.isoformat(),
+        "data": {"mode": "bus", "distance_km": "6.5"}})
+    assert again[0]["status"] == "rejected"
