@@ -5,7 +5,7 @@ import marshmallow as ma
 from app.behaviours.schemas import BehaviourSchema
 from app.ledger.schemas import AccountSchema, EntrySchema
 from app.partners.schemas import MyLinkSchema
-from app.rewards.schemas import RedemptionSchema
+from app.rewards.schemas import RedemptionSchema, RewardRefSchema
 from app.users.schemas import UserSchema
 
 
@@ -17,11 +17,49 @@ class ExportedBehaviourSchema(BehaviourSchema):
     data = ma.fields.Dict()
     evidence = ma.fields.Dict(allow_none=True)
     reviewed_at = ma.fields.DateTime(allow_none=True)
+    review_note = ma.fields.String(allow_none=True,
+                                   metadata={"description": "The reviewer's note on it"})
+
+
+class ExportedLinkCodeSchema(ma.Schema):
+    """A partner link code you asked for: never the code itself (only its hash is kept, and
+    that stays secret too)."""
+
+    created_at = ma.fields.DateTime()
+    expires_at = ma.fields.DateTime()
+    used_at = ma.fields.DateTime(allow_none=True)
+    used_by_partner_id = ma.fields.Integer(allow_none=True)
 
 
 class StaffMembershipSchema(ma.Schema):
     merchant_id = ma.fields.Integer()
     added_at = ma.fields.DateTime()
+
+
+class VerifiedRedemptionSchema(ma.Schema):
+    """A redemption you verified (核销) as merchant staff: what you did, without the
+    citizen's identity or code."""
+
+    id = ma.fields.Integer()
+    merchant_id = ma.fields.Integer()
+    reward = ma.fields.Nested(RewardRefSchema)
+    points = ma.fields.Integer()
+    verified_at = ma.fields.DateTime(attribute="ended_at")
+
+
+class ExportedRevisionSchema(ma.Schema):
+    """A reward revision you proposed (as merchant staff) or decided (as administrator)."""
+
+    id = ma.fields.Integer()
+    reward_id = ma.fields.Integer()
+    kind = ma.fields.String()
+    status = ma.fields.String()
+    changes = ma.fields.Dict()
+    proposed_at = ma.fields.DateTime()
+    proposed_by_you = ma.fields.Boolean()
+    decided_at = ma.fields.DateTime(allow_none=True)
+    decided_by_you = ma.fields.Boolean()
+    reason = ma.fields.String(allow_none=True)
 
 
 class AuditEntrySchema(ma.Schema):
@@ -30,7 +68,8 @@ class AuditEntrySchema(ma.Schema):
     target_id = ma.fields.String()
     details = ma.fields.Dict()
     at = ma.fields.DateTime()
-    by_you = ma.fields.Boolean(metadata={"description": "You did it (else: done to you)"})
+    by_you = ma.fields.Boolean(metadata={"description": "You did it (else: done to you, or "
+                                                        "its details name you)"})
 
 
 class ExportSchema(ma.Schema):
@@ -41,8 +80,22 @@ class ExportSchema(ma.Schema):
     behaviours = ma.fields.List(ma.fields.Nested(ExportedBehaviourSchema))
     redemptions = ma.fields.List(ma.fields.Nested(RedemptionSchema))
     partner_links = ma.fields.List(ma.fields.Nested(MyLinkSchema))
+    partner_link_codes = ma.fields.List(
+        ma.fields.Nested(ExportedLinkCodeSchema),
+        metadata={"description": "Link codes you asked for: when made, until when valid, when "
+                                 "and by which partner used. Never the code."})
     merchant_staff = ma.fields.List(ma.fields.Nested(StaffMembershipSchema))
-    audit_events = ma.fields.List(ma.fields.Nested(AuditEntrySchema))
+    verified_redemptions = ma.fields.List(
+        ma.fields.Nested(VerifiedRedemptionSchema),
+        metadata={"description": "As merchant staff: the redemptions you verified (核销)."})
+    reward_revisions = ma.fields.List(
+        ma.fields.Nested(ExportedRevisionSchema),
+        metadata={"description": "Reward revisions you proposed (merchant staff) or decided "
+                                 "(administrator)."})
+    audit_events = ma.fields.List(
+        ma.fields.Nested(AuditEntrySchema),
+        metadata={"description": "What you did, what was done to your account, and events "
+                                 "whose details name you (e.g. merchant.staff_added)."})
 
 
 class ErasureSchema(ma.Schema):

@@ -28,7 +28,8 @@ from app.methodology import service as methodologies
 from app.partners import service as partners
 from app.partners.models import PartnerLink, PartnerLinkCode
 from app.rewards import service as rewards
-from app.rewards.models import RESERVED, Redemption
+from app.rewards.models import RESERVED, Redemption, RewardRevision
+from app.sql import on_postgresql
 from app.users.models import User, UserRole
 from app.users.service import refuse_last_admin
 
@@ -52,15 +53,42 @@ def export(user: User) -> dict[str, Any]:
         "behaviours": all_of(behaviours.list_for(user.id)),
         "redemptions": all_of(rewards.user_redemptions(user.id)),
         "partner_links": all_of(partners.my_links(user)),
+        "partner_link_codes": all_of(select(PartnerLinkCode)
+                                     .where(PartnerLinkCode.user_id == user.id)
+                                     .order_by(PartnerLinkCode.created_at)),
         "merchant_staff": all_of(select(MerchantStaff).where(MerchantStaff.user_id == user.id)),
+        # What they did as staff: verifying another's redemption (their own cancellations
+        # end theirs, listed above).
+        "verified_redemptions": all_of(select(Redemption).where(
+            Redemption.ended_by == user.id, Redemption.user_id != user.id)
+            .order_by(Redemption.id)),
+        "reward_revisions": [
+            {"id": r.id, "reward_id": r.reward_id, "kind": r.kind, "status": r.status,
+             "changes": r.changes, "proposed_at": r.proposed_at,
+             "proposed_by_you": r.proposed_by == user.id, "decided_at": r.decided_at,
+             "decided_by_you": r.decided_by == user.id, "reason": r.reason}
+            for r in all_of(select(RewardRevision).where(or_(
+                RewardRevision.proposed_by == user.id, RewardRevision.decided_by == user.id))
+                .order_by(RewardRevision.id))],
         "audit_events": [
             {"action": e.action, "target_type": e.target_type, "target_id": e.target_id,
              "details": e.details, "at": e.at, "by_you": e.actor_id == user.id}
             for e in all_of(select(AuditEvent).where(or_(
                 AuditEvent.actor_id == user.id,
-                (AuditEvent.target_type == "user") & (AuditEvent.target_id == str(user.id))))
+                (AuditEvent.target_type == "user") & (AuditEvent.target_id == str(user.id)),
+                _names_user(user.id)))
                 .order_by(AuditEvent.id))],
     }
+
+
+def _names_user(user_id: int):
+    """The audit event's details name this user (merchant.staff_added, staff_removed)."""
+    named = AuditEvent.details["user_id"]
+    # PostgreSQL's ->> gives text, which a cast to integer would fail on for a non-number;
+    # SQLite's json_extract gives the JSON number itself.
+    if on_postgresql():
+        return named.as_string() == str(user_id)
+    return named.as_integer() == user_id
 
 
 def erase(user: User, password: str) -> None:

@@ -18,8 +18,10 @@ blp = Blueprint("privacy", __name__, url_prefix="/api/v1/me",
     "schema": {"type": "string"}}})
 def export_me():
     """Everything the platform holds on you: profile, points and every ledger entry,
-    behaviours, redemptions, partner links, and the audit trail of what was done to or by
-    your account."""
+    behaviours (with the reviewer's note), redemptions, partner links and the link codes
+    you asked for (when made and used, never the code), merchant staff membership, the
+    redemptions you verified and the reward revisions you proposed or decided, and the
+    audit trail of what was done to or by your account or names it."""
     return service.export(current_user()), 200, {
         "Content-Disposition": "attachment; filename=carbon-points-export.json"}
 

@@ -15,7 +15,7 @@ from app.extensions import db
 from app.ledger.verify import verify
 from app.methodology import service as methodologies
 from app.partners import service as partners
-from app.partners.models import Partner
+from app.partners.models import Partner, PartnerLinkCode
 from app.privacy.service import ERASED_BEFORE_REVIEW
 from app.uow import unit_of_work
 from app.users.models import User
@@ -65,6 +65,19 @@ def test_export_holds_everything_about_me_and_nothing_about_others(world):
     assert data["behaviours"][0]["evidence"]["photo_url"].endswith("me-at-my-desk.jpg")
     assert {r["id"] for r in data["redemptions"]} == {fulfilled["id"], reserved["id"]}
     assert other.email not in resp.get_data(as_text=True)
+
+
+def test_export_sections_are_documented(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    export = schemas["Export"]["properties"]
+    for section, item in (("partner_link_codes", "ExportedLinkCode"),
+                          ("verified_redemptions", "VerifiedRedemption"),
+                          ("reward_revisions", "ExportedRevision")):
+        assert export[section]["items"]["$ref"].endswith(f"/{item}")
+        assert export[section]["description"]
+    assert "code_hash" not in schemas["ExportedLinkCode"]["properties"]
+    assert "user_id" not in schemas["VerifiedRedemption"]["properties"]
 
 
 def test_export_needs_a_token(client):
@@ -119,6 +132,87 @@ def test_erasure_needs_the_password(world):
     me = world.citizen()
     assert_problem(world.api.delete("/api/v1/me", me, json={}), 422)
     assert world.api.get("/api/v1/me", me).status_code == 200
+
+
+
+def test_export_lists_my_link_codes_without_the_codes(world):
+    me, _reward, _fulfilled, _reserved = _lived_in(world)
+    other = world.citizen()
+    assert world.api.post("/api/v1/me/partner-links/codes", other).status_code == 201
+    partner_id = _partner(world)
+    _link(world, me, partner_id, "my-ref-at-the-partner")
+
+    resp = world.api.get("/api/v1/me/export", me)
+    codes = resp.get_json()["partner_link_codes"]
+    assert len(codes) == 2  # the one in _lived_in, unused, and the one the partner used
+    assert all(set(c) == {"created_at", "expires_at", "used_at", "used_by_partner_id"}
+               for c in codes)
+    assert [(c["used_at"] is not None, c["used_by_partner_id"]) for c in codes] == [
+        (False, None), (True, partner_id)]
+    with world.app.app_context():
+        hashes = db.session.scalars(select(PartnerLinkCode.code_hash)).all()
+    assert len(hashes) == 3
+    assert not any(h in resp.get_data(as_text=True) for h in hashes)
+
+
+def test_export_of_staff_holds_what_they_did_for_their_merchant(world):
+    citizen = world.citizen(points=1000)
+    reward_id = world.reward()  # proposed by world.staff, approved by world.admin
+    mine = world.redeem(citizen, reward_id).get_json()
+    assert world.verify(mine["code"]).status_code == 200
+    # Another merchant's staff does the same: none of it is mine.
+    other_merchant, other_staff = world.merchant()
+    other_reward = world.reward(other_staff)
+    theirs = world.redeem(citizen, other_reward).get_json()
+    assert world.verify(theirs["code"], other_staff).status_code == 200
+    # The citizen's own cancellation ends a redemption too; it is not a verification.
+    cancelled = world.redeem(citizen, reward_id).get_json()
+    assert world.api.post(f"/api/v1/redemptions/{cancelled['id']}/cancel",
+                          citizen).status_code == 200
+
+    resp = world.api.get("/api/v1/me/export", world.staff)
+    data = resp.get_json()
+    [verified] = data["verified_redemptions"]
+    assert verified["id"] == mine["id"] and verified["reward"]["id"] == reward_id
+    assert verified["merchant_id"] == world.merchant_id and verified["points"] == 100
+    assert set(verified) == {"id", "merchant_id", "reward", "points", "verified_at"}
+    [revision] = data["reward_revisions"]
+    assert revision["reward_id"] == reward_id and revision["status"] == "approved"
+    assert revision["proposed_by_you"] and not revision["decided_by_you"]
+    assert not {"proposed_by", "decided_by"} & set(revision)
+    [added] = [e for e in data["audit_events"] if e["action"] == "merchant.staff_added"]
+    assert added["target_id"] == str(world.merchant_id) and not added["by_you"]
+    assert added["details"] == {"user_id": world.staff.id}
+    text = resp.get_data(as_text=True)
+    assert citizen.email not in text and other_staff.email not in text
+    assert not any(code.replace("-", "") in text.replace("-", "")
+                   for code in (mine["code"], theirs["code"]))
+
+    # The citizen's export has their redemptions, not a verification of their own.
+    assert world.api.get("/api/v1/me/export", citizen).get_json()["verified_redemptions"] == []
+    # The administrator decided both revisions and proposed none.
+    decided = world.api.get("/api/v1/me/export", world.admin).get_json()["reward_revisions"]
+    assert {r["reward_id"] for r in decided} == {reward_id, other_reward}
+    assert all(r["decided_by_you"] and not r["proposed_by_you"] for r in decided)
+    # other_staff sees their own merchant's events only.
+    events = world.api.get("/api/v1/me/export", other_staff).get_json()["audit_events"]
+    assert {(e["action"], e["target_id"]) for e in events if not e["by_you"]} >= {
+        ("merchant.staff_added", str(other_merchant))}
+    assert all(e["details"].get("user_id") in (None, other_staff.id) for e in events)
+
+
+def test_export_of_former_staff_still_shows_they_were_added_and_removed(world):
+    former = world.citizen()
+    url = f"/api/v1/admin/merchants/{world.merchant_id}/staff/{former.id}"
+    assert world.api.put(url, world.admin).status_code == 200
+    assert world.api.delete(url, world.admin).status_code == 204
+
+    data = world.api.get("/api/v1/me/export", former).get_json()
+    assert data["merchant_staff"] == []
+    assert [(e["action"], e["target_type"], e["target_id"], e["by_you"])
+            for e in data["audit_events"] if e["target_type"] == "merchant"] == [
+        ("merchant.staff_added", "merchant", str(world.merchant_id), False),
+        ("merchant.staff_removed", "merchant", str(world.merchant_id), False)]
 
 
 # ------------------------------------------------------------ erasure: where and when
@@ -204,6 +298,9 @@ def test_erasure_keeps_no_place_time_or_pseudonym_and_credits_still_recompute(wo
     assert world.api.post(f"/api/v1/admin/behaviours/{queued[1]['id']}/reject", world.admin,
                           json={"reason": "reason-about-the-citizen"}).status_code == 200
 
+    exported = world.api.get("/api/v1/me/export", me).get_json()["behaviours"]
+    assert [b["review_note"] for b in exported if b["id"] == queued[0]["id"]] == [
+        "note-about-the-citizen"]
     # The other citizen's identical trip is theirs to keep.
     assert _rows_with_traces(world.app, theirs["id"]) == {"behaviours", "partner_links"}
     assert world.api.delete("/api/v1/me", me, json={"password": PASSWORD}).status_code == 204
