@@ -97,6 +97,9 @@ def erase(user: User, password: str) -> None:
         raise ApiError(403, "The password is wrong.", slug="wrong-password",
                        errors={"password": ["Wrong password."]})
     refuse_last_admin(user)
+    # The user's ledger lock, which a review takes too: an approval waits and then finds
+    # its queued behaviour rejected, or finishes first and its credit is anonymised below.
+    ledger.lock_book(user.id)
     # Reserved redemptions are given back first, through the normal path: the holds are
     # released in the ledger and the stock restored.
     for redemption_id in db.session.scalars(
