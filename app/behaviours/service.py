@@ -12,6 +12,7 @@ recompute it: the version, the parameter hash, the input and the reduction.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -174,12 +175,23 @@ def submit_many(reports: list[Report]) -> list[Behaviour | Draft]:
     recorded. Flushes only.
     """
     books = ledger.lock_books(r.user_id for r in reports)
+    # An erasure holds the same lock: a report that got past the token or link check
+    # just before it finished must not store the erased person's data again.
+    erased = _erased(books)
+    if erased and len(reports) == 1:
+        raise ApiError(401, "The token's account is no longer active.", slug="revoked-token")
     resent = _partner_resends(reports)  # read under the locks: a concurrent resend waits
     nearby = _Nearby.read([_span(r) for r in reports if _key(r) not in resent])
     out: list[Behaviour | Draft] = []
     new: list[Draft] = []
     for r in reports:
         behaviour = resent.get(_key(r))
+        if r.user_id in erased:  # answered, never stored
+            out.append(Draft(user_id=r.user_id, methodology=r.cls.code, source=r.source,
+                             partner_id=r.partner_id, external_id=r.external_id,
+                             status="rejected", reasons=["the account was erased"],
+                             reduction_g=Decimal(0), points=0))
+            continue
         if behaviour is None:
             behaviour = _judge(r, nearby)
             new.append(behaviour)
@@ -230,6 +242,15 @@ def _written(draft: Draft) -> Behaviour:
     behaviour.__dict__.update({key: draft.__dict__[key] for key in _COLUMN_KEYS},
                               version=draft.version)
     return behaviour
+
+
+@per_database
+def _erased_statement():
+    return select(User.id).where(one_of(User.id, name="users"), User.deleted_at.is_not(None))
+
+
+def _erased(user_ids: Iterable[int]) -> set[int]:
+    return set(db.session.scalars(_erased_statement(), {"users": sorted(user_ids)}))
 
 
 def _key(r: Report) -> tuple[int, str] | None:

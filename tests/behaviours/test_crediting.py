@@ -374,3 +374,27 @@ def test_a_trip_must_hold_its_occurred_at_and_not_end_in_the_future(api):
                    now - timedelta(hours=1), "earlier")
     assert_problem(earlier, 422, "validation-error")
     assert api.get("/api/v1/behaviours", me).get_json()["total"] == 0
+
+
+def test_a_report_in_flight_when_its_account_is_erased_stores_nothing(app, api, partner_id):
+    """The report passed its checks, then the erasure committed before it took the user's
+    lock: it stores none of the erased person's data."""
+    from app.http.problems import ApiError
+
+    gone, other = api.caller(), api.caller()
+    at = utcnow() - timedelta(hours=1)
+    with app.app_context(), unit_of_work():
+        reports = [behaviours.report(user_id=u, methodology="clean_plate", occurred_at=at,
+                                     data={"meals": 1, "canteen_id": "c-9"}, evidence=None,
+                                     source="partner", partner_id=partner_id,
+                                     external_id=f"m-{u}") for u in (gone.id, other.id)]
+        db.session.execute(db.text("UPDATE users SET deleted_at = :t WHERE id = :i"),
+                           {"t": utcnow(), "i": gone.id})  # an erasure, committed meanwhile
+        out = behaviours.submit_many(reports)
+        assert [(b.user_id, b.status) for b in out] == [(gone.id, "rejected"),
+                                                        (other.id, "credited")]
+        assert out[0].id is None and out[0].reasons == ["the account was erased"]
+        with pytest.raises(ApiError) as refused:
+            behaviours.submit_many(reports[:1])
+        assert refused.value.status == 401
+    assert run_sql(app, "SELECT user_id FROM behaviours") == [(other.id,)]
