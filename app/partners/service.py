@@ -271,7 +271,12 @@ def resolve_user(partner_id: int, partner_user_ref: str) -> int | None:
 
 
 def resolve_users(partner_id: int, refs: Iterable[str]) -> dict[str, int]:
-    """resolve_user for many references in one query (the batch endpoint)."""
+    """resolve_user for many references in one query (the batch endpoint).
+
+    The links and users found stay share-locked until the batch commits: a revocation
+    or a disabling that comes meanwhile waits for it, and one that came first is seen,
+    so no record is credited after its consent was withdrawn.
+    """
     refs = set(refs)
     if not refs:
         return {}
@@ -281,7 +286,8 @@ def resolve_users(partner_id: int, refs: Iterable[str]) -> dict[str, int]:
             .join(User, User.id == PartnerLink.user_id)
             .where(PartnerLink.partner_id == partner_id,
                    one_of(PartnerLink.partner_user_ref, refs),
-                   PartnerLink.status == ACTIVE, User.disabled_at.is_(None))).all()
+                   PartnerLink.status == ACTIVE, User.disabled_at.is_(None))
+            .with_for_update(read=True, of=(PartnerLink, User))).all()
     return {ref: user_id for ref, user_id in rows}
 
 

@@ -97,6 +97,9 @@ def erase(user: User, password: str) -> None:
         raise ApiError(403, "The password is wrong.", slug="wrong-password",
                        errors={"password": ["Wrong password."]})
     refuse_last_admin(user)
+    # The user's row first: a partner batch share-locks it (with the links) before it
+    # takes the ledger lock, so taking them in the same order cannot deadlock with one.
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
     # The user's ledger lock, which a review takes too: an approval waits and then finds
     # its queued behaviour rejected, or finishes first and its credit is anonymised below.
     ledger.lock_book(user.id)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from datetime import datetime, timedelta
+
+import pytest
 
 from app.partners.service import resolve_user
 from tests.conftest import run_sql
@@ -204,3 +207,52 @@ def test_a_ref_with_escaped_characters_is_signed_as_sent(api, partner, link):
     decoded = "/api/v1/partner/links/card 42/红"
     assert_problem(partner.raw("GET", sent, b"", partner.signed("GET", decoded)), 401,
                    "partner-auth-invalid")
+
+
+@pytest.mark.parametrize("withdrawal", ["revoke", "erase"])
+def test_consent_withdrawn_while_a_batch_runs_waits_for_the_batch(
+        app, api, partner, link, is_postgres, withdrawal):
+    """A batch holds the links and users it resolved until it commits; a revocation or an
+    erasure that comes meanwhile waits for it (real parallel sessions), and never
+    deadlocks with it although the batch takes the user's ledger lock afterwards."""
+    if not is_postgres:
+        pytest.skip("row locks are PostgreSQL's (SQLite serialises whole write transactions)")
+    from app.extensions import db
+    from app.ledger import service as ledger
+    from app.partners.service import resolve_users
+    from tests.helpers import PASSWORD
+
+    citizen = link("r1")
+    link_id = api.get(MINE, citizen).get_json()["items"][0]["id"]
+    resolved, release, done = threading.Event(), threading.Event(), threading.Event()
+    answers = []
+
+    def batch() -> None:
+        with app.app_context():
+            assert resolve_users(partner.creds.id, ["r1"]) == {"r1": citizen.id}
+            resolved.set()
+            release.wait(10)
+            ledger.lock_books([citizen.id])  # what submit_many takes next
+            db.session.commit()
+
+    def withdraw() -> None:
+        with app.app_context():
+            client = app.test_client()
+            if withdrawal == "revoke":
+                answers.append(client.delete(f"{MINE}/{link_id}", headers=citizen.headers))
+            else:
+                answers.append(client.delete("/api/v1/me", headers=citizen.headers,
+                                             json={"password": PASSWORD}))
+            done.set()
+
+    first = threading.Thread(target=batch)
+    first.start()
+    assert resolved.wait(10)
+    second = threading.Thread(target=withdraw)
+    second.start()
+    assert not done.wait(0.5)  # waiting for the batch's locks
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert answers and answers[0].status_code in (200, 204), answers[0].get_json()
+    assert _resolve(app, partner, "r1") is None
