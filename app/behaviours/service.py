@@ -21,6 +21,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 from sqlalchemy import bindparam, event, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
@@ -297,6 +298,8 @@ def _judge(r: Report, nearby: _Nearby) -> Draft:
     behaviour.parameters_hash = version.parameters_hash
     try:
         _assess(r, behaviour, version, nearby.around(behaviour, cls))
+    except SQLAlchemyError:
+        raise  # the database's failure (the rate read), not the methodology's
     except Exception:
         # The methodology's own code failed (a plug-in's bug, or a stored parameter set
         # the installed module no longer takes): this record is refused and logged, and
