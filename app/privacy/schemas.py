@@ -5,7 +5,7 @@ import marshmallow as ma
 from app.behaviours.schemas import BehaviourSchema
 from app.ledger.schemas import AccountSchema, EntrySchema
 from app.partners.schemas import MyLinkSchema
-from app.rewards.schemas import RedemptionSchema, RewardRefSchema
+from app.rewards.schemas import RedemptionSchema, RevisionSchema, RewardRefSchema
 from app.users.schemas import UserSchema
 
 
@@ -47,19 +47,15 @@ class VerifiedRedemptionSchema(ma.Schema):
     verified_at = ma.fields.DateTime(attribute="ended_at")
 
 
-class ExportedRevisionSchema(ma.Schema):
-    """A reward revision you proposed (as merchant staff) or decided (as administrator)."""
+class ExportedRevisionSchema(RevisionSchema):
+    """A reward revision you proposed (as merchant staff) or decided (as administrator):
+    whether it was you, not the other person's user id."""
 
-    id = ma.fields.Integer()
-    reward_id = ma.fields.Integer()
-    kind = ma.fields.String()
-    status = ma.fields.String()
-    changes = ma.fields.Dict()
-    proposed_at = ma.fields.DateTime()
+    class Meta:
+        exclude = ("proposed_by", "decided_by")
+
     proposed_by_you = ma.fields.Boolean()
-    decided_at = ma.fields.DateTime(allow_none=True)
     decided_by_you = ma.fields.Boolean()
-    reason = ma.fields.String(allow_none=True)
 
 
 class AuditEntrySchema(ma.Schema):
