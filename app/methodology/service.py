@@ -216,7 +216,7 @@ def propose(actor: User, code: str, changes: dict[str, dict[str, Any]],
     return version
 
 
-def _lock_versions(code: str) -> None:
+def _lock_versions(code: str) -> list[MethodologyVersion]:
     """Lock every version of `code` and read them afresh: decisions on one methodology
     queue here. (Locking only the version in force let two approvals at once both find
     none, or both find it already superseded, and leave two versions in force.)"""
@@ -227,7 +227,7 @@ def _lock_versions(code: str) -> None:
         db.session.execute(update(MethodologyVersion.__table__)
                            .where(MethodologyVersion.code == code)
                            .values(code=MethodologyVersion.code))
-    db.session.execute(versions.execution_options(populate_existing=True)).all()
+    return list(db.session.scalars(versions.execution_options(populate_existing=True)))
 
 
 def approve(actor: User, version_id: int, effective_from: datetime | None) -> MethodologyVersion:
@@ -242,14 +242,12 @@ def approve(actor: User, version_id: int, effective_from: datetime | None) -> Me
     module(version.code)  # the module must be loaded to credit under it
     now = utcnow()
     start = effective_from or now
-    _lock_versions(version.code)
+    locked = _lock_versions(version.code)
     if version.status != "pending":  # decided while this request waited for the lock
         raise _conflict(f"Only a pending version can be approved; this one is "
                         f"{version.status}.", "version-not-pending")
-    latest = db.session.scalar(
-        select(MethodologyVersion)
-        .where(MethodologyVersion.code == version.code, MethodologyVersion.status == "approved",
-               MethodologyVersion.effective_until.is_(None)))
+    latest = next((v for v in locked if v.status == "approved" and v.effective_until is None),
+                  None)
     if latest is not None:
         if start <= latest.effective_from:
             raise _conflict("The effective date must be after the current version's "
