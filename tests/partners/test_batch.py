@@ -216,3 +216,21 @@ def test_records_older_than_the_claim_window_are_invalid_alone(app, api, approve
     results = partner.post("/behaviours", {"records": records}).get_json()["results"]
     assert [r["status"] for r in results] == ["invalid", "credited"]
     assert "claim window" in results[0]["reasons"][0]
+
+
+def test_a_database_failure_while_judging_is_not_taken_for_the_methodologys(
+        app, api, approved, partner, link, monkeypatch):
+    """The database failing mid-judging fails the batch (503, nothing written), where a
+    methodology's own bug would only refuse its record."""
+    from sqlalchemy.exc import OperationalError
+
+    from app.behaviours import service as behaviours
+
+    def unavailable(at):
+        raise OperationalError("SELECT conversion_rates …", {}, Exception("server closed"))
+
+    monkeypatch.setattr(behaviours, "conversion_rate", unavailable)
+    link("alice")
+    resp = partner.post("/behaviours", {"records": [trip("t1", "alice", 2)]})
+    assert_problem(resp, 503)
+    assert count(app, "behaviours") == 0
