@@ -195,6 +195,9 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes"),
         "LOGIN_LIMIT_PER_ADDRESS": env.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 5 minutes"),
         "VERIFY_FAILURE_LIMIT": env.get("VERIFY_FAILURE_LIMIT", "10 per 15 minutes"),
+        # An export reads the account's whole history and scans the staff sections; a
+        # client looping on it would load the database for nothing new.
+        "EXPORT_LIMIT": env.get("EXPORT_LIMIT", "5 per hour"),
         "PARTNER_LINK_FAILURE_LIMIT": env.get("PARTNER_LINK_FAILURE_LIMIT", "30 per 10 minutes"),
         "LOG_LEVEL": log_level,
         "PROXY_FIX_HOPS": positive_int(env, "PROXY_FIX_HOPS", 0, minimum=0),

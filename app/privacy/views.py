@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from flask import current_app
+from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
+from app.extensions import limiter
 from app.http.problems import error_responses
 from app.privacy import service
 from app.privacy.schemas import ErasureSchema, ExportSchema
@@ -11,11 +14,21 @@ blp = Blueprint("privacy", __name__, url_prefix="/api/v1/me",
                 description="Personal information rights (PIPL): export and erasure")
 
 
+def _export_limit() -> str:
+    return current_app.config["EXPORT_LIMIT"]
+
+
+def _user_key() -> str:
+    return f"export:{get_jwt()['sub']}"
+
+
 @blp.route("/export", methods=["GET"])
 @login_required()
+@limiter.limit(_export_limit, key_func=_user_key)
 @blp.response(200, ExportSchema, headers={"Content-Disposition": {
     "description": "attachment; filename=carbon-points-export.json",
     "schema": {"type": "string"}}})
+@error_responses({429: "Too many exports by this account; wait and retry"})
 def export_me():
     """Everything the platform holds on you: profile, points and every ledger entry,
     behaviours (with the reviewer's note), redemptions, partner links and the link codes

@@ -80,6 +80,15 @@ def test_export_sections_are_documented(client):
     assert "user_id" not in schemas["VerifiedRedemption"]["properties"]
 
 
+def test_exports_are_rate_limited_per_account(world, app):
+    app.config["EXPORT_LIMIT"] = "2 per minute"
+    me, other = world.citizen(), world.citizen()
+    for _ in range(2):
+        assert world.api.get("/api/v1/me/export", me).status_code == 200
+    assert_problem(world.api.get("/api/v1/me/export", me), 429)
+    assert world.api.get("/api/v1/me/export", other).status_code == 200
+
+
 def test_export_needs_a_token(client):
     assert_problem(client.get("/api/v1/me/export"), 401)
 
