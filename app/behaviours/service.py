@@ -149,7 +149,14 @@ def _check_times(record: dict[str, Any], occurred_at: datetime) -> None:
     start, end = record.get("started_at"), record.get("ended_at")
     if end is not None and end > now + skew:
         errors.setdefault("data", []).append("ended_at is in the future.")
-    if start is not None and end is not None and not start - skew <= occurred_at <= end + skew:
+    if start is not None and start < now - config["CLAIM_WINDOW"]:
+        # Also what keeps the span storable: year 1 at +14:00 has no UTC moment.
+        errors.setdefault("data", []).append(f"started_at is older than the claim window "
+                                             f"of {config['CLAIM_WINDOW'].days} days.")
+    # The skew moves occurred_at, checked above to be near now: moving a record's own
+    # times (year 1, year 9999) could overflow the calendar.
+    if ("occurred_at" not in errors and start is not None and end is not None
+            and not (start <= occurred_at + skew and occurred_at - skew <= end)):
         errors.setdefault("occurred_at", []).append(
             "Must fall between the record's started_at and ended_at.")
     if errors:

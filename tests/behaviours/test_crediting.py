@@ -376,6 +376,23 @@ def test_a_trip_must_hold_its_occurred_at_and_not_end_in_the_future(api):
     assert api.get("/api/v1/behaviours", me).get_json()["total"] == 0
 
 
+@pytest.mark.parametrize("field, moment", [
+    ("started_at", "0001-01-01T00:00:00+00:00"),
+    ("started_at", "0001-01-01T00:00:00+14:00"),  # not even a UTC moment
+    ("ended_at", "9999-12-31T23:59:59+00:00"),
+    ("ended_at", "9999-12-31T23:59:59-14:00"),
+])
+def test_a_trip_at_the_ends_of_the_calendar_is_a_422(app, api, field, moment):
+    """A span starting in year 1 or ending in 9999 cannot be shifted by the clock skew or
+    stored in UTC: a 422 like any other bad time, never a 500."""
+    me = api.caller()
+    start = utcnow() - timedelta(hours=2)
+    data = {**trip(start, 20), field: moment}
+    resp = post(api, me, "green_travel", data, start + timedelta(minutes=20), "edge")
+    assert "data" in assert_problem(resp, 422, "validation-error")["errors"]
+    assert run_sql(app, "SELECT count(*) FROM behaviours")[0][0] == 0
+
+
 def test_a_report_in_flight_when_its_account_is_erased_stores_nothing(app, api, partner_id):
     """The report passed its checks, then the erasure committed before it took the user's
     lock: it stores none of the erased person's data."""

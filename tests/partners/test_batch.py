@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from tests.conftest import run_sql
 from tests.helpers import assert_problem
@@ -216,6 +216,20 @@ def test_records_older_than_the_claim_window_are_invalid_alone(app, api, approve
     results = partner.post("/behaviours", {"records": records}).get_json()["results"]
     assert [r["status"] for r in results] == ["invalid", "credited"]
     assert "claim window" in results[0]["reasons"][0]
+
+
+def test_a_record_spanning_the_ends_of_the_calendar_is_invalid_alone(app, api, approved,
+                                                                      partner, link):
+    link("alice")
+    at = datetime.now(UTC) - timedelta(hours=1)
+    span = {"mode": "metro", "distance_km": "10", "started_at": "0001-01-01T00:00:00+14:00",
+            "ended_at": at.isoformat()}
+    records = [trip("edge", "alice", 1, occurred_at=at.isoformat(), data=span),
+               trip("fine", "alice", 3)]
+    resp = partner.post("/behaviours", {"records": records})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert [r["status"] for r in resp.get_json()["results"]] == ["invalid", "credited"]
+    assert count(app, "behaviours") == 1
 
 
 def test_a_database_failure_while_judging_is_not_taken_for_the_methodologys(
