@@ -199,9 +199,11 @@ def _refuse_nul_characters() -> None:
 def register_request_hooks(app: Flask) -> None:
     """415 for non-JSON bodies; the unit of work commits last, claims are released after."""
     from app.http.idempotency import release_local_claims
+    from app.http.json_body import refuse_unreadable_json
     from app.uow import commit_request
 
     app.before_request(_require_json_body)
+    app.before_request(refuse_unreadable_json)  # before anything else parses the body
     app.before_request(_refuse_nul_characters)
     # after_request hooks run in reverse order: registered last, the commit runs first,
     # so the access log records the status the client really gets.
