@@ -283,17 +283,30 @@ def reject(actor: User, version_id: int, reason: str) -> MethodologyVersion:
 
 
 def retire(actor: User, version_id: int, reason: str) -> MethodologyVersion:
-    """Stop a version crediting anything, from now on."""
+    """Stop a version crediting anything, from now on.
+
+    One approved to take effect later never credited: the version it was to supersede
+    stays in force, as if it had never been approved.
+    """
     version = get_version(version_id)
-    _lock_versions(version.code)
+    locked = _lock_versions(version.code)
     if version.status not in CREDITING:
         raise _conflict(f"Only an approved version can be retired; this one is "
                         f"{version.status}.", "version-not-approved")
+    now = utcnow()
+    replaced = None
+    if version.status == "approved" and version.effective_from > now:
+        replaced = next((v for v in locked if v.status == "superseded"
+                         and v.effective_until == version.effective_from), None)
     version.status, version.note = "retired", reason
-    version.decided_by, version.decided_at = actor.id, utcnow()
-    db.session.flush()
+    version.decided_by, version.decided_at = actor.id, now
+    db.session.flush()  # out of force before the replaced one is back in (a unique index)
+    if replaced is not None:
+        replaced.status, replaced.effective_until = "approved", None
+        db.session.flush()
     audit.record(actor.id, "methodology.retired", "methodology_version", version.id,
-                 code=version.code, reason=reason)
+                 code=version.code, reason=reason,
+                 restored=replaced.id if replaced is not None else None)
     return version
 
 

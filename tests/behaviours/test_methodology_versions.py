@@ -165,3 +165,29 @@ def test_approvals_at_once_leave_one_version_in_force(api, app, approve_all):
     # The one approved first was superseded by the second; a refused one is still pending.
     assert sorted(statuses.values()) == (["approved", "superseded"] if len(approved) == 2
                                          else ["approved", "pending"])
+
+
+def test_retiring_a_version_before_its_effective_date_keeps_the_one_it_was_to_replace(
+        api, app, approve_all):
+    """It never credited; without this the version in force stopped at that date, and its
+    parameter set could not even be proposed again (a version with them exists)."""
+    from app.methodology import service as methodologies
+
+    approve_all()
+    alice, bob = api.caller("admin"), api.caller("admin")
+    current = version_id(app, "paperless", "approved")
+    vid = api.post("/api/v1/admin/methodologies/paperless/versions", alice, json={
+        "parameters": {"ef_receipt_g_per_sheet": {"value": "2.0", "source": "city survey"}}}
+    ).get_json()["id"]
+    starts = utcnow() + timedelta(days=30)
+    assert api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", bob,
+                    json={"effective_from": starts.isoformat()}).status_code == 200
+    assert api.post(f"/api/v1/admin/methodology-versions/{vid}/retire", bob,
+                    json={"reason": "wrong survey"}).status_code == 200
+    rows = run_sql(app, "SELECT id, status, effective_until FROM methodology_versions "
+                        "WHERE code = 'paperless' ORDER BY id")
+    assert [(i, s, u) for i, s, u in rows] == [(current, "approved", None),
+                                               (vid, "retired", None)]
+    with app.app_context():
+        later = methodologies.active_version("paperless", starts + timedelta(days=1))
+        assert later is not None and later.id == current
