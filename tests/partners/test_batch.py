@@ -248,3 +248,28 @@ def test_a_database_failure_while_judging_is_not_taken_for_the_methodologys(
     resp = partner.post("/behaviours", {"records": [trip("t1", "alice", 2)]})
     assert_problem(resp, 503)
     assert count(app, "behaviours") == 0
+
+
+def test_a_body_over_the_request_limit_is_a_413_before_it_is_read(app, api, approved,
+                                                                   partner, link):
+    """A partner batch is at most 1,000 records, but nothing bounded their size: the
+    signature check (for any caller, signed or not) and the parser read a body of any
+    length into memory."""
+    link("alice")
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    assert 1_000_000 <= limit <= 16 * 1024 * 1024
+    padding = "x" * limit
+    resp = partner.post("/behaviours", {"records": [
+        trip("big", "alice", 1, evidence={"note": padding})]})
+    assert_problem(resp, 413)
+    citizen = api.caller()
+    resp = api.post("/api/v1/behaviours", citizen, json={
+        "methodology": "paperless", "occurred_at": datetime.now(UTC).isoformat(),
+        "data": {"kind": "e_receipt", "sheets": 1}, "evidence": {"note": padding}},
+        headers={"Idempotency-Key": "big"})
+    assert_problem(resp, 413)
+    assert count(app, "behaviours") == 0
+    # A full batch of ordinary records stays well inside it.
+    full = json.dumps({"records": [trip(f"n{i}", "alice", 1, evidence={"ticket": "T" * 200})
+                                   for i in range(1000)]})
+    assert len(full) < limit / 2
