@@ -530,6 +530,10 @@ def check_credit(behaviour_id: int) -> dict[str, Any]:
     except (MethodologyNotInstalled, ValueError, TypeError, ma.ValidationError) as err:
         raise ApiError(409, f"It cannot be recomputed with the installed {behaviour.methodology} "
                        f"module: {err}", slug="not-recomputable") from None
+    except ArithmeticError as err:  # decimal's errors are not ValueErrors (an occupancy of 0)
+        raise ApiError(409, f"It cannot be recomputed with the installed {behaviour.methodology} "
+                       f"module: its arithmetic fails with this parameter set "
+                       f"({type(err).__name__}).", slug="not-recomputable") from None
     return {"behaviour_id": behaviour.id, "methodology_version_id": version.id,
             "parameters_hash": behaviour.parameters_hash,
             "parameters_hash_matches": behaviour.parameters_hash == version.parameters_hash,

@@ -214,6 +214,23 @@ def test_stored_credit_recomputes_to_the_stored_reduction(app, api, partner_id):
                    409, "behaviour-state")
 
 
+def test_a_version_whose_arithmetic_fails_cannot_recompute_and_says_so(app, api, partner_id):
+    """An approved car occupancy of 0 (a typo both admins missed): its records are refused
+    as the methodology's failure, and auditing one is a 409 rather than a 500."""
+    alice, bob, me = api.caller("admin"), api.caller("admin"), api.caller()
+    vid = api.post("/api/v1/admin/methodologies/green_travel/versions", alice, json={
+        "parameters": {"car_occupancy": {"value": "0", "source": "typo in a survey"}}}
+    ).get_json()["id"]
+    assert api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", bob,
+                    json={}).status_code == 200
+    out = partner_submit(app, me.id, "green_travel", {"mode": "metro", "distance_km": "5"},
+                         utcnow(), "zero", partner_id)
+    assert out["status"] == "rejected" and "could not assess" in out["reasons"][0]
+    problem = assert_problem(api.get(f"/api/v1/admin/behaviours/{out['id']}/recompute", bob),
+                             409, "not-recomputable")
+    assert "installed green_travel module" in problem["detail"]
+
+
 def test_conversion_rate_is_versioned(app, api, partner_id):
     admin, me = api.caller("admin"), api.caller()
     resp = api.post("/api/v1/admin/conversion-rates", admin, json={
