@@ -631,8 +631,11 @@ def reverse(actor: User, behaviour_id: int, reason: str) -> Behaviour:
     behaviour, book = _locked_for_review(behaviour_id, "credited")
     _reviewed(behaviour, actor, reason)
     if behaviour.ledger_tx_id is not None:
+        # The reviewer's words go on the behaviour, which an erasure reduces; the ledger
+        # is append-only and keeps its reason for good, so it only points there.
         ledger.reverse(behaviour.ledger_tx_id, key=f"behaviour:{behaviour.id}:reversal",
-                       reason=reason, actor_id=actor.id, book=book)
+                       reason=f"behaviour {behaviour.id} reversed on review",
+                       actor_id=actor.id, book=book)
     elif behaviour.credited_g:  # credited below a whole point: only the reduction counted
         ledger.count_reduction(book, -behaviour.credited_g)
     return _finish(behaviour, "reversed", [*behaviour.reasons, f"reversed: {reason}"])
