@@ -30,6 +30,7 @@ from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
 from app.ledger import service as ledger
+from app.ledger.models import LedgerTransaction
 from app.localtime import local_date
 from app.methodology import service as methodologies
 from app.methodology.models import MethodologyVersion
@@ -624,6 +625,15 @@ def reject(actor: User, behaviour_id: int, reason: str) -> Behaviour:
     behaviour, _book = _locked_for_review(behaviour_id, "pending_review")
     _reviewed(behaviour, actor, reason)
     return _finish(behaviour, "rejected", [f"rejected on review: {reason}"])
+
+
+def earned_by(tx_id: int) -> int | None:
+    """The behaviour whose credit is this ledger transaction, if one is."""
+    tx = db.session.get(LedgerTransaction, tx_id)
+    if tx is None or tx.cause_type != "behaviour" or not (tx.cause_id or "").isdigit():
+        return None
+    return db.session.scalar(select(Behaviour.id).where(
+        Behaviour.id == int(tx.cause_id), Behaviour.ledger_tx_id == tx_id))
 
 
 def reverse(actor: User, behaviour_id: int, reason: str) -> Behaviour:

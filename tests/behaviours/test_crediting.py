@@ -307,6 +307,29 @@ def test_ledger_stays_consistent(app, api, partner_id):
         assert ledger.summary(me.id)["posted"] == 288
 
 
+def test_reversing_a_behaviours_earn_in_the_ledger_reverses_the_behaviour(app, api,
+                                                                          partner_id):
+    """The ledger's own reversal endpoint took the points back but left the behaviour
+    credited: the statistics still counted it, the day's caps still saw it, and reversing
+    the behaviour itself was then refused."""
+    admin, me = api.caller("admin"), api.caller()
+    out = partner_submit(app, me.id, "clean_plate", {"meals": 1}, utcnow() - timedelta(hours=1),
+                         "meal", partner_id)
+    with app.app_context():
+        tx = db.session.get(Behaviour, out["id"]).ledger_tx_id
+    resp = api.post(f"/api/v1/admin/ledger/transactions/{tx}/reversal", admin,
+                    json={"reason": "canteen withdrew it"}, headers={"Idempotency-Key": "r"})
+    assert resp.status_code == 201 and resp.get_json()["reverses_id"] == tx
+    mine = api.get(f"/api/v1/behaviours/{out['id']}", me).get_json()
+    assert mine["status"] == "reversed" and mine["reasons"][-1] == "reversed: canteen withdrew it"
+    stats = api.get("/api/v1/admin/stats/reductions", admin).get_json()
+    account = api.get("/api/v1/account", me).get_json()
+    assert stats["total_points"] == account["posted"] == 0
+    assert Decimal(stats["total_reduction_g"]) == Decimal(account["lifetime_reduction_g"]) == 0
+    assert_problem(api.post(f"/api/v1/admin/behaviours/{out['id']}/reverse", admin,
+                            json={"reason": "again"}), 409, "behaviour-state")
+
+
 @pytest.mark.parametrize("tapped", ["start", "end"])
 def test_partner_tap_time_at_either_end_of_a_self_reported_trip_is_a_duplicate(
         app, api, partner_id, tapped):
