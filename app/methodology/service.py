@@ -239,7 +239,13 @@ def approve(actor: User, version_id: int, effective_from: datetime | None) -> Me
     if version.proposed_by == actor.id:
         raise ApiError(403, "A version you proposed must be approved by another administrator.",
                        slug="four-eyes")
-    module(version.code)  # the module must be loaded to credit under it
+    cls = module(version.code)  # the module must be loaded to credit under it
+    try:
+        # ...and take the parameter set (one recorded for an earlier release may not).
+        cls.coerce_params({n: p["value"] for n, p in version.parameters.items()})
+    except (ValueError, TypeError) as exc:
+        raise _conflict(f"The installed {version.code} module {cls.version} cannot credit "
+                        f"with this parameter set: {exc}", "version-not-installable") from None
     now = utcnow()
     start = effective_from or now
     locked = _lock_versions(version.code)

@@ -191,3 +191,30 @@ def test_retiring_a_version_before_its_effective_date_keeps_the_one_it_was_to_re
     with app.app_context():
         later = methodologies.active_version("paperless", starts + timedelta(days=1))
         assert later is not None and later.id == current
+
+
+def test_a_version_the_installed_module_cannot_read_is_not_approved(api, app, approve_all):
+    """A proposal recorded for an earlier release of the module, whose parameters it no
+    longer takes: approved, it superseded the working version and every record was then
+    refused as the methodology's failure."""
+    import json
+
+    approve_all()
+    admin = api.caller("admin")
+    current = version_id(app, "paperless", "approved")
+    stored = run_sql(app, "SELECT parameters FROM methodology_versions WHERE id = :i",
+                     i=current)[0][0]
+    parameters = json.loads(stored) if isinstance(stored, str) else stored  # SQLite: text
+    del parameters["ef_digital_g_per_sheet"]  # what an older release did not have
+    parameters["ef_pdf_g_per_sheet"] = {"value": "0", "unit": "g", "source": "old",
+                                        "description": "gone"}
+    run_sql(app, "INSERT INTO methodology_versions (code, version, parameters, "
+                 "parameters_hash, status, created_at) VALUES ('paperless', '0.9.0', :p, :h, "
+                 "'pending', :t)", p=json.dumps(parameters), h="0" * 64, t=utcnow())
+    old = version_id(app, "paperless", "pending")
+    resp = api.post(f"/api/v1/admin/methodology-versions/{old}/approve", admin, json={})
+    problem = assert_problem(resp, 409, "version-not-installable")
+    assert "ef_digital_g_per_sheet" in problem["detail"]
+    statuses = dict(run_sql(app, "SELECT id, status FROM methodology_versions "
+                                 "WHERE code = 'paperless'"))
+    assert statuses == {current: "approved", old: "pending"}
