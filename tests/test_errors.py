@@ -159,3 +159,26 @@ def test_json_nested_a_few_levels_or_with_brackets_in_strings_is_read(api):
         "methodology": "teleport", "occurred_at": "2026-01-01T00:00:00Z", "data": {},
         "evidence": evidence}, headers={"Idempotency-Key": "fine-json"})
     assert_problem(resp, 404)  # got past the body's checks to the methodology's
+
+
+def test_unpaired_surrogates_are_refused_and_pairs_are_read(api, app):
+    """JSON may escape half of a UTF-16 pair ("\\ud800"); Python keeps it in the string, but
+    no UTF-8 text can hold it: the database drivers failed with a 500."""
+    from app.db_types import utcnow
+    from tests.conftest import run_sql
+
+    me = api.caller()
+
+    def report(note: str, key: str):
+        record = json.dumps({"methodology": "paperless", "occurred_at": utcnow().isoformat(),
+                             "data": {"kind": "e_receipt", "sheets": 1}})
+        return api.post("/api/v1/behaviours", me, data=record[:-1] + f', "evidence": '
+                        f'{{"note": "{note}"}}}}', content_type="application/json",
+                        headers={"Idempotency-Key": key})
+
+    for lone in ("\\ud800", "a\\udfff", "\\uDBFF\\u0041"):
+        problem = assert_problem(report(lone, lone), 422, "validation-error")
+        assert problem["errors"] == {"json": [
+            "Contains an unpaired UTF-16 surrogate (U+D800 to U+DFFF)."]}
+    assert run_sql(app, "SELECT count(*) FROM behaviours")[0][0] == 0
+    assert report("\\ud83c\\udf33", "tree").status_code == 201  # 🌳, a whole pair

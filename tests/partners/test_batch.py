@@ -273,3 +273,17 @@ def test_a_body_over_the_request_limit_is_a_413_before_it_is_read(app, api, appr
     full = json.dumps({"records": [trip(f"n{i}", "alice", 1, evidence={"ticket": "T" * 200})
                                    for i in range(1000)]})
     assert len(full) < limit / 2
+
+
+def test_a_record_with_an_unpaired_surrogate_is_a_422_not_a_500(app, api, approved, partner,
+                                                                 link):
+    """Python's JSON parser keeps "\\udc80" as half a UTF-16 pair, which no UTF-8 text can
+    hold: the driver's encoding error lost the whole batch as a 500 on both databases."""
+    link("alice")
+    body = json.dumps({"records": [trip("ok", "alice", 2), trip("odd", "alice", 1)]})
+    body = body.replace('"odd"', '"odd\\udc80"')
+    assert "\\udc80" in body
+    resp = partner.post("/behaviours", body=body.encode())
+    assert assert_problem(resp, 422, "validation-error")["errors"] == {"json": [
+        "Contains an unpaired UTF-16 surrogate (U+D800 to U+DFFF)."]}
+    assert count(app, "behaviours") == 0
