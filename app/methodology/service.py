@@ -292,7 +292,8 @@ def retire(actor: User, version_id: int, reason: str) -> MethodologyVersion:
     """Stop a version crediting anything, from now on.
 
     One approved to take effect later never credited: the version it was to supersede
-    stays in force, as if it had never been approved.
+    keeps its window, as if it had never been approved (up to the next one, if a later
+    version was approved after it).
     """
     version = get_version(version_id)
     locked = _lock_versions(version.code)
@@ -301,14 +302,15 @@ def retire(actor: User, version_id: int, reason: str) -> MethodologyVersion:
                         f"{version.status}.", "version-not-approved")
     now = utcnow()
     replaced = None
-    if version.status == "approved" and version.effective_from > now:
+    if version.effective_from > now:
         replaced = next((v for v in locked if v.status == "superseded"
                          and v.effective_until == version.effective_from), None)
     version.status, version.note = "retired", reason
     version.decided_by, version.decided_at = actor.id, now
     db.session.flush()  # out of force before the replaced one is back in (a unique index)
     if replaced is not None:
-        replaced.status, replaced.effective_until = "approved", None
+        replaced.effective_until = version.effective_until
+        replaced.status = "approved" if version.effective_until is None else "superseded"
         db.session.flush()
     audit.record(actor.id, "methodology.retired", "methodology_version", version.id,
                  code=version.code, reason=reason,

@@ -218,3 +218,27 @@ def test_a_version_the_installed_module_cannot_read_is_not_approved(api, app, ap
     statuses = dict(run_sql(app, "SELECT id, status FROM methodology_versions "
                                  "WHERE code = 'paperless'"))
     assert statuses == {current: "approved", old: "pending"}
+
+
+def test_retiring_a_future_version_between_two_others_leaves_no_gap(api, app, approve_all):
+    from app.methodology import service as methodologies
+
+    approve_all()
+    alice, bob = api.caller("admin"), api.caller("admin")
+    current = version_id(app, "paperless", "approved")
+    later = []
+    for value, days in (("2.0", 30), ("2.5", 60)):
+        vid = api.post("/api/v1/admin/methodologies/paperless/versions", alice, json={
+            "parameters": {"ef_receipt_g_per_sheet": {"value": value, "source": "survey"}}}
+        ).get_json()["id"]
+        starts = utcnow() + timedelta(days=days)
+        assert api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", bob,
+                        json={"effective_from": starts.isoformat()}).status_code == 200
+        later.append((vid, starts))
+    (middle, middle_from), (last, last_from) = later
+    assert api.post(f"/api/v1/admin/methodology-versions/{middle}/retire", bob,
+                    json={"reason": "wrong survey"}).status_code == 200
+    with app.app_context():
+        for at, expected in ((middle_from + timedelta(days=1), current),
+                             (last_from + timedelta(days=1), last)):
+            assert methodologies.active_version("paperless", at).id == expected
