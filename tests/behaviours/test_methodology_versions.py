@@ -242,3 +242,20 @@ def test_retiring_a_future_version_between_two_others_leaves_no_gap(api, app, ap
         for at, expected in ((middle_from + timedelta(days=1), current),
                              (last_from + timedelta(days=1), last)):
             assert methodologies.active_version("paperless", at).id == expected
+
+
+def test_dates_with_no_utc_moment_are_a_422(api, app):
+    """Year 1 at +14:00 has no UTC moment to store: the approval (of a first version, which
+    may be backdated) and a conversion rate were 500s when the row was written."""
+    admin = api.caller("admin")
+    vid = version_id(app, "paperless", "pending")
+    for moment in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        approval = api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", admin,
+                            json={"effective_from": moment})
+        assert "effective_from" in assert_problem(approval, 422, "validation-error")["errors"]
+        rate = api.post("/api/v1/admin/conversion-rates", admin, json={
+            "points_per_gram": "2", "reason": "new budget", "effective_from": moment})
+        assert "effective_from" in assert_problem(rate, 422, "validation-error")["errors"]
+    assert run_sql(app, "SELECT status FROM methodology_versions WHERE id = :i",
+                   i=vid) == [("pending",)]
+    assert run_sql(app, "SELECT count(*) FROM conversion_rates") == [(0,)]
