@@ -34,7 +34,8 @@ def _no_constant(name: str) -> Any:
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise _Unreadable(f"The number {text[:20]}… is too large to read.")
+        shown = text if len(text) <= 20 else text[:20] + "…"
+        raise _Unreadable(f"The number {shown} is too large to read.")
     return value
 
 
