@@ -196,13 +196,42 @@ def _refuse_nul_characters() -> None:
                        errors={where: ["Contains a NUL character (U+0000)."]})
 
 
+def _holds_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_surrogate(v) for v in value)
+    return False
+
+
+def _refuse_unpaired_surrogates() -> None:
+    """422 for half a UTF-16 pair escaped in a JSON body ("\\ud800"): Python's parser keeps
+    it in the string, but no UTF-8 text can hold it, so the database driver failed (a 500,
+    and a partner batch lost whole to one such record). A whole pair is one character."""
+    body = request.get_data(cache=True) if request.is_json else b""
+    if ((b"\\ud" in body or b"\\uD" in body)  # raw bytes of one are not UTF-8: a 400
+            and _holds_surrogate(request.get_json(silent=True))):
+        raise ApiError(422, "Text cannot contain unpaired surrogates.", slug="validation-error",
+                       errors={"json": ["Contains an unpaired UTF-16 surrogate (U+D800 to "
+                                        "U+DFFF)."]})
+
+
 def register_request_hooks(app: Flask) -> None:
     """415 for non-JSON bodies; the unit of work commits last, claims are released after."""
     from app.http.idempotency import release_local_claims
+    from app.http.json_body import refuse_unreadable_json
     from app.uow import commit_request
 
     app.before_request(_require_json_body)
+    app.before_request(refuse_unreadable_json)  # before anything else parses the body
     app.before_request(_refuse_nul_characters)
+    app.before_request(_refuse_unpaired_surrogates)
     # after_request hooks run in reverse order: registered last, the commit runs first,
     # so the access log records the status the client really gets.
     app.after_request(commit_request)

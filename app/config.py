@@ -213,6 +213,10 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         # trips could each be credited under that day's own caps.
         "CLAIM_WINDOW": timedelta(days=positive_int(env, "CLAIM_WINDOW_DAYS", 9)),
         "REDEMPTION_TTL_DAYS": positive_int(env, "REDEMPTION_TTL_DAYS", 7),
+        # Flask answers a longer body 413 before reading it. A batch of 1,000 records is well
+        # under 1 MiB; without a bound any caller could make a worker hold gigabytes (the
+        # partner signature is checked over the whole body, signed or not).
+        "MAX_CONTENT_LENGTH": positive_int(env, "MAX_REQUEST_BYTES", 8 * 1024 * 1024),
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -124,3 +126,59 @@ def test_nul_characters_are_refused_wherever_they_come(api):
     text = api.post("/api/v1/auth/login", data='{"identifier": "a\\\\u0000b", "password": "x"}',
                     content_type="application/json")
     assert text.status_code == 401
+
+
+@pytest.mark.parametrize("value", [
+    "NaN", "Infinity", "-Infinity",  # Python reads them; JSON has no such numbers
+    "1e400", "-1" + "0" * 400 + ".5",  # read as infinity
+    "9" * 5000,  # more digits than Python converts
+    "[" * 100_000 + "]" * 100_000,  # deeper than the stack
+    "[" * 101 + "]" * 101,  # deeper than any request needs
+])
+def test_json_no_later_step_could_handle_is_a_400_and_stores_nothing(api, app, value):
+    """Such a value in a free-form field (a behaviour's evidence) was stored on SQLite and a
+    500 on PostgreSQL, or a 500 on both."""
+    from app.db_types import utcnow
+    from tests.conftest import run_sql
+
+    me = api.caller()
+    record = json.dumps({"methodology": "paperless", "occurred_at": utcnow().isoformat(),
+                         "data": {"kind": "e_receipt", "sheets": 1}})
+    body = record[:-1] + f', "evidence": {{"x": {value}}}}}'  # not JSON dumps could write
+    resp = api.post("/api/v1/behaviours", me, data=body, content_type="application/json",
+                    headers={"Idempotency-Key": "odd-json"})
+    assert_problem(resp, 400, "malformed-json")
+    assert run_sql(app, "SELECT count(*) FROM behaviours")[0][0] == 0
+
+
+def test_json_nested_a_few_levels_or_with_brackets_in_strings_is_read(api):
+    """The depth bound counts brackets; those inside strings must not trip it."""
+    me = api.caller()
+    evidence = {"note": "[" * 300 + "{", "deep": [[[[[[{"a": [1.5e300, -2e-300]}]]]]]]}
+    resp = api.post("/api/v1/behaviours", me, json={
+        "methodology": "teleport", "occurred_at": "2026-01-01T00:00:00Z", "data": {},
+        "evidence": evidence}, headers={"Idempotency-Key": "fine-json"})
+    assert_problem(resp, 404)  # got past the body's checks to the methodology's
+
+
+def test_unpaired_surrogates_are_refused_and_pairs_are_read(api, app):
+    """JSON may escape half of a UTF-16 pair ("\\ud800"); Python keeps it in the string, but
+    no UTF-8 text can hold it: the database drivers failed with a 500."""
+    from app.db_types import utcnow
+    from tests.conftest import run_sql
+
+    me = api.caller()
+
+    def report(note: str, key: str):
+        record = json.dumps({"methodology": "paperless", "occurred_at": utcnow().isoformat(),
+                             "data": {"kind": "e_receipt", "sheets": 1}})
+        return api.post("/api/v1/behaviours", me, data=record[:-1] + f', "evidence": '
+                        f'{{"note": "{note}"}}}}', content_type="application/json",
+                        headers={"Idempotency-Key": key})
+
+    for lone in ("\\ud800", "a\\udfff", "\\uDBFF\\u0041"):
+        problem = assert_problem(report(lone, lone), 422, "validation-error")
+        assert problem["errors"] == {"json": [
+            "Contains an unpaired UTF-16 surrogate (U+D800 to U+DFFF)."]}
+    assert run_sql(app, "SELECT count(*) FROM behaviours")[0][0] == 0
+    assert report("\\ud83c\\udf33", "tree").status_code == 201  # 🌳, a whole pair

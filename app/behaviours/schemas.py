@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.behaviours.models import STATUSES
+from app.http.moments import StorableDateTime
 from app.http.pagination import PageArgsSchema
 
 
@@ -74,7 +75,7 @@ class RateSchema(ma.Schema):
     id = ma.fields.Integer(dump_only=True)
     points_per_gram = ma.fields.Decimal(required=True, as_string=True, places=6,
                                         metadata={"description": "More than 0, at most 1000"})
-    effective_from = ma.fields.AwareDateTime(metadata={"description": "Default: now"})
+    effective_from = StorableDateTime(metadata={"description": "Default: now"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=500))
     created_by = ma.fields.Integer(dump_only=True)
     created_at = ma.fields.DateTime(dump_only=True)

@@ -30,6 +30,7 @@ from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
 from app.ledger import service as ledger
+from app.ledger.models import LedgerTransaction
 from app.localtime import local_date
 from app.methodology import service as methodologies
 from app.methodology.models import MethodologyVersion
@@ -149,7 +150,14 @@ def _check_times(record: dict[str, Any], occurred_at: datetime) -> None:
     start, end = record.get("started_at"), record.get("ended_at")
     if end is not None and end > now + skew:
         errors.setdefault("data", []).append("ended_at is in the future.")
-    if start is not None and end is not None and not start - skew <= occurred_at <= end + skew:
+    if start is not None and start < now - config["CLAIM_WINDOW"]:
+        # Also what keeps the span storable: year 1 at +14:00 has no UTC moment.
+        errors.setdefault("data", []).append(f"started_at is older than the claim window "
+                                             f"of {config['CLAIM_WINDOW'].days} days.")
+    # The skew moves occurred_at, checked above to be near now: moving a record's own
+    # times (year 1, year 9999) could overflow the calendar.
+    if ("occurred_at" not in errors and start is not None and end is not None
+            and not (start <= occurred_at + skew and occurred_at - skew <= end)):
         errors.setdefault("occurred_at", []).append(
             "Must fall between the record's started_at and ended_at.")
     if errors:
@@ -523,6 +531,10 @@ def check_credit(behaviour_id: int) -> dict[str, Any]:
     except (MethodologyNotInstalled, ValueError, TypeError, ma.ValidationError) as err:
         raise ApiError(409, f"It cannot be recomputed with the installed {behaviour.methodology} "
                        f"module: {err}", slug="not-recomputable") from None
+    except ArithmeticError as err:  # decimal's errors are not ValueErrors (an occupancy of 0)
+        raise ApiError(409, f"It cannot be recomputed with the installed {behaviour.methodology} "
+                       f"module: its arithmetic fails with this parameter set "
+                       f"({type(err).__name__}).", slug="not-recomputable") from None
     return {"behaviour_id": behaviour.id, "methodology_version_id": version.id,
             "parameters_hash": behaviour.parameters_hash,
             "parameters_hash_matches": behaviour.parameters_hash == version.parameters_hash,
@@ -615,13 +627,25 @@ def reject(actor: User, behaviour_id: int, reason: str) -> Behaviour:
     return _finish(behaviour, "rejected", [f"rejected on review: {reason}"])
 
 
+def earned_by(tx_id: int) -> int | None:
+    """The behaviour whose credit is this ledger transaction, if one is."""
+    tx = db.session.get(LedgerTransaction, tx_id)
+    if tx is None or tx.cause_type != "behaviour" or not (tx.cause_id or "").isdigit():
+        return None
+    return db.session.scalar(select(Behaviour.id).where(
+        Behaviour.id == int(tx.cause_id), Behaviour.ledger_tx_id == tx_id))
+
+
 def reverse(actor: User, behaviour_id: int, reason: str) -> Behaviour:
     """Take back a credited behaviour's points through a ledger reversal."""
     behaviour, book = _locked_for_review(behaviour_id, "credited")
     _reviewed(behaviour, actor, reason)
     if behaviour.ledger_tx_id is not None:
+        # The reviewer's words go on the behaviour, which an erasure reduces; the ledger
+        # is append-only and keeps its reason for good, so it only points there.
         ledger.reverse(behaviour.ledger_tx_id, key=f"behaviour:{behaviour.id}:reversal",
-                       reason=reason, actor_id=actor.id, book=book)
+                       reason=f"behaviour {behaviour.id} reversed on review",
+                       actor_id=actor.id, book=book)
     elif behaviour.credited_g:  # credited below a whole point: only the reduction counted
         ledger.count_reduction(book, -behaviour.credited_g)
     return _finish(behaviour, "reversed", [*behaviour.reasons, f"reversed: {reason}"])

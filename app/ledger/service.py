@@ -675,6 +675,12 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
         lifetime=(-points, -original.reduction_g))
 
 
+def reversal_of(tx_id: int) -> LedgerTransaction | None:
+    """The transaction that reversed this one, if any."""
+    return db.session.scalar(select(LedgerTransaction)
+                             .where(LedgerTransaction.reverses_id == tx_id))
+
+
 def count_reduction(book: Book, grams: Decimal) -> None:
     """The reduction behind a credit too small for a whole point: the user's lifetime
     reduction moves by `grams` (negative when such a credit is reversed) although the

@@ -6,6 +6,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
+from app.behaviours import service as behaviours
 from app.http.idempotency import HEADER, idempotent
 from app.http.pagination import page_of, paginate
 from app.ledger import service
@@ -86,8 +87,14 @@ def adjust(data: dict, user_id: int):
 @admin_blp.arguments(ReversalSchema)
 @admin_blp.response(201, EntrySchema)
 def reverse(data: dict, tx_id: int):
-    """Reverse an earn; what was already spent becomes debt."""
+    """Reverse an earn; what was already spent becomes debt. A behaviour's earn is reversed
+    as the behaviour is (`POST /api/v1/admin/behaviours/{id}/reverse`), so that it is no
+    longer counted as credited."""
     actor = current_user()
+    behaviour_id = behaviours.earned_by(tx_id)
+    if behaviour_id is not None:
+        behaviours.reverse(actor, behaviour_id, data["reason"])
+        return service.reversal_of(tx_id)
     return service.reverse(tx_id, reason=data["reason"], actor_id=actor.id,
                            key=f"admin:{actor.id}:{request.headers[HEADER]}")
 

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.http.moments import StorableDateTime
+
 
 class ParameterSchema(ma.Schema):
     value = ma.fields.Raw(metadata={"description": "Number (as a string for decimals), "
@@ -69,7 +71,7 @@ class ProposalSchema(ma.Schema):
 
 
 class ApprovalSchema(ma.Schema):
-    effective_from = ma.fields.AwareDateTime(
+    effective_from = StorableDateTime(
         metadata={"description": "When it starts crediting (default: now)"})
 
 

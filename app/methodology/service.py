@@ -239,7 +239,13 @@ def approve(actor: User, version_id: int, effective_from: datetime | None) -> Me
     if version.proposed_by == actor.id:
         raise ApiError(403, "A version you proposed must be approved by another administrator.",
                        slug="four-eyes")
-    module(version.code)  # the module must be loaded to credit under it
+    cls = module(version.code)  # the module must be loaded to credit under it
+    try:
+        # ...and take the parameter set (one recorded for an earlier release may not).
+        cls.coerce_params({n: p["value"] for n, p in version.parameters.items()})
+    except (ValueError, TypeError) as exc:
+        raise _conflict(f"The installed {version.code} module {cls.version} cannot credit "
+                        f"with this parameter set: {exc}", "version-not-installable") from None
     now = utcnow()
     start = effective_from or now
     locked = _lock_versions(version.code)
@@ -283,17 +289,32 @@ def reject(actor: User, version_id: int, reason: str) -> MethodologyVersion:
 
 
 def retire(actor: User, version_id: int, reason: str) -> MethodologyVersion:
-    """Stop a version crediting anything, from now on."""
+    """Stop a version crediting anything, from now on.
+
+    One approved to take effect later never credited: the version it was to supersede
+    keeps its window, as if it had never been approved (up to the next one, if a later
+    version was approved after it).
+    """
     version = get_version(version_id)
-    _lock_versions(version.code)
+    locked = _lock_versions(version.code)
     if version.status not in CREDITING:
         raise _conflict(f"Only an approved version can be retired; this one is "
                         f"{version.status}.", "version-not-approved")
+    now = utcnow()
+    replaced = None
+    if version.effective_from > now:
+        replaced = next((v for v in locked if v.status == "superseded"
+                         and v.effective_until == version.effective_from), None)
     version.status, version.note = "retired", reason
-    version.decided_by, version.decided_at = actor.id, utcnow()
-    db.session.flush()
+    version.decided_by, version.decided_at = actor.id, now
+    db.session.flush()  # out of force before the replaced one is back in (a unique index)
+    if replaced is not None:
+        replaced.effective_until = version.effective_until
+        replaced.status = "approved" if version.effective_until is None else "superseded"
+        db.session.flush()
     audit.record(actor.id, "methodology.retired", "methodology_version", version.id,
-                 code=version.code, reason=reason)
+                 code=version.code, reason=reason,
+                 restored=replaced.id if replaced is not None else None)
     return version
 
 

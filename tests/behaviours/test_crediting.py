@@ -214,6 +214,23 @@ def test_stored_credit_recomputes_to_the_stored_reduction(app, api, partner_id):
                    409, "behaviour-state")
 
 
+def test_a_version_whose_arithmetic_fails_cannot_recompute_and_says_so(app, api, partner_id):
+    """An approved car occupancy of 0 (a typo both admins missed): its records are refused
+    as the methodology's failure, and auditing one is a 409 rather than a 500."""
+    alice, bob, me = api.caller("admin"), api.caller("admin"), api.caller()
+    vid = api.post("/api/v1/admin/methodologies/green_travel/versions", alice, json={
+        "parameters": {"car_occupancy": {"value": "0", "source": "typo in a survey"}}}
+    ).get_json()["id"]
+    assert api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", bob,
+                    json={}).status_code == 200
+    out = partner_submit(app, me.id, "green_travel", {"mode": "metro", "distance_km": "5"},
+                         utcnow(), "zero", partner_id)
+    assert out["status"] == "rejected" and "could not assess" in out["reasons"][0]
+    problem = assert_problem(api.get(f"/api/v1/admin/behaviours/{out['id']}/recompute", bob),
+                             409, "not-recomputable")
+    assert "installed green_travel module" in problem["detail"]
+
+
 def test_conversion_rate_is_versioned(app, api, partner_id):
     admin, me = api.caller("admin"), api.caller()
     resp = api.post("/api/v1/admin/conversion-rates", admin, json={
@@ -288,6 +305,29 @@ def test_ledger_stays_consistent(app, api, partner_id):
 
         assert verify() == []
         assert ledger.summary(me.id)["posted"] == 288
+
+
+def test_reversing_a_behaviours_earn_in_the_ledger_reverses_the_behaviour(app, api,
+                                                                          partner_id):
+    """The ledger's own reversal endpoint took the points back but left the behaviour
+    credited: the statistics still counted it, the day's caps still saw it, and reversing
+    the behaviour itself was then refused."""
+    admin, me = api.caller("admin"), api.caller()
+    out = partner_submit(app, me.id, "clean_plate", {"meals": 1}, utcnow() - timedelta(hours=1),
+                         "meal", partner_id)
+    with app.app_context():
+        tx = db.session.get(Behaviour, out["id"]).ledger_tx_id
+    resp = api.post(f"/api/v1/admin/ledger/transactions/{tx}/reversal", admin,
+                    json={"reason": "canteen withdrew it"}, headers={"Idempotency-Key": "r"})
+    assert resp.status_code == 201 and resp.get_json()["reverses_id"] == tx
+    mine = api.get(f"/api/v1/behaviours/{out['id']}", me).get_json()
+    assert mine["status"] == "reversed" and mine["reasons"][-1] == "reversed: canteen withdrew it"
+    stats = api.get("/api/v1/admin/stats/reductions", admin).get_json()
+    account = api.get("/api/v1/account", me).get_json()
+    assert stats["total_points"] == account["posted"] == 0
+    assert Decimal(stats["total_reduction_g"]) == Decimal(account["lifetime_reduction_g"]) == 0
+    assert_problem(api.post(f"/api/v1/admin/behaviours/{out['id']}/reverse", admin,
+                            json={"reason": "again"}), 409, "behaviour-state")
 
 
 @pytest.mark.parametrize("tapped", ["start", "end"])
@@ -374,6 +414,23 @@ def test_a_trip_must_hold_its_occurred_at_and_not_end_in_the_future(api):
                    now - timedelta(hours=1), "earlier")
     assert_problem(earlier, 422, "validation-error")
     assert api.get("/api/v1/behaviours", me).get_json()["total"] == 0
+
+
+@pytest.mark.parametrize("field, moment", [
+    ("started_at", "0001-01-01T00:00:00+00:00"),
+    ("started_at", "0001-01-01T00:00:00+14:00"),  # not even a UTC moment
+    ("ended_at", "9999-12-31T23:59:59+00:00"),
+    ("ended_at", "9999-12-31T23:59:59-14:00"),
+])
+def test_a_trip_at_the_ends_of_the_calendar_is_a_422(app, api, field, moment):
+    """A span starting in year 1 or ending in 9999 cannot be shifted by the clock skew or
+    stored in UTC: a 422 like any other bad time, never a 500."""
+    me = api.caller()
+    start = utcnow() - timedelta(hours=2)
+    data = {**trip(start, 20), field: moment}
+    resp = post(api, me, "green_travel", data, start + timedelta(minutes=20), "edge")
+    assert "data" in assert_problem(resp, 422, "validation-error")["errors"]
+    assert run_sql(app, "SELECT count(*) FROM behaviours")[0][0] == 0
 
 
 def test_a_report_in_flight_when_its_account_is_erased_stores_nothing(app, api, partner_id):

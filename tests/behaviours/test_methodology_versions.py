@@ -165,3 +165,97 @@ def test_approvals_at_once_leave_one_version_in_force(api, app, approve_all):
     # The one approved first was superseded by the second; a refused one is still pending.
     assert sorted(statuses.values()) == (["approved", "superseded"] if len(approved) == 2
                                          else ["approved", "pending"])
+
+
+def test_retiring_a_version_before_its_effective_date_keeps_the_one_it_was_to_replace(
+        api, app, approve_all):
+    """It never credited; without this the version in force stopped at that date, and its
+    parameter set could not even be proposed again (a version with them exists)."""
+    from app.methodology import service as methodologies
+
+    approve_all()
+    alice, bob = api.caller("admin"), api.caller("admin")
+    current = version_id(app, "paperless", "approved")
+    vid = api.post("/api/v1/admin/methodologies/paperless/versions", alice, json={
+        "parameters": {"ef_receipt_g_per_sheet": {"value": "2.0", "source": "city survey"}}}
+    ).get_json()["id"]
+    starts = utcnow() + timedelta(days=30)
+    assert api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", bob,
+                    json={"effective_from": starts.isoformat()}).status_code == 200
+    assert api.post(f"/api/v1/admin/methodology-versions/{vid}/retire", bob,
+                    json={"reason": "wrong survey"}).status_code == 200
+    rows = run_sql(app, "SELECT id, status, effective_until FROM methodology_versions "
+                        "WHERE code = 'paperless' ORDER BY id")
+    assert [(i, s, u) for i, s, u in rows] == [(current, "approved", None),
+                                               (vid, "retired", None)]
+    with app.app_context():
+        later = methodologies.active_version("paperless", starts + timedelta(days=1))
+        assert later is not None and later.id == current
+
+
+def test_a_version_the_installed_module_cannot_read_is_not_approved(api, app, approve_all):
+    """A proposal recorded for an earlier release of the module, whose parameters it no
+    longer takes: approved, it superseded the working version and every record was then
+    refused as the methodology's failure."""
+    import json
+
+    approve_all()
+    admin = api.caller("admin")
+    current = version_id(app, "paperless", "approved")
+    stored = run_sql(app, "SELECT parameters FROM methodology_versions WHERE id = :i",
+                     i=current)[0][0]
+    parameters = json.loads(stored) if isinstance(stored, str) else stored  # SQLite: text
+    del parameters["ef_digital_g_per_sheet"]  # what an older release did not have
+    parameters["ef_pdf_g_per_sheet"] = {"value": "0", "unit": "g", "source": "old",
+                                        "description": "gone"}
+    run_sql(app, "INSERT INTO methodology_versions (code, version, parameters, "
+                 "parameters_hash, status, created_at) VALUES ('paperless', '0.9.0', :p, :h, "
+                 "'pending', :t)", p=json.dumps(parameters), h="0" * 64, t=utcnow())
+    old = version_id(app, "paperless", "pending")
+    resp = api.post(f"/api/v1/admin/methodology-versions/{old}/approve", admin, json={})
+    problem = assert_problem(resp, 409, "version-not-installable")
+    assert "ef_digital_g_per_sheet" in problem["detail"]
+    statuses = dict(run_sql(app, "SELECT id, status FROM methodology_versions "
+                                 "WHERE code = 'paperless'"))
+    assert statuses == {current: "approved", old: "pending"}
+
+
+def test_retiring_a_future_version_between_two_others_leaves_no_gap(api, app, approve_all):
+    from app.methodology import service as methodologies
+
+    approve_all()
+    alice, bob = api.caller("admin"), api.caller("admin")
+    current = version_id(app, "paperless", "approved")
+    later = []
+    for value, days in (("2.0", 30), ("2.5", 60)):
+        vid = api.post("/api/v1/admin/methodologies/paperless/versions", alice, json={
+            "parameters": {"ef_receipt_g_per_sheet": {"value": value, "source": "survey"}}}
+        ).get_json()["id"]
+        starts = utcnow() + timedelta(days=days)
+        assert api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", bob,
+                        json={"effective_from": starts.isoformat()}).status_code == 200
+        later.append((vid, starts))
+    (middle, middle_from), (last, last_from) = later
+    assert api.post(f"/api/v1/admin/methodology-versions/{middle}/retire", bob,
+                    json={"reason": "wrong survey"}).status_code == 200
+    with app.app_context():
+        for at, expected in ((middle_from + timedelta(days=1), current),
+                             (last_from + timedelta(days=1), last)):
+            assert methodologies.active_version("paperless", at).id == expected
+
+
+def test_dates_with_no_utc_moment_are_a_422(api, app):
+    """Year 1 at +14:00 has no UTC moment to store: the approval (of a first version, which
+    may be backdated) and a conversion rate were 500s when the row was written."""
+    admin = api.caller("admin")
+    vid = version_id(app, "paperless", "pending")
+    for moment in ("0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        approval = api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", admin,
+                            json={"effective_from": moment})
+        assert "effective_from" in assert_problem(approval, 422, "validation-error")["errors"]
+        rate = api.post("/api/v1/admin/conversion-rates", admin, json={
+            "points_per_gram": "2", "reason": "new budget", "effective_from": moment})
+        assert "effective_from" in assert_problem(rate, 422, "validation-error")["errors"]
+    assert run_sql(app, "SELECT status FROM methodology_versions WHERE id = :i",
+                   i=vid) == [("pending",)]
+    assert run_sql(app, "SELECT count(*) FROM conversion_rates") == [(0,)]

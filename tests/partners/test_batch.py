@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from tests.conftest import run_sql
 from tests.helpers import assert_problem
@@ -218,6 +218,20 @@ def test_records_older_than_the_claim_window_are_invalid_alone(app, api, approve
     assert "claim window" in results[0]["reasons"][0]
 
 
+def test_a_record_spanning_the_ends_of_the_calendar_is_invalid_alone(app, api, approved,
+                                                                      partner, link):
+    link("alice")
+    at = datetime.now(UTC) - timedelta(hours=1)
+    span = {"mode": "metro", "distance_km": "10", "started_at": "0001-01-01T00:00:00+14:00",
+            "ended_at": at.isoformat()}
+    records = [trip("edge", "alice", 1, occurred_at=at.isoformat(), data=span),
+               trip("fine", "alice", 3)]
+    resp = partner.post("/behaviours", {"records": records})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    assert [r["status"] for r in resp.get_json()["results"]] == ["invalid", "credited"]
+    assert count(app, "behaviours") == 1
+
+
 def test_a_database_failure_while_judging_is_not_taken_for_the_methodologys(
         app, api, approved, partner, link, monkeypatch):
     """The database failing mid-judging fails the batch (503, nothing written), where a
@@ -233,4 +247,43 @@ def test_a_database_failure_while_judging_is_not_taken_for_the_methodologys(
     link("alice")
     resp = partner.post("/behaviours", {"records": [trip("t1", "alice", 2)]})
     assert_problem(resp, 503)
+    assert count(app, "behaviours") == 0
+
+
+def test_a_body_over_the_request_limit_is_a_413_before_it_is_read(app, api, approved,
+                                                                   partner, link):
+    """A partner batch is at most 1,000 records, but nothing bounded their size: the
+    signature check (for any caller, signed or not) and the parser read a body of any
+    length into memory."""
+    link("alice")
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    assert 1_000_000 <= limit <= 16 * 1024 * 1024
+    padding = "x" * limit
+    resp = partner.post("/behaviours", {"records": [
+        trip("big", "alice", 1, evidence={"note": padding})]})
+    assert_problem(resp, 413)
+    citizen = api.caller()
+    resp = api.post("/api/v1/behaviours", citizen, json={
+        "methodology": "paperless", "occurred_at": datetime.now(UTC).isoformat(),
+        "data": {"kind": "e_receipt", "sheets": 1}, "evidence": {"note": padding}},
+        headers={"Idempotency-Key": "big"})
+    assert_problem(resp, 413)
+    assert count(app, "behaviours") == 0
+    # A full batch of ordinary records stays well inside it.
+    full = json.dumps({"records": [trip(f"n{i}", "alice", 1, evidence={"ticket": "T" * 200})
+                                   for i in range(1000)]})
+    assert len(full) < limit / 2
+
+
+def test_a_record_with_an_unpaired_surrogate_is_a_422_not_a_500(app, api, approved, partner,
+                                                                 link):
+    """Python's JSON parser keeps "\\udc80" as half a UTF-16 pair, which no UTF-8 text can
+    hold: the driver's encoding error lost the whole batch as a 500 on both databases."""
+    link("alice")
+    body = json.dumps({"records": [trip("ok", "alice", 2), trip("odd", "alice", 1)]})
+    body = body.replace('"odd"', '"odd\\udc80"')
+    assert "\\udc80" in body
+    resp = partner.post("/behaviours", body=body.encode())
+    assert assert_problem(resp, 422, "validation-error")["errors"] == {"json": [
+        "Contains an unpaired UTF-16 surrogate (U+D800 to U+DFFF)."]}
     assert count(app, "behaviours") == 0

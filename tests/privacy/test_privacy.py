@@ -345,3 +345,27 @@ def test_erasure_keeps_no_place_time_or_pseudonym_and_credits_still_recompute(wo
         "methodology": "green_travel", "occurred_at": at.isoformat(),
         "data": {"mode": "bus", "distance_km": "6.5"}})
     assert again[0]["status"] == "rejected"
+
+
+def test_erasure_leaves_no_reviewers_reversal_reason_in_the_ledger(world):
+    """The reversal's free text was also the ledger transaction's reason, which the
+    append-only ledger keeps for good; it belongs on the behaviour, which erasure reduces."""
+    _approve_methodologies(world)
+    me = world.citizen()
+    start = utcnow() - timedelta(hours=3)
+    trip = {"mode": "metro", "start": HOME, "end": OFFICE, "started_at": start.isoformat(),
+            "ended_at": (start + timedelta(minutes=25)).isoformat()}
+    credited = _self_report(world, me, "green_travel", trip, start + timedelta(minutes=25))
+    why = "seen-driving-to-work-at-the-citizens-address"
+    reversed_ = world.api.post(f"/api/v1/admin/behaviours/{credited['id']}/reverse",
+                               world.admin, json={"reason": why})
+    assert reversed_.status_code == 200
+    assert reversed_.get_json()["reasons"][-1] == f"reversed: {why}"
+    entries = world.api.get("/api/v1/account/entries", me).get_json()["items"]
+    assert entries[0]["reason"] == f"behaviour {credited['id']} reversed on review"
+    assert world.api.delete("/api/v1/me", me, json={"password": PASSWORD}).status_code == 204
+    with world.app.app_context():
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(select(table)).all():
+                assert why not in repr(tuple(row)), table.name
+        assert verify() == []
