@@ -171,3 +171,16 @@ def test_csv_and_json_are_both_documented(client):
     header = [p for p in redeem["parameters"] if p["name"] == "Idempotency-Key"]
     assert header and header[0]["required"] is True
     assert {"404", "409", "422"} <= set(redeem["responses"])
+
+
+def test_settlement_dates_at_the_ends_of_the_calendar_are_refused_not_a_500(world, api):
+    """The local days' bounds of year 1 or 9999 are no UTC moment (OverflowError)."""
+    for query in ("from=9999-12-01&to=9999-12-31", "from=9999-12-31",
+                  "from=0001-01-01&to=0001-01-02"):
+        for path, caller in (("/api/v1/merchant/settlement", world.staff),
+                             ("/api/v1/admin/merchants/settlement", world.admin)):
+            assert_problem(api.get(f"{path}?{query}", caller), 422, "validation-error")
+            assert_problem(api.get(f"{path}?{query}&format=csv", caller), 422,
+                           "validation-error")
+    assert api.get("/api/v1/merchant/settlement?from=2000-01-01&to=2000-12-31",
+                   world.staff).status_code == 200
