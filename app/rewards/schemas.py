@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import marshmallow as ma
 
 from app.http.ids import IdField
@@ -9,6 +11,14 @@ from app.rewards.models import CATEGORIES, PERIODS, REDEMPTION_STATUSES, REVISIO
 
 MAX_PRICE = 10_000_000
 MAX_STOCK = 10_000_000
+
+
+def _utc_moment(value: datetime) -> None:
+    """Moments are stored in UTC: one whose UTC date would be in year 0 or 10000 cannot be."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ma.ValidationError("Out of range.") from None
 
 
 def _count(**kw) -> ma.fields.Integer:
@@ -36,10 +46,11 @@ class _RewardFields(ma.Schema):
                               metadata={"description": "Per user and local day/week/month"})
     limit_period = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(PERIODS))
     available_from = ma.fields.AwareDateTime(
+        validate=_utc_moment,
         metadata={"description": "ISO 8601 with offset; needs approval to change"})
     available_until = ma.fields.AwareDateTime(
-        allow_none=True, metadata={"description": "Exclusive; null: no end. Needs approval "
-                                   "to change"})
+        allow_none=True, validate=_utc_moment,
+        metadata={"description": "Exclusive; null: no end. Needs approval to change"})
 
     @ma.validates_schema
     def _consistent(self, data, **kwargs):
@@ -60,7 +71,7 @@ class RewardCreateSchema(_RewardFields):
                                      validate=ma.validate.Range(min=1, max=MAX_PRICE))
     total_stock = _count(required=True)
     available_from = ma.fields.AwareDateTime(
-        metadata={"description": "ISO 8601 with offset; default: now"})
+        validate=_utc_moment, metadata={"description": "ISO 8601 with offset; default: now"})
 
 
 class RewardUpdateSchema(_RewardFields):
