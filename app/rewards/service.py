@@ -288,6 +288,10 @@ def _claim_revision(actor: User, revision_id: int, status: str, now: datetime,
     revision = db.session.get(RewardRevision, revision_id)
     if revision is None:
         raise _not_found("revision")
+    # The reward's row before the revision's, the order of an edit (which supersedes the
+    # pending revision under it): the other order deadlocked with an edit of the reward.
+    db.session.execute(select(Reward.id).where(Reward.id == revision.reward_id)
+                       .with_for_update(key_share=True))
     claimed = db.session.execute(update(RewardRevision).where(
         RewardRevision.id == revision_id, RewardRevision.status == PENDING)
         .values(status=status, decided_by=actor.id, decided_at=now, reason=reason))
