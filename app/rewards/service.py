@@ -620,6 +620,21 @@ def cancel(user: User, redemption_id: int, now: datetime | None = None) -> Reser
     return redemption
 
 
+def give_back_all(user: User, now: datetime | None = None) -> None:
+    """End every reservation of an account being erased, points and stock given back: one
+    still valid is cancelled by its owner; one past its expiry, which the job has not
+    released yet (cancel refuses it, 410), expires as the job would have it."""
+    now = now or utcnow()
+    for redemption_id in _sql(select(REDEMPTIONS.c.id).where(
+            REDEMPTIONS.c.user_id == user.id, REDEMPTIONS.c.status == RESERVED)
+            .order_by(REDEMPTIONS.c.id)).scalars().all():
+        redemption = _reservation(REDEMPTIONS.c.id == redemption_id)
+        if redemption.expires_at <= now:
+            _give_back(redemption, EXPIRED, None, now)
+        else:
+            _give_back(redemption, CANCELLED, user.id, now)
+
+
 def due_for_expiry(now: datetime, after_id: int = 0, limit: int = 500) -> list[int]:
     """Ids of reservations past their expiry, in id order after `after_id`."""
     return list(_sql(
