@@ -3,10 +3,15 @@ local day, while every stored moment is UTC."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+
+# A local day's bounds must be UTC moments too (they are stored and compared as such): in
+# any zone (offsets up to ±14 h) every day has them but the calendar's first and last.
+FIRST_LOCAL_DATE = date.min + timedelta(days=1)
+LAST_LOCAL_DATE = date.max - timedelta(days=1)
 
 
 def local_zone() -> ZoneInfo:

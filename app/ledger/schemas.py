@@ -4,6 +4,9 @@ import marshmallow as ma
 
 from app.http.pagination import PageArgsSchema
 from app.ledger.models import TX_TYPES
+from app.localtime import FIRST_LOCAL_DATE, LAST_LOCAL_DATE
+
+_LOCAL_DATES = ma.validate.Range(min=FIRST_LOCAL_DATE, max=LAST_LOCAL_DATE)
 
 
 class ExpiringSchema(ma.Schema):
@@ -45,8 +48,10 @@ class EntrySchema(ma.Schema):
 class EntryQuerySchema(PageArgsSchema):
     type = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(TX_TYPES)),
                           metadata={"description": "Repeat to match several types"})
-    date_from = ma.fields.Date(data_key="from", metadata={"description": "Local date, inclusive"})
-    date_to = ma.fields.Date(data_key="to", metadata={"description": "Local date, inclusive"})
+    date_from = ma.fields.Date(data_key="from", validate=_LOCAL_DATES,
+                               metadata={"description": "Local date, inclusive"})
+    date_to = ma.fields.Date(data_key="to", validate=_LOCAL_DATES,
+                             metadata={"description": "Local date, inclusive"})
 
     @ma.validates_schema
     def _ordered(self, data, **kwargs):

@@ -528,6 +528,10 @@ def hold(user_id: int, points: int, *, key: str, cause_type: str,
     book = lock_book(user_id)
     if (done := _replayed(book, key, "hold", cause_type, cause_id)) is not None:
         return _sql(select(HOLDS).where(HOLDS.c.id == done.hold_id)).one()
+    # What is past due expires first, as the job would: the job runs once a day, and points
+    # released back to an expired lot, or held over its run and released, are no less
+    # expired for that.
+    _expire_due_lots(book, utcnow())
     if book.available < points:
         raise _insufficient(points, book.available)
     new_hold = _sql(insert(HOLDS).returning(*HOLDS.c), {
@@ -625,10 +629,14 @@ def expire_user_lots(user_id: int, now: datetime) -> int:
     One transaction per lot, keyed by the lot and how much of it had expired before,
     so a rerun after a crash finds nothing left to do rather than posting twice.
     """
-    book = lock_book(user_id)
+    return _expire_due_lots(lock_book(user_id), now)
+
+
+def _expire_due_lots(book: Book, now: datetime) -> int:
+    """expire_user_lots for a user whose lock the caller holds (`book`)."""
     due = _sql(
         select(Lot.id, Lot.open_amount, Lot.expired_amount)
-        .where(Lot.user_id == user_id, Lot.expires_at <= now, Lot.open_amount > 0)
+        .where(Lot.user_id == book.user_id, Lot.expires_at <= now, Lot.open_amount > 0)
         .order_by(Lot.expires_at, Lot.id)).all()
     expired_account = system_account_id(EXPIRED_CODE, EXPIRED) if due else None
     total = 0

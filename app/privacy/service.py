@@ -28,7 +28,7 @@ from app.methodology import service as methodologies
 from app.partners import service as partners
 from app.partners.models import PartnerLink, PartnerLinkCode
 from app.rewards import service as rewards
-from app.rewards.models import RESERVED, Redemption, RewardRevision
+from app.rewards.models import Redemption, RewardRevision
 from app.sql import on_postgresql
 from app.users.models import User, UserRole
 from app.users.service import refuse_last_admin
@@ -105,10 +105,7 @@ def erase(user: User, password: str) -> None:
     ledger.lock_book(user.id)
     # Reserved redemptions are given back first, through the normal path: the holds are
     # released in the ledger and the stock restored.
-    for redemption_id in db.session.scalars(
-            select(Redemption.id).where(Redemption.user_id == user.id,
-                                        Redemption.status == RESERVED)):
-        rewards.cancel(user, redemption_id)
+    rewards.give_back_all(user)
     _anonymise_behaviours(user.id)
     for model in (PartnerLink, PartnerLinkCode, RevokedToken, MerchantStaff, IdempotencyKey,
                   UserRole):

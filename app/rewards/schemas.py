@@ -1,13 +1,24 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import marshmallow as ma
 
 from app.http.ids import IdField
 from app.http.pagination import PageArgsSchema
+from app.localtime import FIRST_LOCAL_DATE, LAST_LOCAL_DATE
 from app.rewards.models import CATEGORIES, PERIODS, REDEMPTION_STATUSES, REVISION_STATUSES
 
 MAX_PRICE = 10_000_000
 MAX_STOCK = 10_000_000
+
+
+def _utc_moment(value: datetime) -> None:
+    """Moments are stored in UTC: one whose UTC date would be in year 0 or 10000 cannot be."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ma.ValidationError("Out of range.") from None
 
 
 def _count(**kw) -> ma.fields.Integer:
@@ -35,10 +46,11 @@ class _RewardFields(ma.Schema):
                               metadata={"description": "Per user and local day/week/month"})
     limit_period = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(PERIODS))
     available_from = ma.fields.AwareDateTime(
+        validate=_utc_moment,
         metadata={"description": "ISO 8601 with offset; needs approval to change"})
     available_until = ma.fields.AwareDateTime(
-        allow_none=True, metadata={"description": "Exclusive; null: no end. Needs approval "
-                                   "to change"})
+        allow_none=True, validate=_utc_moment,
+        metadata={"description": "Exclusive; null: no end. Needs approval to change"})
 
     @ma.validates_schema
     def _consistent(self, data, **kwargs):
@@ -59,7 +71,7 @@ class RewardCreateSchema(_RewardFields):
                                      validate=ma.validate.Range(min=1, max=MAX_PRICE))
     total_stock = _count(required=True)
     available_from = ma.fields.AwareDateTime(
-        metadata={"description": "ISO 8601 with offset; default: now"})
+        validate=_utc_moment, metadata={"description": "ISO 8601 with offset; default: now"})
 
 
 class RewardUpdateSchema(_RewardFields):
@@ -218,10 +230,15 @@ class VerificationSchema(ma.Schema):
     verified_by = ma.fields.Integer(attribute="ended_by")
 
 
+def _local_date(**kw) -> ma.fields.Date:
+    return ma.fields.Date(validate=ma.validate.Range(min=FIRST_LOCAL_DATE, max=LAST_LOCAL_DATE),
+                          **kw)
+
+
 class SettlementArgsSchema(ma.Schema):
-    date_from = ma.fields.Date(data_key="from", metadata={
+    date_from = _local_date(data_key="from", metadata={
         "description": "Local date, inclusive; default: the first of this month"})
-    date_to = ma.fields.Date(data_key="to", metadata={
+    date_to = _local_date(data_key="to", metadata={
         "description": "Local date, inclusive; default: today"})
     format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(("json", "csv")),
                               metadata={"description": "csv: same as Accept: text/csv"})

@@ -288,6 +288,10 @@ def _claim_revision(actor: User, revision_id: int, status: str, now: datetime,
     revision = db.session.get(RewardRevision, revision_id)
     if revision is None:
         raise _not_found("revision")
+    # The reward's row before the revision's, the order of an edit (which supersedes the
+    # pending revision under it): the other order deadlocked with an edit of the reward.
+    db.session.execute(select(Reward.id).where(Reward.id == revision.reward_id)
+                       .with_for_update(key_share=True))
     claimed = db.session.execute(update(RewardRevision).where(
         RewardRevision.id == revision_id, RewardRevision.status == PENDING)
         .values(status=status, decided_by=actor.id, decided_at=now, reason=reason))
@@ -614,6 +618,21 @@ def cancel(user: User, redemption_id: int, now: datetime | None = None) -> Reser
         raise refused
     _give_back(redemption, CANCELLED, user.id, now)
     return redemption
+
+
+def give_back_all(user: User, now: datetime | None = None) -> None:
+    """End every reservation of an account being erased, points and stock given back: one
+    still valid is cancelled by its owner; one past its expiry, which the job has not
+    released yet (cancel refuses it, 410), expires as the job would have it."""
+    now = now or utcnow()
+    for redemption_id in _sql(select(REDEMPTIONS.c.id).where(
+            REDEMPTIONS.c.user_id == user.id, REDEMPTIONS.c.status == RESERVED)
+            .order_by(REDEMPTIONS.c.id)).scalars().all():
+        redemption = _reservation(REDEMPTIONS.c.id == redemption_id)
+        if redemption.expires_at <= now:
+            _give_back(redemption, EXPIRED, None, now)
+        else:
+            _give_back(redemption, CANCELLED, user.id, now)
 
 
 def due_for_expiry(now: datetime, after_id: int = 0, limit: int = 500) -> list[int]:

@@ -103,3 +103,15 @@ def test_verify_endpoint(api, app):
     run_sql(app, "UPDATE ledger_accounts SET balance = 99 WHERE kind = 'user_held'")
     body = api.get("/api/v1/admin/ledger/verify", admin).get_json()
     assert body["ok"] is False and body["violations"]
+
+
+def test_entry_dates_at_the_ends_of_the_calendar_are_refused_not_a_500(api, app):
+    """The local days' bounds of year 1 or 9999 are no UTC moment (OverflowError)."""
+    admin, me = api.caller("admin"), api.caller()
+    give(app, me.id, 10, "e")
+    for query in ("to=9999-12-31", "from=0001-01-01", "from=0001-01-01&to=0001-01-01"):
+        assert_problem(api.get(f"/api/v1/account/entries?{query}", me), 422, "validation-error")
+        assert_problem(api.get(f"/api/v1/admin/users/{me.id}/account/entries?{query}", admin),
+                       422, "validation-error")
+    assert api.get("/api/v1/account/entries?from=0001-01-02&to=9999-12-30",
+                   me).get_json()["total"] == 1

@@ -210,6 +210,33 @@ def test_points_released_to_an_expired_lot_expire_on_the_next_run(new_user, monk
     assert_consistent()
 
 
+def test_a_hold_never_spends_points_past_their_expiry(new_user, monkeypatch):
+    """Between a lot's expiry and the daily job (or for a day after a release gives points
+    back to an expired lot) they were spendable, and a hold kept over the job's run and
+    released again kept them alive indefinitely."""
+    u = new_user()
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 0)  # expired at midnight
+    earn(u, 40, "stale")
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 365)
+    earn(u, 25, "fresh")
+    assert balances(u) == (65, 0, 65, 0)  # the job has not run yet
+    with pytest.raises(ApiError) as err:
+        hold(u, 30, "too-much")
+    assert err.value.slug == "insufficient-points"
+    assert balances(u) == (65, 0, 65, 0)  # a refusal changes nothing
+    h = hold(u, 25, "h")
+    assert lots(u) == [(40, 0), (25, 0)]
+    assert balances(u) == (25, 25, 0, 0)
+    assert ledger.account_balance(ledger.system_account_id(ledger.EXPIRED_CODE,
+                                                           "expired")) == 40
+    with unit_of_work():  # the job's run finds the lot already expired, and posts nothing
+        assert ledger.expire_user_lots(u, utcnow()) == 0
+    with unit_of_work():
+        ledger.release(h, key="r")
+    assert balances(u) == (25, 0, 25, 0)
+    assert_consistent()
+
+
 def test_summary_lists_points_expiring_in_30_days_by_local_date(new_user, monkeypatch):
     u = new_user()
     monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 20)

@@ -179,3 +179,22 @@ def test_ended_rewards_leave_the_catalogue(world, api, at):
     at(datetime.now(UTC) + timedelta(hours=2))
     assert api.get("/api/v1/rewards", me).get_json()["total"] == 0
     assert api.get(f"/api/v1/rewards/{reward_id}", me).status_code == 200  # still readable
+
+
+def test_window_moments_that_are_no_utc_moment_are_refused(world, api):
+    """9999-12-31T23:59-05:00 is in year 10000 in UTC: stored, it was a 500, and a proposed
+    change holding it could never be approved (each approval a 500)."""
+    beyond = [{"available_until": "9999-12-31T23:59:59-05:00"},
+              {"available_from": "0001-01-01T00:00:00+08:00"}]
+    for fields in beyond:
+        assert_problem(api.post("/api/v1/merchant/rewards", world.staff,
+                                json={**REWARD, **fields}), 422, "validation-error")
+    reward_id = world.reward()
+    path = f"/api/v1/merchant/rewards/{reward_id}"
+    for fields in beyond:
+        assert_problem(api.patch(path, world.staff, json=fields), 422, "validation-error")
+    assert api.get(path, world.staff).get_json()["pending"] is None
+    assert api.get("/api/v1/admin/rewards/revisions", world.admin).get_json()["total"] == 0
+    far = api.patch(path, world.staff, json={"available_until": "9999-12-31T23:59:59+00:00"})
+    assert far.status_code == 200
+    world.approve(reward_id)

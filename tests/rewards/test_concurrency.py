@@ -150,3 +150,54 @@ def test_cancel_racing_verification_ends_the_redemption_once(world, app):
     assert world.stock_left(reward_id) == 10 - fulfilled
     with app.app_context():
         assert verify() == []
+
+
+def test_an_edit_racing_the_approval_of_its_pending_change_neither_deadlocks(world, app,
+                                                                             monkeypatch):
+    """The edit locks the reward and then supersedes the pending revision; the approval
+    must not claim that revision and then wait for the reward (PostgreSQL found the cycle
+    and one of the two failed with a 503)."""
+    import time
+
+    from app.rewards import service
+
+    reward_id = world.reward()
+    path = f"/api/v1/merchant/rewards/{reward_id}"
+    assert world.api.patch(path, world.staff, json={"points_price": 80}).status_code == 200
+    [revision] = world.api.get("/api/v1/admin/rewards/revisions",
+                               world.admin).get_json()["items"]
+    claimed = threading.Event()
+    real_claim, real_propose = service._claim_revision, service._propose
+
+    def claim(*args, **kwargs):
+        done = real_claim(*args, **kwargs)
+        claimed.set()
+        return done
+
+    def propose(*args, **kwargs):
+        # The edit holds the reward now: let the approval run up to it (if it can).
+        claimed.wait(3)
+        time.sleep(0.3)
+        return real_propose(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_claim_revision", claim)
+    monkeypatch.setattr(service, "_propose", propose)
+
+    def edit_first(client):
+        return client.patch(path, json={"points_price": 70}, headers=world.staff.headers)
+
+    def approve_second(client):
+        time.sleep(0.3)  # the edit takes the reward's lock first
+        return client.post(f"/api/v1/admin/rewards/revisions/{revision['id']}/approve",
+                           headers=world.admin.headers)
+
+    edited, approved = parallel(app, [edit_first, approve_second])
+    assert edited.status_code == 200, edited.get_json()
+    assert approved.status_code in (200, 409), approved.get_json()
+    if approved.status_code == 409:
+        assert approved.get_json()["type"] == "/problems/revision-decided"
+    with app.app_context():
+        listed = db.session.get(service.Reward, reward_id)
+        pending = listed.pending
+        assert (listed.points_price, pending and pending.changes) in (
+            (100, {"points_price": 70}), (80, {"points_price": 70}))

@@ -171,3 +171,36 @@ def test_csv_and_json_are_both_documented(client):
     header = [p for p in redeem["parameters"] if p["name"] == "Idempotency-Key"]
     assert header and header[0]["required"] is True
     assert {"404", "409", "422"} <= set(redeem["responses"])
+
+
+def test_settlement_dates_at_the_ends_of_the_calendar_are_refused_not_a_500(world, api):
+    """The local days' bounds of year 1 or 9999 are no UTC moment (OverflowError)."""
+    for query in ("from=9999-12-01&to=9999-12-31", "from=9999-12-31",
+                  "from=0001-01-01&to=0001-01-02"):
+        for path, caller in (("/api/v1/merchant/settlement", world.staff),
+                             ("/api/v1/admin/merchants/settlement", world.admin)):
+            assert_problem(api.get(f"{path}?{query}", caller), 422, "validation-error")
+            assert_problem(api.get(f"{path}?{query}&format=csv", caller), 422,
+                           "validation-error")
+    assert api.get("/api/v1/merchant/settlement?from=2000-01-01&to=2000-12-31",
+                   world.staff).status_code == 200
+
+
+def test_settlement_csv_cells_are_never_spreadsheet_formulas(world, api):
+    """Titles are merchant staff's text and names an administrator's: a cell starting with
+    = + - @ (or a tab or CR) is run as a formula when the CSV is opened in a spreadsheet."""
+    merchant_id, staff = world.merchant("@SUM(1+1) 商户")
+    reward_id = world.reward(staff, title_zh='=HYPERLINK("http://evil.example","点我")')
+    code = world.redeem(world.citizen(100), reward_id).get_json()["code"]
+    assert world.verify(code, staff).status_code == 200
+
+    for resp in (api.get("/api/v1/merchant/settlement?format=csv", staff),
+                 api.get("/api/v1/admin/merchants/settlement?format=csv", world.admin)):
+        rows = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
+        cells = [cell for row in rows for cell in row]
+        assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], cells
+        assert "'=HYPERLINK(\"http://evil.example\",\"点我\")" in cells
+        assert "'@SUM(1+1) 商户" in cells
+    # JSON is data, not a spreadsheet: it keeps the text as it is.
+    report = api.get("/api/v1/merchant/settlement", staff).get_json()
+    assert report["merchants"][0]["name"] == "@SUM(1+1) 商户"

@@ -243,3 +243,27 @@ def test_codes_are_unambiguous_and_normalised():
     assert service.normalize_code("K7QM-3XPA-9D2O") == "K7QM3XPA9D20"  # O read as 0
     assert service.normalize_code("K7QM3XPA9D2") is None
     assert service.normalize_code("K7QM3XPA9D2U") is None
+
+
+def test_erasing_an_account_with_a_past_due_reservation_expires_it(world, api, app, at):
+    """Past expires_at the expiry job (every 5 minutes, or later if it is down) has not
+    released it yet: erasure refused the whole deletion with that code's 410."""
+    from tests.conftest import run_sql
+    from tests.helpers import PASSWORD
+
+    reward_id = world.reward()
+    me = world.citizen(300)
+    start = datetime.now(UTC)
+    at(start)
+    old = world.redeem(me, reward_id).get_json()
+    at(start + timedelta(days=6))
+    fresh = world.redeem(me, reward_id).get_json()
+    at(start + timedelta(days=7, minutes=1))
+    assert api.delete("/api/v1/me", me, json={"password": PASSWORD}).status_code == 204
+    ended = {rid: (status, by) for rid, status, by in run_sql(
+        app, "SELECT id, status, ended_by FROM redemptions WHERE user_id = :u", u=me.id)}
+    assert ended == {old["id"]: ("expired", None), fresh["id"]: ("cancelled", me.id)}
+    assert world.stock_left(reward_id) == 10
+    assert world.balance(me.id) == {"available": 300, "held": 0, "posted": 300}
+    with app.app_context():
+        assert verify() == []
