@@ -436,12 +436,6 @@ _MOVE_LOT = (update(LOTS).where(LOTS.c.id == bindparam("lot"))
              .values(open_amount=LOTS.c.open_amount + bindparam("change")))
 
 
-def _give_back_to_lots(allocations: list[tuple[int, int]]) -> None:
-    if allocations:
-        _sql(_MOVE_LOT, [{"lot": lot_id, "change": amount}
-                                       for lot_id, amount in allocations])
-
-
 # -- operations -------------------------------------------------------------------------
 
 def _positive(points: int) -> None:
@@ -557,11 +551,31 @@ def _locked_open_hold(hold_id: int, key: str, tx_type: str) -> tuple[Book, Row, 
     return book, found, done
 
 
-def _hold_allocations(hold_id: int, *, latest_expiring_first: bool) -> list[tuple[int, int]]:
-    order = Lot.expires_at.desc() if latest_expiring_first else Lot.expires_at
+def _hold_allocations_latest_expiring_first(hold_id: int) -> list[tuple[int, int]]:
     return [tuple(r) for r in _sql(
         select(HoldLot.lot_id, HoldLot.amount).join(Lot, Lot.id == HoldLot.lot_id)
-        .where(HoldLot.hold_id == hold_id).order_by(order, Lot.id.desc()))]
+        .where(HoldLot.hold_id == hold_id).order_by(Lot.expires_at.desc(), Lot.id.desc()))]
+
+
+def _unheld(book: Book, hold_id: int, points: int) -> int:
+    """Points of a hold that come back unspent: how many of them settle the user's debt.
+
+    Debt comes first, as with earnings: a reversal while points were held made the held
+    part debt, and a cancelled redemption must not make it spendable again. Those points
+    count as spent from the lots they came from, soonest-expiring first; the rest go back
+    to the lots that would have been consumed last.
+    """
+    settle = min(points, -book.debt)
+    give_back, left = [], points - settle
+    for lot_id, held in (_hold_allocations_latest_expiring_first(hold_id) if left else ()):
+        if not left:
+            break
+        back = min(held, left)
+        give_back.append((lot_id, back))
+        left -= back
+    if give_back:
+        _sql(_MOVE_LOT, [{"lot": lot_id, "change": back} for lot_id, back in give_back])
+    return settle
 
 
 def _end_hold(found: Row, status: str, captured: int) -> None:
@@ -584,19 +598,10 @@ def capture(hold_id: int, *, merchant_id: int, key: str, amount: int | None = No
         raise ApiError(422, f"Cannot capture {amount}: the hold is for {found.amount}.",
                        slug="capture-exceeds-hold")
     remainder = found.amount - amount
-    if remainder:
-        # The unused part goes back to the lots that would have been consumed last.
-        give_back, left = [], remainder
-        for lot_id, held in _hold_allocations(hold_id, latest_expiring_first=True):
-            back = min(held, left)
-            give_back.append((lot_id, back))
-            left -= back
-            if not left:
-                break
-        _give_back_to_lots(give_back)
+    settle = _unheld(book, hold_id, remainder)
     tx = _write(book, "capture", key, [
         (book.held_id, -found.amount), (merchant_settlement_account_id(merchant_id), amount),
-        (book.available_id, remainder),
+        (book.available_id, remainder - settle), (book.debt_id, settle),
     ], cause_type=found.cause_type, cause_id=found.cause_id, actor_id=actor_id,
         hold_id=hold_id)
     _end_hold(found, "captured", amount)
@@ -608,9 +613,10 @@ def release(hold_id: int, *, key: str, actor_id: int | None = None) -> Row:
     book, found, done = _locked_open_hold(hold_id, key, "release")
     if done is not None:
         return done
-    _give_back_to_lots(_hold_allocations(hold_id, latest_expiring_first=False))
+    settle = _unheld(book, hold_id, found.amount)
     tx = _write(book, "release", key, [(book.held_id, -found.amount),
-                                       (book.available_id, found.amount)],
+                                       (book.available_id, found.amount - settle),
+                                       (book.debt_id, settle)],
                 cause_type=found.cause_type, cause_id=found.cause_id, actor_id=actor_id,
                 hold_id=hold_id)
     _end_hold(found, "released", 0)
@@ -655,7 +661,8 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
     """Undo an earn with a compensating transaction that references it.
 
     What the user still has is taken back (the earn's own lot first); what was already
-    spent becomes debt, which the user's next earnings settle before anything else.
+    spent becomes debt, which the user's next earnings (or points coming back from a hold)
+    settle before anything else.
     """
     original = db.session.get(LedgerTransaction, tx_id)
     if original is None:
@@ -672,12 +679,18 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
     issuance = system_account_id(ISSUANCE_CODE, ISSUANCE)
     points = -_sql_scalar(select(LedgerPosting.amount).where(
         LedgerPosting.transaction_id == tx_id, LedgerPosting.account_id == issuance))
-    taken = min(points, book.available)
-    own_lot = _sql_scalar(select(Lot.id).where(Lot.transaction_id == tx_id))
+    own_lot, lapsed = _sql(select(Lot.id, Lot.expired_amount)
+                           .where(Lot.transaction_id == tx_id)).one_or_none() or (None, 0)
+    # What of the earn expired has left the user already: it comes back from the expired
+    # account, not a second time from the user's other points.
+    owed = points - lapsed
+    taken = min(owed, book.available)
     if taken:
         _take_from_lots(book.user_id, taken, first_lot_id=own_lot)
+    expired = system_account_id(EXPIRED_CODE, EXPIRED) if lapsed else None
     return _write(book, "reversal", key, [
-        (issuance, points), (book.available_id, -taken), (book.debt_id, -(points - taken)),
+        (issuance, points), (expired, -lapsed), (book.available_id, -taken),
+        (book.debt_id, -(owed - taken)),
     ], cause_type=original.cause_type, cause_id=original.cause_id, actor_id=actor_id,
         reason=reason, reverses_id=tx_id, reduction_g=-original.reduction_g,
         lifetime=(-points, -original.reduction_g))

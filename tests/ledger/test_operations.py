@@ -283,6 +283,62 @@ def test_reversal_of_spent_points_records_debt_settled_by_next_earnings(new_user
     assert_consistent()
 
 
+def test_reversal_while_points_are_held_is_settled_by_their_release(new_user):
+    """The held part of a reversed earn became debt, and cancelling the redemption gave
+    the points back as spendable while the debt stayed: released points settle debt first,
+    as earnings do."""
+    u = new_user()
+    target = earn(u, 100, "e")
+    earn(u, 50, "e2")
+    h = hold(u, 120, "h")
+    with unit_of_work():
+        ledger.reverse(target, key="rev", reason="fraud", actor_id=None)
+    assert balances(u) == (120, 120, 0, 70)
+    with unit_of_work():
+        ledger.release(h, key="r")
+    assert balances(u) == (50, 0, 50, 0)
+    assert sum(open_ for _, open_ in lots(u)) == 50
+    assert_consistent()
+
+
+def test_the_unused_part_of_a_capture_settles_debt_first(new_user):
+    u = new_user()
+    target = earn(u, 100, "e")
+    h = hold(u, 80, "h")
+    with unit_of_work():
+        ledger.reverse(target, key="rev", reason="fraud", actor_id=None)
+    assert balances(u) == (80, 80, 0, 80)
+    with unit_of_work():
+        ledger.capture(h, merchant_id=3, key="c", amount=30)
+    assert balances(u) == (0, 0, 0, 30)
+    assert lots(u) == [(100, 0)]
+    assert_consistent()
+
+
+def test_reversal_of_expired_points_does_not_take_them_again(new_user, monkeypatch):
+    """Points of the reversed earn that had expired already left the user; they come back
+    from the expired account, not a second time from the user's other points."""
+    u = new_user()
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 1)
+    target = earn(u, 40, "old")
+    monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 365)
+    earn(u, 25, "fresh")
+    h = hold(u, 15, "h")  # 15 of the old lot, spent below
+    with unit_of_work():
+        ledger.capture(h, merchant_id=3, key="c")
+    with unit_of_work():
+        assert ledger.expire_user_lots(u, utcnow() + timedelta(days=2)) == 25
+    expired = ledger.system_account_id(ledger.EXPIRED_CODE, "expired")
+    assert ledger.account_balance(expired) == 25
+    with unit_of_work():
+        ledger.reverse(target, key="rev", reason="fraud", actor_id=None)
+    # 25 expired come back from the expired account; the 15 spent come from what is left.
+    assert ledger.account_balance(expired) == 0
+    assert balances(u) == (10, 0, 10, 0)
+    assert ledger.summary(u)["lifetime_earned"] == 25
+    assert_consistent()
+
+
 def test_reversal_happens_once_and_only_for_earns(new_user):
     u = new_user()
     target = earn(u, 10, "e")

@@ -13,10 +13,13 @@ from flask import Flask
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from sqlalchemy import select
 
 from app.db_types import utcnow
+from app.extensions import db
 from app.http.problems import ApiError
 from app.ledger import service as ledger
+from app.ledger.models import Lot
 from app.ledger.verify import verify
 from app.uow import unit_of_work
 from app.users import service as users
@@ -83,8 +86,7 @@ class LedgerMachine(RuleBasedStateMachine):
         take = data.draw(st.integers(1, amount)) if partial else amount
         with unit_of_work():
             ledger.capture(hold_id, merchant_id=1, amount=take, key=self.key())
-        self.model[u]["held"] -= amount
-        self.model[u]["available"] += amount - take
+        self._unheld(u, amount, amount - take)
 
     @precondition(lambda self: self.holds)
     @rule(data=st.data())
@@ -93,8 +95,15 @@ class LedgerMachine(RuleBasedStateMachine):
         u, amount = self.holds.pop(hold_id)
         with unit_of_work():
             ledger.release(hold_id, key=self.key())
-        self.model[u]["held"] -= amount
-        self.model[u]["available"] += amount
+        self._unheld(u, amount, amount)
+
+    def _unheld(self, u, amount, back):
+        """A hold of `amount` ends with `back` points unspent: they settle debt first."""
+        m = self.model[u]
+        settle = min(back, m["debt"])
+        m["held"] -= amount
+        m["debt"] -= settle
+        m["available"] += back - settle
 
     @rule(days=st.integers(1, 4))
     def expire(self, days):
@@ -113,13 +122,18 @@ class LedgerMachine(RuleBasedStateMachine):
         self.earns.remove(earned)
         tx_id, u, points = earned
         m = self.model[u]
+        # The model does not track lots one by one; how much of this earn expired is read
+        # from its lot (expiry's total is checked by the model at every `expire`).
+        lapsed = db.session.scalar(select(Lot.expired_amount)
+                                   .where(Lot.transaction_id == tx_id)) or 0
         with unit_of_work():
             rev = ledger.reverse(tx_id, key=self.key(), reason="property test", actor_id=None)
-        # What is still there is taken back; the spent rest becomes debt.
-        taken = min(points, m["available"])
+        # The expired part is gone already; what is still there is taken back; the spent
+        # rest becomes debt.
+        taken = min(points - lapsed, m["available"])
         assert rev.available_delta == -taken
         m["available"] -= taken
-        m["debt"] += points - taken
+        m["debt"] += points - lapsed - taken
 
     @invariant()
     def ledger_is_consistent(self):
