@@ -185,6 +185,27 @@ def check_policy_values(values: Mapping[str, Any]) -> None:
         raise ValueError(f"self_report_policy {policy!r} needs 'self_report' in accepted_sources")
 
 
+#: Numeric parameters are physical quantities (factors in grams per unit, caps in grams a
+#: day, speeds, distances, counts): none is negative, and an administrator's value stays
+#: far inside what the ledger's Numeric(20, 3) columns and the 28-digit decimal context
+#: hold, so no approved set can make every credit's arithmetic fail.
+PARAMETER_MAX = Decimal(10) ** 9
+PARAMETER_MAX_DECIMALS = 9
+
+
+def out_of_range(values: Mapping[str, ParamValue]) -> dict[str, str]:
+    """Each numeric value outside 0 … PARAMETER_MAX (or finer than its decimals), why."""
+    found = {}
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, Decimal | int):
+            continue
+        if not 0 <= value <= PARAMETER_MAX:
+            found[name] = f"Must be between 0 and {PARAMETER_MAX:,}."
+        elif isinstance(value, Decimal) and value.as_tuple().exponent < -PARAMETER_MAX_DECIMALS:
+            found[name] = f"At most {PARAMETER_MAX_DECIMALS} decimal places."
+    return found
+
+
 # --------------------------------------------------------------------------- methodology
 
 

@@ -32,6 +32,7 @@ from methodologies.base import (
     MethodologyNotInstalled,
     MethodologyRegistry,
     discover,
+    out_of_range,
     parameter_hash,
     values_to_json,
 )
@@ -199,6 +200,9 @@ def propose(actor: User, code: str, changes: dict[str, dict[str, Any]],
         typed = cls.coerce_params({n: p["value"] for n, p in params.items()})
     except (ValueError, TypeError) as exc:
         raise ApiError(422, str(exc), slug="validation-error") from None
+    if wrong := out_of_range({n: typed[n] for n in changes}):
+        raise ApiError(422, "Parameter values out of range.", slug="validation-error",
+                       errors={name: [why] for name, why in wrong.items()})
     params = {n: {**p, "value": v} for (n, p), v in
               zip(params.items(), values_to_json(typed).values(), strict=True)}
     digest = parameter_hash(typed)

@@ -100,6 +100,23 @@ def test_proposals_are_validated(api, approve_all):
         "value": "sometimes", "source": "a whim"}}}), 422)
 
 
+def test_proposed_numbers_outside_any_physical_range_are_refused(api, app, approve_all):
+    """A daily cap of 1e9999999 was stored and then failed every record's arithmetic."""
+    approve_all()
+    admin = api.caller("admin")
+    path = "/api/v1/admin/methodologies/green_travel/versions"
+    before = run_sql(app, "SELECT count(*) FROM methodology_versions")
+    for name, value in [("daily_cap_g", "1e9999999"), ("ef_bus_g_per_pkm", "-5"),
+                        ("car_occupancy", "1.0000000001"), ("max_trips_per_day", 10**12)]:
+        body = assert_problem(api.post(path, admin, json={"parameters": {name: {
+            "value": value, "source": "a typo"}}}), 422, "validation-error")
+        assert list(body["errors"]) == [name], body
+    assert run_sql(app, "SELECT count(*) FROM methodology_versions") == before
+    ok = api.post(path, admin, json={"parameters": {"daily_cap_g": {
+        "value": "4500.5", "source": "city plan 2027"}}})
+    assert ok.status_code == 201, ok.get_json()
+
+
 def test_reject_and_retire(api, app, approve_all):
     approve_all()
     alice, bob = api.caller("admin"), api.caller("admin")
