@@ -12,19 +12,24 @@ from app.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
+EXPIRY_PAGE = 500  # users read at a time
+
 
 @job("expire_points", "cron", hour=0, minute=5)
 def expire_points() -> dict[str, int]:
     """Expire what is left of every past-due lot; safe to rerun after any failure."""
     now = utcnow()
-    done: set[int] = set()
-    points = 0
-    while batch := [u for u in service.users_with_due_lots(now) if u not in done]:
+    users = points = 0
+    after = 0
+    # Paged by user id: a user due again after their turn (a release to an expired lot)
+    # waits for the next run, or for their next hold, which expires first.
+    while batch := service.users_with_due_lots(now, after=after, limit=EXPIRY_PAGE):
         for user_id in batch:
             with unit_of_work():
                 points += service.expire_user_lots(user_id, now)
-            done.add(user_id)
-    return {"users": len(done), "points": points}
+        users += len(batch)
+        after = batch[-1]
+    return {"users": users, "points": points}
 
 
 @job("verify_ledger", "cron", hour=2, minute=30)

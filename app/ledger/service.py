@@ -623,9 +623,11 @@ def release(hold_id: int, *, key: str, actor_id: int | None = None) -> Row:
     return tx
 
 
-def users_with_due_lots(now: datetime, limit: int = 500) -> list[int]:
+def users_with_due_lots(now: datetime, *, after: int = 0, limit: int = 500) -> list[int]:
+    """Users with points past their expiry, in id order from after `after`."""
     return list(db.session.scalars(
-        select(Lot.user_id).where(Lot.expires_at <= now, Lot.open_amount > 0)
+        select(Lot.user_id).where(Lot.expires_at <= now, Lot.open_amount > 0,
+                                  Lot.user_id > after)
         .group_by(Lot.user_id).order_by(Lot.user_id).limit(limit)))
 
 

@@ -63,6 +63,23 @@ def test_expiry_job_failing_part_way_leaves_a_consistent_ledger(app, due_users, 
     assert_consistent()
 
 
+def test_expiry_job_pages_past_users_that_are_due_again(app, due_users, monkeypatch):
+    """A user due again after their turn (points released to an expired lot meanwhile)
+    filled a whole page of users already done, and the job stopped before the rest."""
+    monkeypatch.setattr(ledger_jobs, "EXPIRY_PAGE", 1)
+    real = ledger.expire_user_lots
+
+    def first_stays_due(user_id, now):
+        return 0 if user_id == due_users[0] else real(user_id, now)
+
+    monkeypatch.setattr(ledger, "expire_user_lots", first_stays_due)
+    jobs.bind_app(app)
+    assert jobs.run_job("expire_points") == {"users": 4, "points": 20 + 30 + 40}
+    monkeypatch.setattr(ledger, "expire_user_lots", real)
+    assert jobs.run_job("expire_points") == {"users": 1, "points": 10}
+    assert_consistent()
+
+
 def test_verify_job_reports_violations(app, due_users, caplog):
     jobs.bind_app(app)
     assert jobs.run_job("verify_ledger") == {"violations": 0}
