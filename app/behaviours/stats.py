@@ -17,37 +17,46 @@ SELF_REPORTED = "(self-reported)"  # the row of behaviours no partner sent
 def reductions(group_by: str, date_from: date | None, date_to: date | None) -> dict:
     # Grouped by the finest key in SQL; months are folded from days here, which stays
     # portable across SQLite and PostgreSQL date functions.
+    # Partners by id, not name: a partner could be called "(self-reported)" or "total".
     key = {"methodology": Behaviour.methodology, "source": Behaviour.source,
-           "partner": func.coalesce(Partner.name, SELF_REPORTED)}.get(
-        group_by, Behaviour.local_date)
+           "partner": Behaviour.partner_id}.get(group_by, Behaviour.local_date)
     stmt = (select(key, func.count(Behaviour.id), func.coalesce(func.sum(Behaviour.credited_g), 0),
                    func.coalesce(func.sum(Behaviour.points), 0))
             .where(Behaviour.status == "credited").group_by(key).order_by(key))
-    if group_by == "partner":
-        stmt = stmt.outerjoin(Partner, Partner.id == Behaviour.partner_id)
     if date_from:
         stmt = stmt.where(Behaviour.local_date >= date_from)
     if date_to:
         stmt = stmt.where(Behaviour.local_date <= date_to)
-    rows: dict[str, list] = {}
+    rows: dict = {}
     for value, count, grams, points in db.session.execute(stmt):
         label = value.isoformat()[:7] if group_by == "month" else (
-            value.isoformat() if isinstance(value, date) else str(value))
+            value.isoformat() if isinstance(value, date) else value)
         row = rows.setdefault(label, [0, Decimal(0), 0])
         row[0] += count
         row[1] += Decimal(grams)
         row[2] += int(points)
-    out = [{"key": k, "behaviours": v[0], "reduction_g": v[1], "points": v[2]}
+    out = [{"key": str(k), "behaviours": v[0], "reduction_g": v[1], "points": v[2]}
            for k, v in rows.items()]
+    if group_by == "partner":
+        names = dict(db.session.execute(select(Partner.id, Partner.name)
+                                        .where(Partner.id.in_([k for k in rows if k]))).all())
+        for row, partner_id in zip(out, rows, strict=True):
+            row["key"] = names[partner_id] if partner_id else SELF_REPORTED
+            row["partner_id"] = partner_id
+        out.sort(key=lambda row: (row["partner_id"] is not None, row["key"]))
     return {"group_by": group_by, "rows": out,
             "total_reduction_g": sum((r["reduction_g"] for r in out), Decimal(0)),
             "total_points": sum(r["points"] for r in out)}
 
 
 def csv_rows(report: dict) -> list[list]:
-    rows = [[report["group_by"], "behaviours", "reduction_g", "points"]]
-    rows += [[row["key"], row["behaviours"], row["reduction_g"], row["points"]]
+    by_partner = report["group_by"] == "partner"
+    ids = (lambda row: [row["partner_id"]]) if by_partner else (lambda row: [])
+    rows = [[report["group_by"], *(["partner_id"] if by_partner else []),
+             "behaviours", "reduction_g", "points"]]
+    rows += [[row["key"], *ids(row), row["behaviours"], row["reduction_g"], row["points"]]
              for row in report["rows"]]
-    rows.append(["total", sum(r["behaviours"] for r in report["rows"]),
+    rows.append(["total", *ids({"partner_id": None}),
+                 sum(r["behaviours"] for r in report["rows"]),
                  report["total_reduction_g"], report["total_points"]])
     return rows

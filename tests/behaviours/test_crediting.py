@@ -289,8 +289,19 @@ def test_stats_by_methodology_day_month_source_and_csv(app, api, partner_id, mon
     post(api, me, "green_travel", trip(utcnow() - timedelta(hours=2), 20),
          utcnow() - timedelta(hours=1, minutes=40), "self")
     by_partner = api.get("/api/v1/admin/stats/reductions?group_by=partner", admin).get_json()
-    assert [(r["key"], r["points"]) for r in by_partner["rows"]] == [
-        ("(self-reported)", 414), ("Metro Co", 439)]
+    assert [(r["key"], r["partner_id"], r["points"]) for r in by_partner["rows"]] == [
+        ("(self-reported)", None, 414), ("Metro Co", partner_id, 439)]
+    # A partner may be called anything, "(self-reported)" included: rows go by partner id.
+    run_sql(app, "UPDATE partners SET name = '(self-reported)' WHERE id = :id", id=partner_id)
+    by_partner = api.get("/api/v1/admin/stats/reductions?group_by=partner", admin).get_json()
+    assert [(r["partner_id"], r["points"]) for r in by_partner["rows"]] == [
+        (None, 414), (partner_id, 439)]
+    exported = api.get("/api/v1/admin/stats/reductions?group_by=partner&format=csv", admin)
+    rows = list(csv.reader(io.StringIO(exported.data.decode("utf-8-sig"))))
+    assert rows == [["partner", "partner_id", "behaviours", "reduction_g", "points"],
+                    ["(self-reported)", "", "1", rows[1][3], "414"],
+                    ["(self-reported)", str(partner_id), "2", rows[2][3], "439"],
+                    ["total", "", "3", rows[3][3], "853"]]
     assert_problem(api.get("/api/v1/admin/stats/reductions", me), 403)
     assert_problem(api.get("/api/v1/admin/stats/reductions?from=2026-02-01&to=2026-01-01",
                            admin), 422)
