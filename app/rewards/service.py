@@ -577,11 +577,13 @@ def verify(staff: User, merchant: Merchant, raw_code: str,
     if (refused := _refusal(redemption, now)) is not None:
         raise refused
     try:  # takes the user's lock; a second verifier waits here, then finds it used
-        ledger.capture(redemption.hold_id, merchant_id=merchant.id,
-                       key=f"redemption:{redemption.id}:capture", actor_id=staff.id)
+        captured = ledger.capture(redemption.hold_id, merchant_id=merchant.id,
+                                  key=f"redemption:{redemption.id}:capture", actor_id=staff.id)
     except ApiError as err:
         raise _ledger_refused(redemption, err, now) from None
-    _end(redemption, FULFILLED, staff.id, now)
+    # Fulfilled when captured: settlement by local day and the merchant's settlement
+    # account in the journal then agree on the day, even a millisecond before midnight.
+    _end(redemption, FULFILLED, staff.id, captured.created_at)
     return redemption
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from app.ledger.verify import verify
 from app.rewards import service
+from tests.conftest import run_sql
 from tests.helpers import assert_problem
 from tests.rewards.conftest import when
 
@@ -45,6 +46,12 @@ def test_happy_path_reserve_verify_and_the_books_agree(world, api, app):
     assert world.settled() == 100
     assert world.stock_left(reward_id) == 9
     assert api.get(f"/api/v1/redemptions/{body['id']}", me).get_json()["status"] == "fulfilled"
+    # One moment for both: a settlement by local day and the settlement account's journal
+    # must agree on which day a fulfilment near midnight belongs to.
+    [(ended_at, captured_at)] = run_sql(
+        app, "SELECT r.ended_at, t.created_at FROM redemptions r JOIN ledger_transactions t "
+             "ON t.hold_id = r.hold_id AND t.type = 'capture' WHERE r.id = :id", id=body["id"])
+    assert ended_at == captured_at
     with app.app_context():
         assert verify() == []
 
