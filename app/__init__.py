@@ -102,6 +102,7 @@ def register_methodologies(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount every domain's views; documented ones go through the smorest Api."""
+    from app.audit.views import admin_blp as audit_admin_blp
     from app.auth.views import blp as auth_blp
     from app.behaviours.views import admin_blp as behaviours_admin_blp
     from app.behaviours.views import blp as behaviours_blp
@@ -127,7 +128,7 @@ def register_blueprints(app: Flask) -> None:
                 methodologies_blp, methodologies_admin_blp, behaviours_blp, behaviours_admin_blp,
                 merchants_admin_blp, merchant_blp, rewards_blp, redemptions_blp,
                 merchant_rewards_blp, rewards_admin_blp,
-                partners_admin_blp, partner_links_blp, partner_blp):
+                partners_admin_blp, partner_links_blp, partner_blp, audit_admin_blp):
         api.register_blueprint(blp)
     app.register_blueprint(ops_blp)
 

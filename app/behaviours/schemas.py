@@ -3,7 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.behaviours.models import STATUSES
-from app.http.moments import StorableDateTime
+from app.http.moments import LocalDateRangeArgs, StorableDateTime
 from app.http.pagination import PageArgsSchema
 
 
@@ -90,16 +90,9 @@ class RateSchema(ma.Schema):
 GROUPINGS = ("methodology", "day", "month", "source", "partner")
 
 
-class StatsQuerySchema(ma.Schema):
+class StatsQuerySchema(LocalDateRangeArgs):
     group_by = ma.fields.String(load_default="methodology", validate=ma.validate.OneOf(GROUPINGS))
-    date_from = ma.fields.Date(data_key="from", metadata={"description": "Local date, inclusive"})
-    date_to = ma.fields.Date(data_key="to", metadata={"description": "Local date, inclusive"})
     format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(("json", "csv")))
-
-    @ma.validates_schema
-    def _ordered(self, data, **kwargs):
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise ma.ValidationError("Must not be after 'to'.", "from")
 
 
 class StatsRowSchema(ma.Schema):

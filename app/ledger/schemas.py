@@ -2,11 +2,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.http.moments import LocalDateRangeArgs
 from app.http.pagination import PageArgsSchema
 from app.ledger.models import TX_TYPES
-from app.localtime import FIRST_LOCAL_DATE, LAST_LOCAL_DATE
-
-_LOCAL_DATES = ma.validate.Range(min=FIRST_LOCAL_DATE, max=LAST_LOCAL_DATE)
 
 
 class ExpiringSchema(ma.Schema):
@@ -45,18 +43,9 @@ class EntrySchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class EntryQuerySchema(PageArgsSchema):
+class EntryQuerySchema(PageArgsSchema, LocalDateRangeArgs):
     type = ma.fields.List(ma.fields.String(validate=ma.validate.OneOf(TX_TYPES)),
                           metadata={"description": "Repeat to match several types"})
-    date_from = ma.fields.Date(data_key="from", validate=_LOCAL_DATES,
-                               metadata={"description": "Local date, inclusive"})
-    date_to = ma.fields.Date(data_key="to", validate=_LOCAL_DATES,
-                             metadata={"description": "Local date, inclusive"})
-
-    @ma.validates_schema
-    def _ordered(self, data, **kwargs):
-        if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:
-            raise ma.ValidationError("Must not be after 'to'.", "from")
 
 
 class AdjustmentSchema(ma.Schema):

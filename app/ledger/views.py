@@ -1,13 +1,12 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import request
 from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
 from app.behaviours import service as behaviours
 from app.http.idempotency import HEADER, idempotent
+from app.http.moments import utc_bounds
 from app.http.pagination import page_of, paginate
 from app.ledger import service
 from app.ledger.schemas import (
@@ -19,7 +18,6 @@ from app.ledger.schemas import (
     VerifySchema,
 )
 from app.ledger.verify import verify
-from app.localtime import local_midnight
 from app.users import service as users
 
 blp = Blueprint("account", __name__, url_prefix="/api/v1/account",
@@ -29,8 +27,7 @@ admin_blp = Blueprint("admin_ledger", __name__, url_prefix="/api/v1/admin",
 
 
 def _entries_page(user_id: int, args: dict) -> dict:
-    since = local_midnight(args["date_from"]) if args.get("date_from") else None
-    until = local_midnight(args["date_to"] + timedelta(days=1)) if args.get("date_to") else None
+    since, until = utc_bounds(args)
     stmt = service.entries(user_id, types=args.get("type"), since=since, until=until)
     return paginate(stmt, args)
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 import marshmallow as ma
 
 from app.http.ids import IdField
+from app.http.moments import local_date_field
 from app.http.pagination import PageArgsSchema
-from app.localtime import FIRST_LOCAL_DATE, LAST_LOCAL_DATE
 from app.rewards.models import CATEGORIES, PERIODS, REDEMPTION_STATUSES, REVISION_STATUSES
 
 MAX_PRICE = 10_000_000
@@ -230,15 +230,10 @@ class VerificationSchema(ma.Schema):
     verified_by = ma.fields.Integer(attribute="ended_by")
 
 
-def _local_date(**kw) -> ma.fields.Date:
-    return ma.fields.Date(validate=ma.validate.Range(min=FIRST_LOCAL_DATE, max=LAST_LOCAL_DATE),
-                          **kw)
-
-
 class SettlementArgsSchema(ma.Schema):
-    date_from = _local_date(data_key="from", metadata={
+    date_from = local_date_field(data_key="from", metadata={
         "description": "Local date, inclusive; default: the first of this month"})
-    date_to = _local_date(data_key="to", metadata={
+    date_to = local_date_field(data_key="to", metadata={
         "description": "Local date, inclusive; default: today"})
     format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(("json", "csv")),
                               metadata={"description": "csv: same as Accept: text/csv"})

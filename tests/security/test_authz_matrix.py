@@ -88,6 +88,7 @@ EXPECTED: dict[Operation, Rule] = {
     ("DELETE", f"{V1}/admin/users/{{user_id}}/roles/{{role}}"): rule(ADMIN),
     ("POST", f"{V1}/admin/users/{{user_id}}/disable"): rule(ADMIN),
     ("POST", f"{V1}/admin/users/{{user_id}}/enable"): rule(ADMIN),
+    ("GET", f"{V1}/admin/audit-events"): rule(ADMIN),
     # -- ledger: the caller's own account; anyone else's only for administrators
     ("GET", f"{V1}/account"): rule(USERS),
     ("GET", f"{V1}/account/entries"): rule(USERS),
