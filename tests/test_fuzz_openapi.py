@@ -23,6 +23,19 @@ generated cases are nudged towards those references, methodologies, valid record
 fresh link codes, so that they reach past signing and consent checks rather than all
 stopping at 401 or "no consent". It signs the path exactly as sent, percent escapes and
 all, and is never answered 401 either.
+
+Random ids in paths (and queries) almost always name nothing, so most cases of an
+operation taking an id stopped at 404 and never reached the code behind it. So each case
+is also steered, by hypothesis draws (repeatable), towards real objects owned by or visible
+to its own callers: the staff's merchant and its rewards (one listed, one awaiting review,
+with its revision), a reserved redemption of the citizen and its code, the citizen's
+credited and queued behaviours and their earn, a pending methodology version, a partner
+with its key and a link of the citizen's, and dates near today. An object is made only
+when a draw picks it (through the app's services, one unit of work per case), so an
+unsteered case costs nothing more; a steerable value keeps its random one a third of the
+time. Bodies whose random values never get past validation are steered the same way where
+it is cheap: a citizen's report, a methodology proposal's parameter names, a conversion
+rate, an approval's date, a partner's methodologies, the code a merchant verifies.
 """
 
 from __future__ import annotations
@@ -32,9 +45,13 @@ import json
 import shutil
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -54,14 +71,17 @@ from schemathesis.checks import (
 
 from app import create_app
 from app.auth.passwords import hash_password
+from app.behaviours import service as behaviours
 from app.extensions import db
+from app.http.problems import ApiError
 from app.ledger import service as ledger
 from app.merchants import service as merchants
 from app.methodology import service as methodologies
 from app.partners import service as partners
 from app.partners.signing import canonical, sign
+from app.rewards import service as rewards
 from app.uow import unit_of_work
-from app.users.models import User, UserRole
+from app.users.models import ROLES, User, UserRole
 from tests.conftest import TEST_JWT_SECRET, _truncate_all
 from tests.helpers import PASSWORD
 
@@ -97,6 +117,17 @@ def fuzz_app(database, tmp_path_factory) -> Iterator[Flask]:
         _truncate_all(url)
 
 
+@dataclass
+class Cast:
+    """One case's callers: their headers (in CALLERS order) and who they are."""
+
+    headers: list[dict[str, str]]
+    citizen: int
+    staff: int
+    admin: int
+    merchant: int  # the staff's
+
+
 class Principals:
     """Makes fresh users straight in the database: no registration, no login, one hash."""
 
@@ -116,18 +147,19 @@ class Principals:
         ledger.open_books([user.id])
         return user
 
-    def callers(self, *, refresh: bool = False) -> list[dict[str, str]]:
-        """Headers of a fresh caller of each kind (CALLERS): none, a citizen, staff of a
-        new merchant and an administrator, with access tokens (refresh tokens if asked)."""
+    def callers(self, *, refresh: bool = False) -> Cast:
+        """A fresh caller of each kind (CALLERS): none, a citizen, staff of a new merchant
+        and an administrator, with access tokens (refresh tokens if asked)."""
         token = create_refresh_token if refresh else create_access_token
         with self.app.app_context(), unit_of_work():
             citizen, staff, admin = self.user(), self.user(), self.user("admin")
             merchant = merchants.create(admin, name=f"Fuzz 商户 {staff.id}",
                                         contact="021-0000 0000")
             merchants.add_staff(admin, merchant, staff)
-            return [{}, *({"Authorization": "Bearer " + token(
+            return Cast([{}, *({"Authorization": "Bearer " + token(
                 identity=str(user.id), additional_claims={"ep": user.token_epoch})}
-                for user in (citizen, staff, admin))]
+                for user in (citizen, staff, admin))],
+                citizen=citizen.id, staff=staff.id, admin=admin.id, merchant=merchant.id)
 
 
 @pytest.fixture(scope="module")
@@ -195,6 +227,8 @@ def new_partner(fuzz_app, principals) -> Callable[[], PartnerCaller]:
 def _valid_record_data(methodology: str) -> dict[str, Any]:
     if methodology == "green_travel":
         return {"mode": "metro", "distance_km": "12.5"}
+    if methodology == "paperless":
+        return {"kind": "e_receipt", "sheets": 3}
     return {}
 
 
@@ -245,6 +279,245 @@ def _partner_operation(operation) -> bool:
                for requirement in operation.definition.raw.get("security", []))
 
 
+REWARD = {"title_zh": "环保购物袋", "title_en": "Reusable shopping bag", "category": "shopping",
+          "description": "帆布袋一个", "image_url": "https://img.example.com/bag.png",
+          "points_price": 10, "total_stock": 5}
+SEED_POINTS = 100  # the citizen's: enough for a redemption, and a debit or two by the fuzz
+_proposals = itertools.count(1)  # makes each proposed methodology version's parameters new
+
+
+def _reported_at() -> datetime:
+    """When a self-report steered or staged here happened: inside the claim window."""
+    return datetime.now(UTC) - timedelta(hours=2)
+
+
+def _self_report_data(methodology: str) -> dict[str, Any]:
+    """A record a citizen may report themselves: a self-reported trip must give its times
+    and end points (a plausible metro speed), a paperless receipt is queued for review."""
+    if methodology == "green_travel":
+        start = _reported_at() - timedelta(minutes=15)
+        return {"mode": "metro", "started_at": start.isoformat(),
+                "ended_at": (start + timedelta(minutes=30)).isoformat(),
+                "start": {"lat": 32.0, "lon": 118.8}, "end": {"lat": 32.09, "lon": 118.8}}
+    return _valid_record_data(methodology)
+
+
+class Stage:
+    """Real objects for one case, each made on first use through the app's services (in
+    the unit of work `targets` opens) and owned by, or visible to, the case's callers."""
+
+    def __init__(self, principals: Principals, cast: Cast) -> None:
+        self.principals, self.app, self.cast = principals, principals.app, cast
+
+    def targets(self, names: set[str]) -> dict[str, list[Any]]:
+        """For each name of TARGETS asked for, the real values a parameter may take."""
+        if not names:
+            return {}
+        if names & {"behaviour_id", "tx_id", "version_id"}:
+            for code in ("green_travel", "paperless"):
+                self._keep_in_force(code)
+        with self.app.app_context(), unit_of_work():
+            return {name: [v for v in TARGETS[name](self) if v is not None] for name in names}
+
+    def _keep_in_force(self, code: str) -> None:
+        """Earlier admin cases may have retired the version the behaviours need: approve a
+        new one from yesterday if none is in force (best effort: a version approved for a
+        later date, also the fuzz's doing, leaves no room for one; the behaviour is then
+        rejected, still a real object)."""
+        with self.app.app_context():
+            try:
+                with unit_of_work():
+                    if methodologies.active_version(code, datetime.now(UTC)) is None:
+                        version = self._propose(code)
+                        methodologies.approve(self.principals.user("admin"), version.id,
+                                              datetime.now(UTC) - timedelta(days=1))
+            except ApiError:
+                pass
+
+    def _propose(self, code: str):
+        cap = methodologies.full_parameters(methodologies.module(code))["daily_cap_g"]["value"]
+        change = {"value": str(Decimal(str(cap)) + Decimal(next(_proposals)) / 1000),
+                  "source": "fuzz"}
+        # By an administrator of its own: the case's may then approve it (four eyes).
+        return methodologies.propose(self.principals.user("admin"), code,
+                                     {"daily_cap_g": change}, note="fuzz")
+
+    def codes(self) -> list[str]:
+        """The loaded methodologies' codes."""
+        with self.app.app_context():
+            return methodologies.registry().codes()
+
+    def parameter_values(self, code: str) -> dict[str, Any] | None:
+        """A methodology's parameters and their default values (None: no such one)."""
+        with self.app.app_context():
+            if code not in self.codes():
+                return None
+            return {name: p["value"] for name, p in
+                    methodologies.full_parameters(methodologies.module(code)).items()}
+
+    def user(self, user_id: int) -> User:
+        return db.session.get(User, user_id)
+
+    @cached_property
+    def merchant(self):
+        return merchants.get(self.cast.merchant)
+
+    @cached_property
+    def queued_reward(self):
+        """A reward its staff proposed, awaiting review (its create revision pending)."""
+        return rewards.create_reward(self.user(self.cast.staff), self.merchant, dict(REWARD))
+
+    @cached_property
+    def listed_reward(self):
+        """A reward on the catalogue, which the citizen has the points for."""
+        self.seed_earn  # noqa: B018 (made for the points)
+        reward = rewards.create_reward(self.user(self.cast.staff), self.merchant, dict(REWARD))
+        rewards.approve(self.user(self.cast.admin), reward.pending.id)
+        return reward
+
+    @cached_property
+    def seed_earn(self) -> int:
+        """The citizen's points, as an earn (reversible by an administrator)."""
+        return ledger.earn(self.cast.citizen, SEED_POINTS, key=f"fuzz-seed-{uuid.uuid4().hex}",
+                           cause_type="behaviour").id
+
+    @cached_property
+    def redemption(self):
+        """The citizen's reserved redemption of the listed reward."""
+        return rewards.redeem(self.cast.citizen, self.listed_reward.id,
+                              request_key=uuid.uuid4().hex)
+
+    def _behaviour(self, methodology: str, data: dict[str, Any]):
+        return behaviours.submit(
+            user_id=self.cast.citizen, methodology=methodology, data=data, evidence=None,
+            occurred_at=_reported_at(), source="self_report")
+
+    @cached_property
+    def credited_behaviour(self):
+        """A self-reported metro ride: credited (discounted) while green_travel is in force."""
+        return self._behaviour("green_travel", _self_report_data("green_travel"))
+
+    @cached_property
+    def queued_behaviour(self):
+        """A self-reported paperless receipt: queued for review."""
+        return self._behaviour("paperless", _self_report_data("paperless"))
+
+    @cached_property
+    def pending_version(self):
+        return self._propose("paperless")
+
+    @property
+    def version_in_force(self) -> int | None:
+        """Paperless's version in force (one a retirement may stop; staging restores one)."""
+        version = methodologies.active_version("paperless", datetime.now(UTC))
+        return version.id if version else None
+
+    @cached_property
+    def partner(self):
+        """A partner the case's administrator made, with its key and the citizen linked."""
+        partner, key, _secret = partners.create(
+            self.user(self.cast.admin), name=f"Fuzz 伙伴 {uuid.uuid4().hex[:8]}",
+            methodologies=PARTNER_METHODOLOGIES)
+        code, _ = partners.new_link_code(self.user(self.cast.citizen))
+        link, _ = partners.bind(partner, code, f"fuzz-{self.cast.citizen}")
+        return partner, key, link
+
+
+# Which real values each parameter may be steered to, by the parameter's name (path and
+# query parameters; "redemption_code" is the verify body's code).
+TARGETS: dict[str, Callable[[Stage], list[Any]]] = {
+    "user_id": lambda s: [s.cast.citizen, s.cast.staff, s.cast.admin],
+    "role": lambda s: list(ROLES),
+    "merchant_id": lambda s: [s.cast.merchant],
+    "code": lambda s: s.codes(),
+    "reward_id": lambda s: [s.listed_reward.id, s.queued_reward.id],
+    "revision_id": lambda s: [s.queued_reward.pending.id],
+    "redemption_id": lambda s: [s.redemption.id],
+    "redemption_code": lambda s: [s.redemption.code],
+    "behaviour_id": lambda s: [s.credited_behaviour.id, s.queued_behaviour.id],
+    "tx_id": lambda s: [s.seed_earn, s.credited_behaviour.ledger_tx_id],
+    "version_id": lambda s: [s.pending_version.id, s.version_in_force],
+    "partner_id": lambda s: [s.partner[0].id],
+    "key_id": lambda s: [s.partner[1].key_id],
+    "link_id": lambda s: [s.partner[2].id],
+}
+
+
+def _steer_to_objects(case, draw, stage: Stage) -> None:
+    """Point some of a case's ids at the stage's real objects, and its dates near today.
+
+    Each steerable value is replaced two times in three (a draw), so random values are
+    still sent too; the objects are then made for the names drawn, and one of each name's
+    real values drawn in turn. Path parameters are held percent-encoded, as they are sent.
+    """
+    def steer() -> bool:
+        return draw(st.integers(min_value=0, max_value=2)) > 0
+
+    path = case.path_parameters or {}
+    query = case.query if isinstance(case.query, dict) else {}
+    body = case.body if isinstance(case.body, dict) else {}
+    chosen = [(path, name) for name in sorted(path) if name in TARGETS and steer()]
+    chosen += [(query, name) for name in sorted(query) if name in TARGETS and steer()]
+    verify = case.path.endswith("/redemptions/verify") and "code" in body
+    if verify and steer():
+        chosen.append((body, "redemption_code"))
+    targets = stage.targets({name for _, name in chosen})
+    for where, name in chosen:
+        value = draw(st.sampled_from(targets[name]))
+        if where is path:
+            where[name] = quote(str(value), safe="")
+        elif name == "redemption_code":  # as typed at the counter now and then
+            where["code"] = draw(st.sampled_from([value, value.lower(),
+                                                  f"{value[:4]}-{value[4:]}"]))
+        else:
+            where[name] = value
+    # A citizen's own report names a random methodology (404): some name one they may
+    # report, with a valid record from a couple of hours ago, and reach the crediting.
+    report = case.method == "POST" and case.path.endswith("/v1/behaviours")
+    if report and body and steer():
+        methodology = draw(st.sampled_from(["green_travel", "paperless"]))
+        body.update(methodology=methodology, data=_self_report_data(methodology),
+                    occurred_at=_reported_at().isoformat())
+    # A proposal's parameter names are random (422 "unknown parameters"): some name the
+    # methodology's own, with the generated value, the default or a decimal, so that they
+    # reach its coercion and, now and then, make a new version.
+    proposal = body.get("parameters") if case.path.endswith("/versions") else None
+    defaults = (stage.parameter_values(path.get("code", ""))
+                if isinstance(proposal, dict) else None)
+    if defaults and steer():
+        changes = {}
+        for change in proposal.values() or [{"source": "fuzz: a steered change"}]:
+            name = draw(st.sampled_from(sorted(defaults)))
+            value = draw(st.sampled_from(["generated", "default", "decimal"]))
+            if value == "default":
+                change = {**change, "value": defaults[name]}
+            elif value == "decimal":
+                thousandths = draw(st.integers(min_value=0, max_value=10_000_000))
+                change = {**change, "value": str(Decimal(thousandths) / 1000)}
+            changes[name] = change
+        body["parameters"] = changes
+    # A conversion rate is a decimal string: random strings are all 422.
+    if case.path.endswith("/conversion-rates") and "points_per_gram" in body and steer():
+        micro = draw(st.integers(min_value=1, max_value=1_000_000_000))
+        body["points_per_gram"] = str(Decimal(micro) / 1_000_000)
+    # An approval dated at random is mostly before the version in force (409): some take
+    # effect within the next two hours.
+    approval = case.path.endswith("/approve") and "version_id" in path
+    if approval and "effective_from" in body and steer():
+        minutes = draw(st.integers(min_value=0, max_value=120))
+        body["effective_from"] = (datetime.now(UTC) + timedelta(minutes=minutes)).isoformat()
+    # A partner's methodologies are random strings (422): some are the loaded ones.
+    if isinstance(body.get("methodologies"), list) and steer():
+        body["methodologies"] = draw(st.lists(st.sampled_from(stage.codes()), min_size=1,
+                                              max_size=4))
+    # Reports and settlements over random dates are almost always empty: some are steered
+    # to a few days around today, where this run's redemptions and behaviours are.
+    for name in ("from", "to"):
+        if name in query and steer():
+            days = draw(st.integers(min_value=-3, max_value=3))
+            query[name] = (date.today() + timedelta(days=days)).isoformat()
+
+
 @pytest.fixture(scope="module")
 def api_schema(fuzz_app):
     return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", fuzz_app)
@@ -280,8 +553,9 @@ def test_every_operation_as_every_caller(method, path, api_schema, principals, n
               suppress_health_check=list(HealthCheck), database=None)
     @given(case=operation.as_strategy(), data=st.data())
     def run(case, data) -> None:
-        callers = principals.callers(refresh=path == REFRESH_PATH)
-        for caller, headers in zip(CALLERS, callers, strict=True):
+        cast = principals.callers(refresh=path == REFRESH_PATH)
+        _steer_to_objects(case, data.draw, Stage(principals, cast))
+        for caller, headers in zip(CALLERS, cast.headers, strict=True):
             response = case.call_and_validate(headers=headers, checks=CHECKS)
             statuses[caller][response.status_code] += 1
         if as_partner:

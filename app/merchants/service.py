@@ -14,7 +14,9 @@ from app.users.models import User
 
 
 def _name_taken(name: str, merchant_id: int | None = None) -> None:
-    stmt = select(Merchant.id).where(func.lower(Merchant.name) == name.lower())
+    # Both sides folded by the database: Python's lower() and SQLite's (ASCII only) differ,
+    # and the check then missed even an exact duplicate such as "ÉCO".
+    stmt = select(Merchant.id).where(func.lower(Merchant.name) == func.lower(name))
     if merchant_id is not None:
         stmt = stmt.where(Merchant.id != merchant_id)
     if db.session.scalar(stmt) is not None:

@@ -126,3 +126,20 @@ def test_suspension_hides_rewards_blocks_redeeming_and_verifying_until_reinstate
     assert api.get("/api/v1/rewards", me).get_json()["total"] == 1
     assert world.verify(code).get_json()["status"] == "fulfilled"
     assert world.redeem(me, reward_id).status_code == 201
+
+
+def test_a_name_with_capitals_outside_ascii_is_taken_once_with_a_merchant_exists_409(world,
+                                                                                    api):
+    # Found by the fuzz: the check folded the name in Python and the stored one in SQL, and
+    # SQLite's lower() folds ASCII only, so "ÉCO" was not found again and the insert hit the
+    # unique constraint instead (a "concurrent change" 409, nothing to do with a race).
+    first = api.post("/api/v1/admin/merchants", world.admin,
+                     json={"name": "ÉCO Épicerie", "contact": "021-5555 0001"})
+    assert first.status_code == 201, first.get_json()
+    assert_problem(api.post("/api/v1/admin/merchants", world.admin,
+                            json={"name": "ÉCO Épicerie", "contact": "021-5555 0002"}),
+                   409, "merchant-exists")
+    other = api.post("/api/v1/admin/merchants", world.admin,
+                     json={"name": "Ökomarkt", "contact": "021-5555 0003"}).get_json()
+    assert_problem(api.patch(f"/api/v1/admin/merchants/{other['id']}", world.admin,
+                             json={"name": "ÉCO Épicerie"}), 409, "merchant-exists")
