@@ -14,8 +14,7 @@ from app.users.models import User
 
 
 def _name_taken(name: str, merchant_id: int | None = None) -> None:
-    # Both sides folded by the database: Python's lower() and SQLite's (ASCII only) differ,
-    # and the check then missed even an exact duplicate such as "ÉCO".
+    # Both sides folded by the database, one fold for both (see app.extensions on SQLite).
     stmt = select(Merchant.id).where(func.lower(Merchant.name) == func.lower(name))
     if merchant_id is not None:
         stmt = stmt.where(Merchant.id != merchant_id)
@@ -46,9 +45,8 @@ def get(merchant_id: int) -> Merchant:
 def search(*, q: str | None = None, status: str | None = None):
     stmt = select(Merchant).order_by(Merchant.id)
     if q:
-        like = f"%{q.lower()}%"
-        stmt = stmt.where(or_(func.lower(Merchant.name).like(like),
-                              func.lower(Merchant.contact).like(like)))
+        # ILIKE folds both sides in the database (on SQLite: lower() on each).
+        stmt = stmt.where(or_(Merchant.name.ilike(f"%{q}%"), Merchant.contact.ilike(f"%{q}%")))
     if status:
         stmt = stmt.where(Merchant.status == status)
     return stmt

@@ -21,6 +21,12 @@ def test_admin_creates_lists_updates_merchants_and_it_is_audited(world, api, app
 
     page = api.get("/api/v1/admin/merchants?q=咖啡", admin).get_json()
     assert page["total"] == 1 and page["items"][0]["id"] == body["id"]
+    # Outside ASCII too, on SQLite (whose lower() folds ASCII only) as on PostgreSQL.
+    shop = api.post("/api/v1/admin/merchants", admin,
+                    json={"name": "ÉCO ÉPICERIE", "contact": "eco@example.com"}).get_json()
+    for q in ("épicerie", "ÉPICERIE", "Épi"):
+        page = api.get(f"/api/v1/admin/merchants?q={q}", admin).get_json()
+        assert [m["id"] for m in page["items"]] == [shop["id"]], q
     changed = api.patch(f"/api/v1/admin/merchants/{body['id']}", admin,
                         json={"contact": "021-6666 8888"})
     assert changed.get_json()["contact"] == "021-6666 8888"
