@@ -408,17 +408,25 @@ def lot_expiry(earned_at: datetime) -> datetime:
 def _take_from_lots(user_id: int, points: int, *, first_lot_id: int | None = None,
                     ) -> list[tuple[int, int]]:
     """Consume `points` of open lots, soonest-expiring first (`first_lot_id` before all)."""
+    return _take(user_id, points, _lots_needed(user_id, points, first_lot_id))
+
+
+def _lots_needed(user_id: int, points: int, first_lot_id: int | None = None) -> list[Row]:
+    """The open lots `points` would consume, in order: (id, open_amount, expires_at)."""
     order = ((LOTS.c.id != first_lot_id) if first_lot_id else LOTS.c.expires_at,
              LOTS.c.expires_at, LOTS.c.id)
     # Only the lots needed: those whose running total before them is still short.
     running = func.sum(LOTS.c.open_amount).over(order_by=order) - LOTS.c.open_amount
-    ranked = (select(LOTS.c.id, LOTS.c.open_amount, running.label("before"))
+    ranked = (select(LOTS.c.id, LOTS.c.open_amount, LOTS.c.expires_at, running.label("before"))
               .where(LOTS.c.user_id == user_id, LOTS.c.open_amount > 0).subquery())
-    lots = _sql(select(ranked.c.id, ranked.c.open_amount)
-                              .where(ranked.c.before < points)
-                              .order_by(ranked.c.before)).all()
+    return _sql(select(ranked.c.id, ranked.c.open_amount, ranked.c.expires_at)
+                .where(ranked.c.before < points).order_by(ranked.c.before)).all()
+
+
+def _take(user_id: int, points: int, lots: list[Row]) -> list[tuple[int, int]]:
+    """Consume `points` of `lots` (from _lots_needed), in their order."""
     taken, left = [], points
-    for lot_id, open_amount in lots:
+    for lot_id, open_amount, _ in lots:
         if left == 0:
             break
         take = min(open_amount, left)
@@ -524,14 +532,19 @@ def hold(user_id: int, points: int, *, key: str, cause_type: str,
         return _sql(select(HOLDS).where(HOLDS.c.id == done.hold_id)).one()
     # What is past due expires first, as the job would: the job runs once a day, and points
     # released back to an expired lot, or held over its run and released, are no less
-    # expired for that.
-    _expire_due_lots(book, utcnow())
+    # expired for that. Past-due lots are the soonest-expiring, so they would come first
+    # among the lots needed: only then is there anything to expire (and the lots to re-read).
+    now = utcnow()
+    lots = _lots_needed(user_id, points) if book.available >= points else []
+    if lots and lots[0].expires_at <= now:
+        _expire_due_lots(book, now)
+        lots = _lots_needed(user_id, points) if book.available >= points else []
     if book.available < points:
         raise _insufficient(points, book.available)
     new_hold = _sql(insert(HOLDS).returning(*HOLDS.c), {
         "user_id": user_id, "amount": points, "captured_amount": 0, "status": "open",
-        "cause_type": cause_type, "cause_id": cause_id, "created_at": utcnow()}).one()
-    taken = _take_from_lots(user_id, points)
+        "cause_type": cause_type, "cause_id": cause_id, "created_at": now}).one()
+    taken = _take(user_id, points, lots)
     _sql(insert(HOLD_LOTS), [
         {"hold_id": new_hold.id, "lot_id": lot_id, "amount": amount} for lot_id, amount in taken])
     _write(book, "hold", key, [(book.available_id, -points), (book.held_id, points)],
