@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 
 from flask import Flask, request
 from sqlalchemy.exc import IntegrityError
@@ -171,14 +172,20 @@ def _require_json_body() -> None:
         raise UnsupportedMediaType("Send the request body as application/json.")
 
 
-def _holds_nul(value: object) -> bool:
+def _any_text(value: object, test: Callable[[str], bool]) -> bool:
+    """Whether `test` holds for any string in a parsed JSON value (keys included), or in
+    a list of query (name, value) pairs."""
     if isinstance(value, str):
-        return "\x00" in value
+        return test(value)
     if isinstance(value, dict):
-        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(v) for v in value)
+        return any(_any_text(k, test) or _any_text(v, test) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_any_text(v, test) for v in value)
     return False
+
+
+def _holds_nul(text: str) -> bool:
+    return "\x00" in text
 
 
 def _refuse_nul_characters() -> None:
@@ -187,27 +194,21 @@ def _refuse_nul_characters() -> None:
     where = None
     if "\x00" in request.path:
         where = "path"
-    elif any(_holds_nul(k) or _holds_nul(v) for k, v in request.args.items(multi=True)):
+    elif _any_text(list(request.args.items(multi=True)), _holds_nul):
         where = "query"
     elif (request.is_json and b"\\u0000" in request.get_data(cache=True)
-          and _holds_nul(request.get_json(silent=True))):  # JSON can only escape a NUL
+          and _any_text(request.get_json(silent=True), _holds_nul)):  # JSON only escapes a NUL
         where = "json"
     if where is not None:
         raise ApiError(422, "Text cannot contain NUL characters.", slug="validation-error",
                        errors={where: ["Contains a NUL character (U+0000)."]})
 
 
-def _holds_surrogate(value: object) -> bool:
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_holds_surrogate(v) for v in value)
+def _holds_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
     return False
 
 
@@ -217,7 +218,7 @@ def _refuse_unpaired_surrogates() -> None:
     and a partner batch lost whole to one such record). A whole pair is one character."""
     body = request.get_data(cache=True) if request.is_json else b""
     if ((b"\\ud" in body or b"\\uD" in body)  # raw bytes of one are not UTF-8: a 400
-            and _holds_surrogate(request.get_json(silent=True))):
+            and _any_text(request.get_json(silent=True), _holds_surrogate)):
         raise ApiError(422, "Text cannot contain unpaired surrogates.", slug="validation-error",
                        errors={"json": ["Contains an unpaired UTF-16 surrogate (U+D800 to "
                                         "U+DFFF)."]})
