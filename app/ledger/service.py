@@ -434,14 +434,18 @@ def _take(user_id: int, points: int, lots: list[Row]) -> list[tuple[int, int]]:
         left -= take
     if left:
         raise AssertionError(f"lots of user {user_id} hold {points - left} < {points}")
-    if taken:
-        _sql(_MOVE_LOT, [{"lot": lot_id, "change": -take}
-                                       for lot_id, take in taken])
+    _move_lots([(lot_id, -take) for lot_id, take in taken])
     return taken
 
 
 _MOVE_LOT = (update(LOTS).where(LOTS.c.id == bindparam("lot"))
              .values(open_amount=LOTS.c.open_amount + bindparam("change")))
+
+
+def _move_lots(changes: list[tuple[int, int]]) -> None:
+    """Move each lot's open amount by its change (negative: spent, positive: given back)."""
+    if changes:
+        _sql(_MOVE_LOT, [{"lot": lot_id, "change": change} for lot_id, change in changes])
 
 
 # -- operations -------------------------------------------------------------------------
@@ -530,17 +534,8 @@ def hold(user_id: int, points: int, *, key: str, cause_type: str,
     book = lock_book(user_id)
     if (done := _replayed(book, key, "hold", cause_type, cause_id)) is not None:
         return _sql(select(HOLDS).where(HOLDS.c.id == done.hold_id)).one()
-    # What is past due expires first, as the job would: the job runs once a day, and points
-    # released back to an expired lot, or held over its run and released, are no less
-    # expired for that. Past-due lots are the soonest-expiring, so they would come first
-    # among the lots needed: only then is there anything to expire (and the lots to re-read).
     now = utcnow()
-    lots = _lots_needed(user_id, points) if book.available >= points else []
-    if lots and lots[0].expires_at <= now:
-        _expire_due_lots(book, now)
-        lots = _lots_needed(user_id, points) if book.available >= points else []
-    if book.available < points:
-        raise _insufficient(points, book.available)
+    lots = _lots_to_spend(book, points, now)
     new_hold = _sql(insert(HOLDS).returning(*HOLDS.c), {
         "user_id": user_id, "amount": points, "captured_amount": 0, "status": "open",
         "cause_type": cause_type, "cause_id": cause_id, "created_at": now}).one()
@@ -550,6 +545,24 @@ def hold(user_id: int, points: int, *, key: str, cause_type: str,
     _write(book, "hold", key, [(book.available_id, -points), (book.held_id, points)],
            cause_type=cause_type, cause_id=cause_id, actor_id=actor_id, hold_id=new_hold.id)
     return new_hold
+
+
+def _lots_to_spend(book: Book, points: int, now: datetime) -> list[Row]:
+    """The lots a hold of `points` takes, or 422 if the user has too few unexpired points.
+
+    What is past due expires first, as the job would: the job runs once a day, and points
+    released back to an expired lot, or held over its run and released, are no less
+    expired for that. Past-due lots are the soonest-expiring, so they come first among the
+    lots needed: only then is there anything to expire, and the lots to read again.
+    """
+    if book.available >= points:
+        lots = _lots_needed(book.user_id, points)
+        if lots[0].expires_at > now:
+            return lots
+        _expire_due_lots(book, now)
+        if book.available >= points:
+            return _lots_needed(book.user_id, points)
+    raise _insufficient(points, book.available)
 
 
 def _locked_open_hold(hold_id: int, key: str, tx_type: str) -> tuple[Book, Row, Row | None]:
@@ -580,14 +593,14 @@ def _unheld(book: Book, hold_id: int, points: int) -> int:
     """
     settle = min(points, -book.debt)
     give_back, left = [], points - settle
-    for lot_id, held in (_hold_allocations_latest_expiring_first(hold_id) if left else ()):
-        if not left:
-            break
-        back = min(held, left)
-        give_back.append((lot_id, back))
-        left -= back
-    if give_back:
-        _sql(_MOVE_LOT, [{"lot": lot_id, "change": back} for lot_id, back in give_back])
+    if left:
+        for lot_id, held in _hold_allocations_latest_expiring_first(hold_id):
+            back = min(held, left)
+            give_back.append((lot_id, back))
+            left -= back
+            if not left:
+                break
+    _move_lots(give_back)
     return settle
 
 
