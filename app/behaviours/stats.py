@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -50,13 +51,15 @@ def reductions(group_by: str, date_from: date | None, date_to: date | None) -> d
 
 
 def csv_rows(report: dict) -> list[list]:
+    # By partner the id is a column too: two partners' rows may carry the same name.
     by_partner = report["group_by"] == "partner"
-    ids = (lambda row: [row["partner_id"]]) if by_partner else (lambda row: [])
-    rows = [[report["group_by"], *(["partner_id"] if by_partner else []),
-             "behaviours", "reduction_g", "points"]]
-    rows += [[row["key"], *ids(row), row["behaviours"], row["reduction_g"], row["points"]]
-             for row in report["rows"]]
-    rows.append(["total", *ids({"partner_id": None}),
-                 sum(r["behaviours"] for r in report["rows"]),
-                 report["total_reduction_g"], report["total_points"]])
+
+    def line(key: Any, partner_id: Any, *figures: Any) -> list:
+        return [key, *([partner_id] if by_partner else []), *figures]
+
+    rows = [line(report["group_by"], "partner_id", "behaviours", "reduction_g", "points")]
+    rows += [line(row["key"], row.get("partner_id"), row["behaviours"], row["reduction_g"],
+                  row["points"]) for row in report["rows"]]
+    rows.append(line("total", None, sum(r["behaviours"] for r in report["rows"]),
+                     report["total_reduction_g"], report["total_points"]))
     return rows
