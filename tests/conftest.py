@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -32,26 +33,33 @@ def _pg_admin_conninfo(url: str) -> str:
     return u.render_as_string(hide_password=False)
 
 
-@pytest.fixture(scope="session")
-def database(tmp_path_factory) -> Iterator[dict]:
-    server = os.environ.get("TEST_DATABASE_URL")
+@contextmanager
+def scratch_database(server: str | None, folder) -> Iterator[str]:
+    """A new, empty database of the run's kind (a file in `folder` on SQLite, a database
+    on the PostgreSQL `server`), dropped afterwards."""
     if not server:
-        template = tmp_path_factory.mktemp("db") / "template.db"
-        url = f"sqlite:///{template}"
-        _migrate(url, tmp_path_factory.mktemp("instance"))
-        yield {"kind": "sqlite", "template": template}
+        yield f"sqlite:///{folder / f'scratch_{uuid.uuid4().hex[:10]}.db'}"
         return
     name = f"carbon_test_{uuid.uuid4().hex[:10]}"
     admin = _pg_admin_conninfo(server)
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_url(server).set(database=name).render_as_string(hide_password=False)
     try:
-        _migrate(url, tmp_path_factory.mktemp("instance"))
-        yield {"kind": "postgresql", "url": url}
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory) -> Iterator[dict]:
+    server = os.environ.get("TEST_DATABASE_URL")
+    with scratch_database(server, tmp_path_factory.mktemp("db")) as url:
+        _migrate(url, tmp_path_factory.mktemp("instance"))
+        if server:
+            yield {"kind": "postgresql", "url": url, "server": server}
+        else:
+            yield {"kind": "sqlite", "template": make_url(url).database, "server": None}
 
 
 def _migrate(url: str, instance) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Numeric,
     String,
@@ -44,6 +45,9 @@ class Behaviour(db.Model):
         Index("ix_behaviours_pending_review", "id",
               postgresql_where=text("status = 'pending_review'"),
               sqlite_where=text("status = 'pending_review'")),
+        # The earn is the user's: the reference carries the user id, as the ledger's own do.
+        ForeignKeyConstraint(["user_id", "ledger_tx_id"], ["ledger_transactions.user_id",
+                                                           "ledger_transactions.id"]),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -69,7 +73,7 @@ class Behaviour(db.Model):
     points: Mapped[int] = mapped_column(BigInteger, default=0)
     status: Mapped[str] = mapped_column(String(16))
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
-    ledger_tx_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
+    ledger_tx_id: Mapped[int | None] = mapped_column(BigIntId)
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     review_note: Mapped[str | None] = mapped_column(Text)

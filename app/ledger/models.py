@@ -8,6 +8,13 @@ it is derived from their postings, so no single hot row serialises earning.
 
 Journal: transactions and postings are append-only (PostgreSQL and SQLite triggers
 refuse UPDATE and DELETE). Every transaction's postings sum to zero.
+
+Ownership: every row but a system account's belongs to one user, and its user id leads
+each of its keys: `(user_id, id)` is unique in every table, and the ledger's tables refer
+to each other through `(user_id, <id>)`. The database so refuses a posting, a lot or a
+hold's lot filed under another user than its transaction or hold; and the tables can be
+distributed by user (docs/operations.md, "Sharding by user") without a key that spans
+users.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -76,7 +85,12 @@ class LedgerTransaction(db.Model):
     __table_args__ = (
         UniqueConstraint("user_id", "idempotency_key"),
         CheckConstraint(_in("type", TX_TYPES), name="type"),
-        Index("ix_ledger_transactions_user_id_id", "user_id", "id"),
+        # Also the entries listing's order (a user's transactions by id).
+        Index("uq_ledger_transactions_user_id_id", "user_id", "id", unique=True),
+        UniqueConstraint("user_id", "reverses_id"),
+        ForeignKeyConstraint(["user_id", "reverses_id"], ["ledger_transactions.user_id",
+                                                          "ledger_transactions.id"]),
+        ForeignKeyConstraint(["user_id", "hold_id"], ["ledger_holds.user_id", "ledger_holds.id"]),
         # Only hold, capture and release carry a hold: earns, the bulk, stay out of the index.
         Index("ix_ledger_transactions_hold_id", "hold_id",
               postgresql_where=text("hold_id IS NOT NULL"),
@@ -94,9 +108,8 @@ class LedgerTransaction(db.Model):
     available_after: Mapped[int] = mapped_column(BigInteger)
     cause_type: Mapped[str] = mapped_column(String(32))
     cause_id: Mapped[str | None] = mapped_column(String(64))
-    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"),
-                                                    unique=True)
-    hold_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_holds.id"))
+    reverses_id: Mapped[int | None] = mapped_column(BigIntId)
+    hold_id: Mapped[int | None] = mapped_column(BigIntId)
     reduction_g: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=Decimal(0))
     reason: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
@@ -108,11 +121,16 @@ class LedgerPosting(db.Model):
     __table_args__ = (
         CheckConstraint("amount <> 0", name="non_zero"),
         Index("ix_ledger_postings_account_id_id", "account_id", "id"),
+        Index("ix_ledger_postings_user_id_transaction_id", "user_id", "transaction_id"),
+        ForeignKeyConstraint(["user_id", "transaction_id"], ["ledger_transactions.user_id",
+                                                             "ledger_transactions.id"]),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"),
-                                                index=True)
+    # The transaction's owner, on its postings to system accounts too: a transaction and
+    # its postings stay together when the journal is distributed by user.
+    user_id: Mapped[int] = mapped_column(BigIntId)
+    transaction_id: Mapped[int] = mapped_column(BigIntId)
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     # Signed: positive raises the account's balance, negative lowers it.
     amount: Mapped[int] = mapped_column(BigInteger)
@@ -129,11 +147,14 @@ class Lot(db.Model):
         Index("ix_ledger_lots_open", "user_id", "expires_at", "id",
               postgresql_where=text("open_amount > 0"), sqlite_where=text("open_amount > 0")),
         Index("ix_ledger_lots_expires_at", "expires_at"),
+        Index("uq_ledger_lots_user_id_id", "user_id", "id", unique=True),
+        ForeignKeyConstraint(["user_id", "transaction_id"], ["ledger_transactions.user_id",
+                                                             "ledger_transactions.id"]),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"))
+    transaction_id: Mapped[int] = mapped_column(BigIntId)
     amount: Mapped[int] = mapped_column(BigInteger)
     open_amount: Mapped[int] = mapped_column(BigInteger)
     expired_amount: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -150,6 +171,7 @@ class Hold(db.Model):
         CheckConstraint("captured_amount >= 0 AND captured_amount <= amount",
                         name="captured_in_range"),
         Index("ix_ledger_holds_user_id_status", "user_id", "status"),
+        Index("uq_ledger_holds_user_id_id", "user_id", "id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -167,7 +189,13 @@ class HoldLot(db.Model):
     """Which lots a hold took its points from, so a release gives back the same lots."""
 
     __tablename__ = "ledger_hold_lots"
+    __table_args__ = (
+        PrimaryKeyConstraint("user_id", "hold_id", "lot_id"),
+        ForeignKeyConstraint(["user_id", "hold_id"], ["ledger_holds.user_id", "ledger_holds.id"]),
+        ForeignKeyConstraint(["user_id", "lot_id"], ["ledger_lots.user_id", "ledger_lots.id"]),
+    )
 
-    hold_id: Mapped[int] = mapped_column(ForeignKey("ledger_holds.id"), primary_key=True)
-    lot_id: Mapped[int] = mapped_column(ForeignKey("ledger_lots.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigIntId)
+    hold_id: Mapped[int] = mapped_column(BigIntId)
+    lot_id: Mapped[int] = mapped_column(BigIntId)
     amount: Mapped[int] = mapped_column(BigInteger)

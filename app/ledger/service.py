@@ -331,8 +331,8 @@ WITH tx AS (
     ON CONFLICT (user_id, idempotency_key) DO NOTHING
     RETURNING *
 ), postings AS (
-    INSERT INTO ledger_postings (transaction_id, account_id, amount)
-    SELECT tx.id, p.account, p.amount
+    INSERT INTO ledger_postings (user_id, transaction_id, account_id, amount)
+    SELECT tx.user_id, tx.id, p.account, p.amount
     FROM json_to_recordset(CAST(:postings AS json))
         AS p(user_id bigint, key text, account bigint, amount bigint)
     JOIN tx ON tx.user_id = p.user_id AND tx.idempotency_key = p.key
@@ -388,7 +388,8 @@ def _write_step_by_step(entry: _Entry) -> Row | None:
     tx = _sql(_INSERT_TX, entry.tx_row).first()
     if tx is None:
         return None
-    _sql(insert(POSTINGS), [{"transaction_id": tx.id, "account_id": account, "amount": amount}
+    _sql(insert(POSTINGS), [{"user_id": tx.user_id, "transaction_id": tx.id,
+                             "account_id": account, "amount": amount}
                             for account, amount in entry.postings])
     _sql(_MOVE_BALANCE, [{"account": account, "change": change, "points": points,
                           "grams": grams} for account, change, points, grams in entry.moves])
@@ -541,7 +542,8 @@ def hold(user_id: int, points: int, *, key: str, cause_type: str,
         "cause_type": cause_type, "cause_id": cause_id, "created_at": now}).one()
     taken = _take(user_id, points, lots)
     _sql(insert(HOLD_LOTS), [
-        {"hold_id": new_hold.id, "lot_id": lot_id, "amount": amount} for lot_id, amount in taken])
+        {"user_id": user_id, "hold_id": new_hold.id, "lot_id": lot_id, "amount": amount}
+        for lot_id, amount in taken])
     _write(book, "hold", key, [(book.available_id, -points), (book.held_id, points)],
            cause_type=cause_type, cause_id=cause_id, actor_id=actor_id, hold_id=new_hold.id)
     return new_hold
@@ -577,10 +579,12 @@ def _locked_open_hold(hold_id: int, key: str, tx_type: str) -> tuple[Book, Row, 
     return book, found, done
 
 
-def _hold_allocations_latest_expiring_first(hold_id: int) -> list[tuple[int, int]]:
+def _hold_allocations_latest_expiring_first(user_id: int, hold_id: int,
+                                            ) -> list[tuple[int, int]]:
     return [tuple(r) for r in _sql(
         select(HoldLot.lot_id, HoldLot.amount).join(Lot, Lot.id == HoldLot.lot_id)
-        .where(HoldLot.hold_id == hold_id).order_by(Lot.expires_at.desc(), Lot.id.desc()))]
+        .where(HoldLot.user_id == user_id, HoldLot.hold_id == hold_id)
+        .order_by(Lot.expires_at.desc(), Lot.id.desc()))]
 
 
 def _unheld(book: Book, hold_id: int, points: int) -> int:
@@ -594,7 +598,7 @@ def _unheld(book: Book, hold_id: int, points: int) -> int:
     settle = min(points, -book.debt)
     give_back, left = [], points - settle
     if left:
-        for lot_id, held in _hold_allocations_latest_expiring_first(hold_id):
+        for lot_id, held in _hold_allocations_latest_expiring_first(book.user_id, hold_id):
             back = min(held, left)
             give_back.append((lot_id, back))
             left -= back
@@ -701,14 +705,16 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
     if (done := _replayed(book, key, "reversal", original.cause_type,
                           original.cause_id)) is not None:
         return done
-    if _sql_scalar(select(LedgerTransaction.id)
-                         .where(LedgerTransaction.reverses_id == tx_id)) is not None:
+    if _sql_scalar(select(LedgerTransaction.id).where(
+            LedgerTransaction.user_id == book.user_id,
+            LedgerTransaction.reverses_id == tx_id)) is not None:
         raise ApiError(409, "This transaction was already reversed.", slug="already-reversed")
     issuance = system_account_id(ISSUANCE_CODE, ISSUANCE)
     points = -_sql_scalar(select(LedgerPosting.amount).where(
-        LedgerPosting.transaction_id == tx_id, LedgerPosting.account_id == issuance))
-    own_lot, lapsed = _sql(select(Lot.id, Lot.expired_amount)
-                           .where(Lot.transaction_id == tx_id)).one_or_none() or (None, 0)
+        LedgerPosting.user_id == book.user_id, LedgerPosting.transaction_id == tx_id,
+        LedgerPosting.account_id == issuance))
+    own_lot, lapsed = _sql(select(Lot.id, Lot.expired_amount).where(
+        Lot.user_id == book.user_id, Lot.transaction_id == tx_id)).one_or_none() or (None, 0)
     # What of the earn expired has left the user already: it comes back from the expired
     # account, not a second time from the user's other points.
     owed = points - lapsed
@@ -726,8 +732,10 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
 
 def reversal_of(tx_id: int) -> LedgerTransaction | None:
     """The transaction that reversed this one, if any."""
-    return db.session.scalar(select(LedgerTransaction)
-                             .where(LedgerTransaction.reverses_id == tx_id))
+    owner = select(LedgerTransaction.user_id).where(LedgerTransaction.id == tx_id)
+    return db.session.scalar(select(LedgerTransaction).where(
+        LedgerTransaction.user_id == owner.scalar_subquery(),
+        LedgerTransaction.reverses_id == tx_id))
 
 
 def count_reduction(book: Book, grams: Decimal) -> None:

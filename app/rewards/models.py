@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     String,
@@ -148,6 +149,9 @@ class Redemption(db.Model):
         Index("ix_redemptions_status_expires_at", "status", "expires_at"),
         Index("ix_redemptions_merchant_id_status_ended_at", "merchant_id", "status",
               "ended_at"),
+        # A hold is the user's: the reference carries the user id, as the ledger's own do.
+        UniqueConstraint("user_id", "hold_id"),
+        ForeignKeyConstraint(["user_id", "hold_id"], ["ledger_holds.user_id", "ledger_holds.id"]),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
@@ -156,7 +160,7 @@ class Redemption(db.Model):
     reward_id: Mapped[int] = mapped_column(ForeignKey("rewards.id"), index=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     points: Mapped[int] = mapped_column(BigInteger)
-    hold_id: Mapped[int] = mapped_column(ForeignKey("ledger_holds.id"), unique=True)
+    hold_id: Mapped[int] = mapped_column(BigIntId)
     status: Mapped[str] = mapped_column(String(10), default=RESERVED)
     # The ledger key of the hold: one redemption per client request.
     request_key: Mapped[str] = mapped_column(String(255))

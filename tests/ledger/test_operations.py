@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from flask import current_app
 from sqlalchemy import select, text
-from sqlalchemy.exc import DatabaseError
+from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from app.db_types import utcnow
 from app.extensions import db
@@ -384,6 +384,28 @@ def test_journal_rows_cannot_be_updated_or_deleted(new_user):
                 "UPDATE ledger_transactions SET reason = 'edited'",
                 "DELETE FROM ledger_transactions"):
         with pytest.raises(DatabaseError, match="append-only"):
+            db.session.execute(text(sql))
+        db.session.rollback()
+    assert_consistent()
+
+
+def test_rows_filed_under_another_user_than_their_owner_are_refused(new_user):
+    """The ledger's references carry the user id: a posting, a lot or a hold's lot can
+    belong only to the user of its transaction or hold."""
+    u, other = new_user(), new_user()
+    tx = earn(u, 10, "e")
+    held = hold(u, 4, "h")
+    lot = db.session.scalar(select(Lot.id).where(Lot.user_id == u))
+    account = db.session.scalar(select(LedgerAccount.id).where(LedgerAccount.user_id == other))
+    for sql in (
+        f"INSERT INTO ledger_postings (user_id, transaction_id, account_id, amount) "
+        f"VALUES ({other}, {tx}, {account}, 1)",
+        f"INSERT INTO ledger_lots (user_id, transaction_id, amount, open_amount, "
+        f"expired_amount, expires_at) VALUES ({other}, {tx}, 1, 1, 0, '2030-01-01')",
+        f"INSERT INTO ledger_hold_lots (user_id, hold_id, lot_id, amount) "
+        f"VALUES ({other}, {held}, {lot}, 1)",
+    ):
+        with pytest.raises(IntegrityError, match="(?i)foreign key"):
             db.session.execute(text(sql))
         db.session.rollback()
     assert_consistent()
