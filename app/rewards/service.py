@@ -578,7 +578,8 @@ def verify(staff: User, merchant: Merchant, raw_code: str,
         raise refused
     try:  # takes the user's lock; a second verifier waits here, then finds it used
         captured = ledger.capture(redemption.hold_id, merchant_id=merchant.id,
-                                  key=f"redemption:{redemption.id}:capture", actor_id=staff.id)
+                                  key=f"redemption:{redemption.id}:capture", actor_id=staff.id,
+                                  user_id=redemption.user_id)
     except ApiError as err:
         raise _ledger_refused(redemption, err, now) from None
     # Fulfilled when captured: settlement by local day and the merchant's settlement
@@ -592,7 +593,7 @@ def _give_back(redemption: Reservation, status: str, actor_id: int | None,
     """Release the hold (takes the user's lock), end the redemption, return the stock."""
     try:
         ledger.release(redemption.hold_id, key=f"redemption:{redemption.id}:release",
-                       actor_id=actor_id)
+                       actor_id=actor_id, user_id=redemption.user_id)
     except ApiError as err:
         raise _ledger_refused(redemption, err, now) from None
     _end(redemption, status, actor_id, now)

@@ -119,6 +119,24 @@ def test_spending_takes_soonest_expiring_lots_first_and_release_gives_them_back(
     assert_consistent()
 
 
+def test_a_hold_named_with_another_owner_is_not_found_and_stays_open(new_user):
+    u, other = new_user(), new_user()
+    earn(u, 100, "e")
+    earn(other, 100, "e")
+    h = hold(u, 40, "h")
+    for op in (lambda: ledger.capture(h, merchant_id=7, key="cap", user_id=other),
+               lambda: ledger.release(h, key="rel", user_id=other)):
+        with pytest.raises(ApiError) as err, unit_of_work():
+            op()
+        assert err.value.status == 404
+    assert db.session.get(Hold, h).status == "open"
+    assert balances(u) == (100, 40, 60, 0) and balances(other) == (100, 0, 100, 0)
+    with unit_of_work():
+        ledger.capture(h, merchant_id=7, key="cap", user_id=u)
+    assert balances(u) == (60, 0, 60, 0)
+    assert_consistent()
+
+
 def test_capture_moves_held_points_to_merchant_once(new_user):
     u = new_user()
     earn(u, 100, "e")
