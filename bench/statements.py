@@ -1,5 +1,5 @@
-"""Where a single write's database time goes: each SQL statement of a behaviour POST and of a
-redemption, timed in-process on a scratch PostgreSQL database.
+"""Where a single write's database time goes: each SQL statement of a behaviour POST, of a
+redemption and of its verification (核销), timed in-process on a scratch PostgreSQL database.
 
     .venv/bin/python bench/statements.py [--citizens 2000] [--requests 1000]
 
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import http_bench  # noqa: E402
-from bench.common import create_db, db_url, drop_db  # noqa: E402
+from bench.common import PASSWORD, create_db, db_url, drop_db  # noqa: E402
 
 WARM_UP = 300  # requests of each kind before timing: prepared statements, caches
 
@@ -83,14 +83,26 @@ def main() -> None:
                 "Idempotency-Key": f"b{i}"})
             assert resp.status_code == 201, resp.get_data(as_text=True)
 
+        codes = []
+
         def redemption(i: int) -> None:
             resp = client.post(f"/api/v1/rewards/{reward_ids[i % len(reward_ids)]}/redemptions",
                                headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}",
                                         "Idempotency-Key": f"r{i}"})
             assert resp.status_code == 201, resp.get_data(as_text=True)
+            codes.append(resp.get_json()["code"])
+
+        staff = client.post("/api/v1/auth/login", json={
+            "identifier": "staff@bench.test", "password": PASSWORD}).get_json()["access_token"]
+
+        def verification(i: int) -> None:
+            resp = client.post("/api/v1/merchant/redemptions/verify", json={"code": codes[i]},
+                               headers={"Authorization": f"Bearer {staff}"})
+            assert resp.status_code == 200, resp.get_data(as_text=True)
 
         n = args.requests
-        for kind, send in (("behaviour", behaviour), ("redemption", redemption)):
+        for kind, send in (("behaviour", behaviour), ("redemption", redemption),
+                           ("verify", verification)):
             for i in range(WARM_UP):
                 send(i)
             timings.clear()
