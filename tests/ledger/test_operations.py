@@ -137,6 +137,20 @@ def test_a_hold_named_with_another_owner_is_not_found_and_stays_open(new_user):
     assert_consistent()
 
 
+def test_a_key_used_for_another_operation_is_refused_and_the_hold_stays_open(new_user):
+    u = new_user()
+    earn(u, 100, "e")
+    h = hold(u, 40, "h")
+    for op in (lambda: ledger.capture(h, merchant_id=7, key="e"),
+               lambda: ledger.release(h, key="h")):
+        with pytest.raises(ApiError) as err, unit_of_work():
+            op()
+        assert err.value.status == 409 and err.value.slug == "ledger-key-reused"
+    assert db.session.get(Hold, h).status == "open"
+    assert balances(u) == (100, 40, 60, 0)
+    assert_consistent()
+
+
 def test_capture_moves_held_points_to_merchant_once(new_user):
     u = new_user()
     earn(u, 100, "e")
