@@ -15,6 +15,7 @@ import secrets
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from flask import current_app
@@ -24,7 +25,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from app.audit import service as audit
 from app.db_types import utcnow
 from app.extensions import db
-from app.http.pagination import paginate
+from app.http.pagination import paged, paginate
 from app.http.problems import ApiError
 from app.ledger import service as ledger
 from app.localtime import local_date, local_midnight, local_zone
@@ -130,22 +131,38 @@ def _listing(row) -> dict[str, Any]:
     return listing
 
 
+@cache
+def _catalogue_statement(sort: str, category: bool, merchant: bool,
+                         affordable: bool | None) -> Select:
+    """The catalogue's statement for one combination of filters and sort, built once (36 at
+    most), its values bound at each read: building it on every read, and computing its cache
+    key afresh, cost more than running it."""
+    until = REWARDS.c.available_until
+    stmt = _LISTING.where(until.is_(None) | (until > bindparam("now", type_=until.type)))
+    if category:
+        stmt = stmt.where(REWARDS.c.category == bindparam("category"))
+    if merchant:
+        stmt = stmt.where(REWARDS.c.merchant_id == bindparam("merchant_id"))
+    if affordable is not None:
+        available = bindparam("available", type_=REWARDS.c.points_price.type)
+        stmt = stmt.where((REWARDS.c.points_price <= available) if affordable
+                          else (REWARDS.c.points_price > available))
+    return paged(stmt.order_by(*_CATALOGUE_ORDER[sort]))
+
+
 def catalogue(page_args: dict[str, Any], *, user_id: int, category: str | None = None,
               merchant_id: int | None = None, affordable: bool | None = None,
               sort: str = "newest", now: datetime | None = None) -> dict[str, Any]:
     """One page of the listed rewards of active merchants whose window has not ended."""
-    now = now or utcnow()
-    stmt = _LISTING.where((REWARDS.c.available_until.is_(None))
-                          | (REWARDS.c.available_until > now))
+    params: dict[str, Any] = {"now": now or utcnow()}
     if category:
-        stmt = stmt.where(REWARDS.c.category == category)
+        params["category"] = category
     if merchant_id:
-        stmt = stmt.where(REWARDS.c.merchant_id == merchant_id)
+        params["merchant_id"] = merchant_id
     if affordable is not None:
-        available = ledger.available(user_id)
-        stmt = stmt.where((REWARDS.c.points_price <= available) if affordable
-                          else (REWARDS.c.points_price > available))
-    page = paginate(stmt.order_by(*_CATALOGUE_ORDER[sort]), page_args, scalars=False)
+        params["available"] = ledger.available(user_id)
+    stmt = _catalogue_statement(sort, bool(category), bool(merchant_id), affordable)
+    page = paginate(stmt, page_args, scalars=False, params=params)
     page["items"] = [_listing(row) for row in page["items"]]
     return page
 
