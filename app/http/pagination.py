@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
-from sqlalchemy import Select, func, select
+from sqlalchemy import BigInteger, Integer, Select, bindparam, func, select
 
 from app.extensions import db
 from app.http.ids import MAX_ID
@@ -60,14 +60,39 @@ def page_of(item_schema: type[ma.Schema]) -> type[ma.Schema]:
     return _page_schemas[item_schema]
 
 
-def paginate(stmt: Select, args: dict[str, Any], *, scalars: bool = True) -> dict[str, Any]:
-    """Run `stmt` (already ordered) for one page; `total` counts all matching rows."""
+# The page's LIMIT and OFFSET of a statement made by paged(). The OFFSET is a BIGINT, as
+# paginate() would make it for the largest pages (up to MAX_PAGE).
+_LIMIT = bindparam("page_limit", type_=Integer)
+_OFFSET = bindparam("page_offset", type_=BigInteger)
+
+
+def paged(stmt: Select) -> Select:
+    """`stmt` (already ordered) with its page's LIMIT and OFFSET left as parameters, for a
+    statement built once and given to paginate() with `params`.
+
+    paginate() adds the LIMIT and OFFSET to any other statement on every call, and the copy
+    that makes has its cache key computed afresh, a walk of the whole statement; a statement
+    built once has it computed once.
+    """
+    return stmt.limit(_LIMIT).offset(_OFFSET)
+
+
+def paginate(stmt: Select, args: dict[str, Any], *, scalars: bool = True,
+             params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run `stmt` (already ordered) for one page; `total` counts all matching rows.
+
+    With `params`, `stmt` comes from paged() and `params` binds its other parameters.
+    """
     page, per_page = args["page"], args["per_page"]
     offset = (page - 1) * per_page
     # One row past the page tells whether anything follows it. When nothing does and the
     # page is not past the end, the total is known without a count: most lists a citizen
     # reads (their entries, redemptions, links, the catalogue) fit in one page.
-    result = db.session.execute(stmt.limit(per_page + 1).offset(offset))
+    if params is None:
+        result = db.session.execute(stmt.limit(per_page + 1).offset(offset))
+    else:
+        result = db.session.execute(stmt, {**params, _LIMIT.key: per_page + 1,
+                                           _OFFSET.key: offset})
     items = result.scalars().all() if scalars else result.all()
     if len(items) > per_page:
         items = items[:per_page]
@@ -75,8 +100,9 @@ def paginate(stmt: Select, args: dict[str, Any], *, scalars: bool = True) -> dic
     else:
         total = offset + len(items) if items or page == 1 else None
     if total is None:
+        rows = stmt if params is None else stmt.limit(None).offset(None)
         total = db.session.scalar(select(func.count()).select_from(
-            stmt.order_by(None).subquery()))
+            rows.order_by(None).subquery()), params)
     return {
         "items": items,
         "page": page,

@@ -63,8 +63,7 @@ REDEEM_REFUSALS = {
 def list_rewards(args: dict):
     """Browse listed rewards: filter by category, merchant, or what I can afford; sort by
     price or newest."""
-    page_args = pop_page_args(args)
-    return paginate(service.catalogue(user_id=current_user().id, **args), page_args)
+    return service.catalogue(pop_page_args(args), user_id=current_user().id, **args)
 
 
 @blp.route("/<int:reward_id>", methods=["GET"])

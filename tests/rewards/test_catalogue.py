@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from contextlib import contextmanager
+
+from sqlalchemy import event, select
 
 from app.audit.models import AuditEvent
 from app.extensions import db
@@ -168,6 +170,66 @@ def test_browse_filters_sorts_and_paginates(world, api):
     assert (page["total"], page["pages"], len(page["items"])) == (3, 2, 1)
     assert_problem(api.get("/api/v1/rewards?sort=cheapest", me), 422)
     assert_problem(api.get("/api/v1/rewards"), 401)
+
+
+def test_catalogue_items_are_the_rewards_as_read_one_by_one(world, api):
+    """The catalogue reads plain rows, a single reward an ORM instance: both must answer
+    the same fields with the same values, the merchant nested, nulls included."""
+    _, other_staff = world.merchant("回收站 Recycle Point")
+    full = world.reward(limit_total=3, limit_per_period=1, limit_period="week",
+                        available_until=when(days=30))
+    bare = world.reward(other_staff, title_zh="公交卡", title_en=None, description=None,
+                        image_url=None, category="transport", points_price=20)
+    me = world.citizen(1000)
+    assert world.redeem(me, full).status_code == 201  # stock_left differs from total_stock
+
+    for query in ("", "?sort=price_asc", "?sort=price_desc", "?affordable=true"):
+        items = api.get(f"/api/v1/rewards{query}", me).get_json()["items"]
+        assert {item["id"] for item in items} == {full, bare}
+        for item in items:
+            one = api.get(f"/api/v1/rewards/{item['id']}", me).get_json()
+            assert list(item.items()) == list(one.items())
+    [item] = api.get(f"/api/v1/rewards?merchant_id={world.merchant_id}", me).get_json()["items"]
+    assert (item["limit_period"], item["stock_left"], item["total_stock"]) == ("week", 9, 10)
+    assert item["merchant"] == {"id": world.merchant_id, "name": "绿色超市 Green Mart"}
+
+
+@contextmanager
+def counting_statements(app):
+    """The SQL statements the app sends meanwhile."""
+    with app.app_context():
+        engine = db.engine
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_catalogue_statements_do_not_grow_with_the_page(world, api, app):
+    _, other_staff = world.merchant()
+    me = world.citizen(1000)
+
+    def statements(query: str) -> tuple[int, int]:
+        with counting_statements(app) as sent:
+            page = api.get(f"/api/v1/rewards{query}", me).get_json()
+        return len(page["items"]), len(sent)
+
+    world.reward()
+    small = {q: statements(q) for q in ("", "?affordable=true", "?sort=price_asc")}
+    for i in range(3):
+        world.reward(title_zh=f"奖品 {i}")
+        world.reward(other_staff, title_zh=f"他店奖品 {i}")
+    for query, (items, sent) in small.items():
+        assert items == 1
+        assert statements(query) == (7, sent)
+    # The token's user, the page; "affordable" reads the caller's balance first.
+    assert small[""][1] - small["?affordable=true"][1] == -1
 
 
 def test_ended_rewards_leave_the_catalogue(world, api, at):
