@@ -580,9 +580,10 @@ def _locked_open_hold(hold_id: int, key: str, tx_type: str,
         raise ApiError.not_found("hold")
     # An open hold has had no capture or release: they end it in the same transaction. A
     # key used before for something else is then refused by the journal write itself.
-    done = (None if found.status == "open"
-            else _replayed(book, key, tx_type, found.cause_type, found.cause_id))
-    if done is None and found.status != "open":
+    if found.status == "open":
+        return book, found, None
+    done = _replayed(book, key, tx_type, found.cause_type, found.cause_id)
+    if done is None:
         raise ApiError(409, f"This hold was already {found.status}.", slug="hold-ended")
     return book, found, done
 
