@@ -119,17 +119,23 @@ def test_spending_takes_soonest_expiring_lots_first_and_release_gives_them_back(
     assert_consistent()
 
 
+def refused_leaving_open(hold_id, status, slug, *ops):
+    """Each of `ops` (a capture or release of the hold) is refused; the hold stays open."""
+    for op in ops:
+        with pytest.raises(ApiError) as err, unit_of_work():
+            op()
+        assert err.value.status == status and slug in (None, err.value.slug)
+    assert db.session.get(Hold, hold_id).status == "open"
+
+
 def test_a_hold_named_with_another_owner_is_not_found_and_stays_open(new_user):
     u, other = new_user(), new_user()
     earn(u, 100, "e")
     earn(other, 100, "e")
     h = hold(u, 40, "h")
-    for op in (lambda: ledger.capture(h, merchant_id=7, key="cap", user_id=other),
-               lambda: ledger.release(h, key="rel", user_id=other)):
-        with pytest.raises(ApiError) as err, unit_of_work():
-            op()
-        assert err.value.status == 404
-    assert db.session.get(Hold, h).status == "open"
+    refused_leaving_open(h, 404, None,
+                         lambda: ledger.capture(h, merchant_id=7, key="cap", user_id=other),
+                         lambda: ledger.release(h, key="rel", user_id=other))
     assert balances(u) == (100, 40, 60, 0) and balances(other) == (100, 0, 100, 0)
     with unit_of_work():
         ledger.capture(h, merchant_id=7, key="cap", user_id=u)
@@ -141,12 +147,9 @@ def test_a_key_used_for_another_operation_is_refused_and_the_hold_stays_open(new
     u = new_user()
     earn(u, 100, "e")
     h = hold(u, 40, "h")
-    for op in (lambda: ledger.capture(h, merchant_id=7, key="e"),
-               lambda: ledger.release(h, key="h")):
-        with pytest.raises(ApiError) as err, unit_of_work():
-            op()
-        assert err.value.status == 409 and err.value.slug == "ledger-key-reused"
-    assert db.session.get(Hold, h).status == "open"
+    refused_leaving_open(h, 409, "ledger-key-reused",
+                         lambda: ledger.capture(h, merchant_id=7, key="e"),
+                         lambda: ledger.release(h, key="h"))
     assert balances(u) == (100, 40, 60, 0)
     assert_consistent()
 
