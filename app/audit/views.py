@@ -20,7 +20,7 @@ def list_events(args: dict):
     """The audit log, newest first: approvals, role changes, merchant, partner and reward
     decisions, conversion rates, erasures. Filter by actor, action, target and local dates."""
     page_args = pop_page_args(args)
-    since, until = utc_bounds(args)
+    since, until = utc_bounds(args.get("date_from"), args.get("date_to"))
     return paginate(service.events(
         actor_id=args.get("actor_id"), action=args.get("action"),
         target_type=args.get("target_type"), target_id=args.get("target_id"),

@@ -7,7 +7,7 @@ while the row was flushed, was a 500. A local date's midnight has the same limit
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import marshmallow as ma
@@ -47,8 +47,9 @@ class LocalDateRangeArgs(ma.Schema):
             raise ma.ValidationError("Must not be after 'to'.", "from")
 
 
-def utc_bounds(args: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
-    """The moments [since, until) that the parsed range's local days cover (None: open)."""
-    date_from, date_to = args.get("date_from"), args.get("date_to")
+def utc_bounds(date_from: date | None, date_to: date | None,
+               ) -> tuple[datetime | None, datetime | None]:
+    """The moments [since, until) that the local days from `date_from` to `date_to`, both
+    inclusive, cover (None: that end is open)."""
     return (local_midnight(date_from) if date_from else None,
             local_midnight(date_to + timedelta(days=1)) if date_to else None)

@@ -27,7 +27,7 @@ admin_blp = Blueprint("admin_ledger", __name__, url_prefix="/api/v1/admin",
 
 
 def _entries_page(user_id: int, args: dict) -> dict:
-    since, until = utc_bounds(args)
+    since, until = utc_bounds(args.get("date_from"), args.get("date_to"))
     stmt = service.entries(user_id, types=args.get("type"), since=since, until=until)
     return paginate(stmt, args)
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import contains_eager, selectinload
 from app.audit import service as audit
 from app.db_types import utcnow
 from app.extensions import db
+from app.http.moments import utc_bounds
 from app.http.pagination import paged, paginate
 from app.http.problems import ApiError
 from app.ledger import service as ledger
@@ -741,7 +742,7 @@ def settlement(date_from: date, date_to: date, merchant_id: int | None = None) -
         merchant_name = db.session.scalar(select(Merchant.name).where(Merchant.id == merchant_id))
         if merchant_name is None:
             raise _not_found("merchant")
-    since, until = local_midnight(date_from), local_midnight(date_to + timedelta(days=1))
+    since, until = utc_bounds(date_from, date_to)
     stmt = (select(Redemption.id, Redemption.merchant_id, Merchant.name, Redemption.reward_id,
                    Reward.title_zh, Reward.title_en, Redemption.points, Redemption.ended_at,
                    Redemption.ended_by)
