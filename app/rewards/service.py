@@ -104,9 +104,13 @@ def _from_iso(value: str | None) -> datetime | None:
 REWARDS, REDEMPTIONS, MERCHANTS = Reward.__table__, Redemption.__table__, Merchant.__table__
 
 
+# What citizens see: listed rewards of active merchants (the catalogue and a single reward).
+_LISTED = (REWARDS.c.listed_at.is_not(None), MERCHANTS.c.status == ACTIVE)
+
+
 def _visible() -> Select:
     return (select(Reward).join(Reward.merchant).options(contains_eager(Reward.merchant))
-            .where(Reward.listed_at.is_not(None), Merchant.status == ACTIVE))
+            .where(*_LISTED))
 
 
 # The catalogue is the read citizens make most. It selects the columns RewardSchema dumps
@@ -118,8 +122,7 @@ _LISTING = (select(REWARDS.c.id, REWARDS.c.merchant_id, MERCHANTS.c.name.label("
                    REWARDS.c.total_stock, REWARDS.c.stock_left, REWARDS.c.limit_total,
                    REWARDS.c.limit_per_period, REWARDS.c.limit_period, REWARDS.c.available_from,
                    REWARDS.c.available_until, REWARDS.c.listed_at)
-            .join(MERCHANTS, MERCHANTS.c.id == REWARDS.c.merchant_id)
-            .where(REWARDS.c.listed_at.is_not(None), MERCHANTS.c.status == ACTIVE))
+            .join(MERCHANTS, MERCHANTS.c.id == REWARDS.c.merchant_id).where(*_LISTED))
 _CATALOGUE_ORDER = {"newest": (REWARDS.c.listed_at.desc(), REWARDS.c.id.desc()),
                     "price_asc": (REWARDS.c.points_price, REWARDS.c.id),
                     "price_desc": (REWARDS.c.points_price.desc(), REWARDS.c.id)}
