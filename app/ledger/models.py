@@ -10,8 +10,9 @@ Journal: transactions and postings are append-only (PostgreSQL and SQLite trigge
 refuse UPDATE and DELETE). Every transaction's postings sum to zero.
 
 Ownership: every row but a system account's belongs to one user, and its user id leads
-each of its keys: `(user_id, id)` is unique in every table, and the ledger's tables refer
-to each other through `(user_id, <id>)`. The database so refuses a posting, a lot or a
+each of its keys: `(user_id, id)` is unique in every table another refers to
+(transactions, lots, holds), and the ledger's tables refer to each other through
+`(user_id, <id>)`. The database so refuses a posting, a lot or a
 hold's lot filed under another user than its transaction or hold; and the tables can be
 distributed by user (docs/operations.md, "Sharding by user") without a key that spans
 users.
