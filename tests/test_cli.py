@@ -137,20 +137,26 @@ def test_only_one_scheduler_may_run(app):
 
 
 def test_a_daily_job_that_did_not_finish_runs_when_the_scheduler_starts(app):
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
 
-    shanghai_midnight = datetime(2026, 11, 20, 16, 0, tzinfo=UTC)  # 2026-11-21 00:00 +08
+    # Yesterday's local midnight in Shanghai (the default TIMEZONE), as UTC: a day the real
+    # clock has already passed, whatever today's date is.
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).replace(hour=0, minute=0, second=0,
+                                                            microsecond=0)
+    shanghai_midnight = (today - timedelta(days=1)).astimezone(UTC)
     with app.app_context():
         # Never run: every daily job is caught up once.
         assert set(scheduler_cli.missed_jobs(shanghai_midnight)) == {
             n for n, s in jobs.JOBS.items() if s.trigger == "cron"}
     run_sql(app, "INSERT INTO job_runs (job, finished_at, runs) SELECT job, :at, 1 FROM "
-            "(SELECT 'expire_points' AS job) j", at=datetime(2026, 11, 19, 16, 7, tzinfo=UTC))
+            "(SELECT 'expire_points' AS job) j",
+            at=shanghai_midnight - timedelta(days=1) + timedelta(minutes=7))
     with app.app_context():
         # expire_points (00:05 local) last finished yesterday at 00:07: today's 00:05 run
         # is due from 16:05 UTC; before it, nothing is missed.
-        early = datetime(2026, 11, 20, 16, 4, tzinfo=UTC)
-        late = datetime(2026, 11, 20, 16, 30, tzinfo=UTC)
+        early = shanghai_midnight + timedelta(minutes=4)
+        late = shanghai_midnight + timedelta(minutes=30)
         assert "expire_points" not in scheduler_cli.missed_jobs(early)
         assert "expire_points" in scheduler_cli.missed_jobs(late)
         scheduler = scheduler_cli.build_scheduler(BackgroundScheduler)
@@ -159,7 +165,7 @@ def test_a_daily_job_that_did_not_finish_runs_when_the_scheduler_starts(app):
             soon = {j.id: j.next_run_time for j in scheduler.get_jobs()}
         finally:
             scheduler.shutdown(wait=False)
-    # Missed as of now (the real clock is past 2026-11-21 00:05 +08): due at once.
+    # Missed as of now (the real clock is past that day's 00:05 +08): due at once.
     assert soon["expire_points"] <= datetime.now(UTC)
 
 

@@ -142,13 +142,16 @@ def test_same_trip_from_partner_and_self_report_is_a_duplicate(app, api, partner
 def test_caps_apply_per_local_day(app, api, partner_id, monkeypatch):
     monkeypatch.setitem(app.config, "DAILY_CAP_G", 1000)
     me = api.caller()
-    late = datetime(2026, 11, 20, 23, 50, tzinfo=SHANGHAI)  # 15:50 UTC
+    # Yesterday, local time, ten minutes before midnight: inside the claim window whatever
+    # today's date is.
+    yesterday = datetime.now(SHANGHAI).date() - timedelta(days=1)
+    late = datetime(yesterday.year, yesterday.month, yesterday.day, 23, 50, tzinfo=SHANGHAI)
     paper = {"items": [{"material": "paper", "kg": "2"}]}  # 2 × 295 = 590 g
     outcomes = [partner_submit(app, me.id, "recycling", paper, late + timedelta(minutes=i),
                                f"r{i}", partner_id) for i in range(3)]
     assert [o["status"] for o in outcomes] == ["credited", "credited", "capped"]
     assert [o["points"] for o in outcomes] == [590, 410, 0]
-    after_midnight = datetime(2026, 11, 21, 0, 5, tzinfo=SHANGHAI)
+    after_midnight = late + timedelta(minutes=15)
     next_day = partner_submit(app, me.id, "recycling", paper, after_midnight, "r9", partner_id)
     assert next_day["status"] == "credited" and next_day["points"] == 590
 
