@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -269,7 +269,12 @@ def test_a_credit_below_one_point_still_counts_its_reduction(app, api, partner_i
 def test_stats_by_methodology_day_month_source_and_csv(app, api, partner_id, monkeypatch):
     monkeypatch.setitem(app.config, "CLAIM_WINDOW", timedelta(days=3650))  # fixed dates
     admin, me = api.caller("admin"), api.caller()
-    at = datetime(2026, 10, 31, 12, 0, tzinfo=SHANGHAI)
+    # Noon on the last day of the month before last, then the next day: two months, both
+    # in the past and after the versions' approval a year back, whatever today's date is.
+    first_of_last_month = (datetime.now(SHANGHAI).replace(day=1) - timedelta(days=1)).replace(
+        day=1)
+    at = datetime.combine(first_of_last_month - timedelta(days=1), time(12), tzinfo=SHANGHAI)
+    month_before, last_month = f"{at:%Y-%m}", f"{first_of_last_month:%Y-%m}"
     partner_submit(app, me.id, "clean_plate", {"meals": 1}, at, "a", partner_id)
     partner_submit(app, me.id, "recycling", {"items": [{"material": "paper", "kg": "1"}]},
                    at + timedelta(days=1), "b", partner_id)
@@ -278,10 +283,11 @@ def test_stats_by_methodology_day_month_source_and_csv(app, api, partner_id, mon
                                                                   "recycling": 295}
     assert by_method["total_points"] == 439
     by_month = api.get("/api/v1/admin/stats/reductions?group_by=month", admin).get_json()
-    assert [(r["key"], r["points"]) for r in by_month["rows"]] == [("2026-10", 144),
-                                                                   ("2026-11", 295)]
-    by_day = api.get("/api/v1/admin/stats/reductions?group_by=day&from=2026-11-01", admin)
-    assert [r["key"] for r in by_day.get_json()["rows"]] == ["2026-11-01"]
+    assert [(r["key"], r["points"]) for r in by_month["rows"]] == [(month_before, 144),
+                                                                   (last_month, 295)]
+    by_day = api.get("/api/v1/admin/stats/reductions?group_by=day&from="
+                     f"{first_of_last_month:%Y-%m-%d}", admin)
+    assert [r["key"] for r in by_day.get_json()["rows"]] == [f"{first_of_last_month:%Y-%m-%d}"]
     by_source = api.get("/api/v1/admin/stats/reductions?group_by=source", admin).get_json()
     assert [r["key"] for r in by_source["rows"]] == ["partner"]
     exported = api.get("/api/v1/admin/stats/reductions?group_by=methodology&format=csv", admin)
