@@ -4,7 +4,6 @@ run` seeds it, its JSON examples parse, and every Makefile knob is documented.""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -59,7 +58,7 @@ def test_readme_curl_examples_work(app, tmp_path):
     with serving(app) as base_url:
         done = subprocess.run(["bash", "-c", PRELUDE + script.replace(QUICK_START_URL, base_url)],
                               cwd=tmp_path, capture_output=True, text=True, timeout=120,
-                              env={**os.environ}, check=False)
+                              check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     answers = [v for v in _json_values(done.stdout) if isinstance(v, dict)]
     trip = next(a for a in answers if a.get("methodology") == "green_travel")
