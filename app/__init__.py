@@ -226,6 +226,7 @@ def _refuse_unpaired_surrogates() -> None:
 
 def register_request_hooks(app: Flask) -> None:
     """415 for non-JSON bodies; the unit of work commits last, claims are released after."""
+    from app.http.api import no_content_has_no_type
     from app.http.idempotency import release_local_claims
     from app.http.json_body import refuse_unreadable_json
     from app.uow import commit_request
@@ -236,6 +237,7 @@ def register_request_hooks(app: Flask) -> None:
     app.before_request(_refuse_unpaired_surrogates)
     # after_request hooks run in reverse order: registered last, the commit runs first,
     # so the access log records the status the client really gets.
+    app.after_request(no_content_has_no_type)
     app.after_request(commit_request)
     app.teardown_request(release_local_claims)
 

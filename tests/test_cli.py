@@ -60,7 +60,7 @@ def test_seed_demo_prints_working_credentials_and_can_run_twice(app, api):
     citizen = api.login("li.lei@demo.carbon-points.test",
                         creds["li.lei@demo.carbon-points.test"]).get_json()["access_token"]
     listed = api.client.get("/api/v1/rewards", headers={"Authorization": f"Bearer {citizen}"})
-    assert listed.get_json()["total"] == 1
+    assert listed.get_json()["total"] == 2
     assert len(api.client.get("/api/v1/methodologies").get_json()) == 4
 
 

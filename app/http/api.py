@@ -76,3 +76,13 @@ class ProblemApi(Api):
                                     slug="validation-error", errors=errors, headers=headers)
         detail = data.get("message") or error.description
         return problem_response(error.code or 500, error.name, detail, headers=headers)
+
+
+def no_content_has_no_type(response: Response) -> Response:
+    """A 204 carries no body, so it names no media type (RFC 9110 §15.3.5): flask-smorest
+    builds every response with jsonify, which sets application/json even on a 204."""
+    if response.status_code == 204:
+        response.set_data(b"")
+        response.headers.pop("Content-Type", None)
+        response.headers.pop("Content-Length", None)
+    return response

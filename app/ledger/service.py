@@ -763,8 +763,11 @@ def count_reduction(book: Book, grams: Decimal) -> None:
 
 
 def adjust(user_id: int, points: int, *, key: str, reason: str,
-           actor_id: int) -> Row:
-    """A manual correction by an administrator: credit (as a new lot) or debit."""
+           actor_id: int, lot_expires_at: datetime | None = None) -> Row:
+    """A manual correction by an administrator: credit (as a new lot) or debit.
+
+    `lot_expires_at`: when a credit's lot expires, for points carried over from an earlier
+    scheme that keep their own expiry (default: the validity period from today)."""
     if not isinstance(points, int) or points == 0:
         raise ApiError(422, "An adjustment must be a non-zero whole number of points.",
                        slug="validation-error",
@@ -775,7 +778,7 @@ def adjust(user_id: int, points: int, *, key: str, reason: str,
     if points > 0:
         return _write_entry(book, _credit_entry(
             book, "adjustment", points, key, cause_type="admin", cause_id=str(actor_id),
-            actor_id=actor_id, reason=reason))
+            actor_id=actor_id, reason=reason, lot_expires_at=lot_expires_at))
     if book.available < -points:
         raise _insufficient(-points, book.available)
     _take_from_lots(user_id, -points)

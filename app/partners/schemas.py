@@ -110,7 +110,10 @@ class BindSchema(_Strict):
 
 
 class PartnerLinkSchema(ma.Schema):
-    link_id = ma.fields.Integer(attribute="id")
+    """A link as its partner sees it: the same `id` the citizen's list shows (never the
+    citizen's user id)."""
+
+    id = ma.fields.Integer()
     partner_user_ref = ma.fields.String()
     status = ma.fields.String()
     created_at = ma.fields.DateTime()

@@ -51,16 +51,16 @@ def test_bind_links_the_citizen(app, api, partner):
     assert resp.status_code == 201, resp.get_json()
     body = resp.get_json()
     assert body["partner_user_ref"] == "card-42" and body["status"] == "active"
-    assert "user_id" not in body
+    assert "user_id" not in body and "link_id" not in body  # one name for the link: id
     assert _resolve(app, partner, "card-42") == citizen.id
     assert _resolve(app, partner, "card-43") is None
     mine = api.get(MINE, citizen).get_json()
     assert mine["total"] == 1
     item = mine["items"][0]
-    assert item["id"] == body["link_id"] and item["partner_name"] == "Metro Line Co"
+    assert item["id"] == body["id"] and item["partner_name"] == "Metro Line Co"
     assert item["partner_id"] == partner.creds.id and item["partner_user_ref"] == "card-42"
     status = partner.get("/links/card-42").get_json()
-    assert status["status"] == "active" and status["link_id"] == body["link_id"]
+    assert status["status"] == "active" and status["id"] == body["id"]
     assert_problem(partner.get("/links/nobody"), 404, "not-found")
 
 
@@ -112,7 +112,7 @@ def test_same_pair_again_returns_the_link(api, partner, link):
     first = partner.get("/links/r1").get_json()
     resp = partner.post("/links", {"code": _code(api, citizen), "partner_user_ref": "r1"})
     assert resp.status_code == 200
-    assert resp.get_json()["link_id"] == first["link_id"]
+    assert resp.get_json()["id"] == first["id"]
 
 
 def test_new_reference_for_a_linked_citizen_replaces_the_old(app, api, partner, link):

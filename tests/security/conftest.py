@@ -179,7 +179,7 @@ def world(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> W
         "fulfilled_redemption_id": fulfilled["id"],
         "partner_id": created["partner"]["id"],
         "key_id": created["key_id"],
-        "link_id": link["link_id"],
+        "link_id": link["id"],
         "partner_user_ref": "rider-a",
     }
     return world
