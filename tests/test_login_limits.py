@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from app.auth import throttle
 from app.auth.models import LoginFailure
 from app.db_types import utcnow
 from app.extensions import db
@@ -126,3 +127,20 @@ def test_limit_is_exact_across_gunicorn_workers(db_url, tmp_path, storage):
         assert status == 200
         assert ready["limiter"] == ("ok" if storage == "memory" else "degraded")
         assert ready["status"] == ("ready" if storage == "memory" else "degraded")
+
+
+def test_purge_job_drops_counters_whose_window_has_passed(api, app):
+    api.login("old@example.com", WRONG)
+    api.login("recent@example.com", WRONG)
+    with app.app_context():
+        old = utcnow() - timedelta(minutes=6)
+        db.session.execute(update(LoginFailure).where(LoginFailure.key.in_(
+            [throttle.account_key("old@example.com")])).values(window_start=old))
+        db.session.commit()
+    result = app.test_cli_runner().invoke(args=["scheduler", "run", "purge_expired_keys"])
+    assert result.exit_code == 0, result.output
+    assert "'login_failures': 1" in result.output
+    with app.app_context():
+        keys = set(db.session.scalars(select(LoginFailure.key)))
+        assert throttle.account_key("recent@example.com") in keys
+        assert throttle.account_key("old@example.com") not in keys
