@@ -81,3 +81,13 @@ def test_readyz_says_ok_with_a_live_redis(db_url, tmp_path, redis_client):
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_limit_key_secret_is_generated_once_or_checked(tmp_path):
+    from app.config import ConfigError, load
+
+    first = load(str(tmp_path), {})["LIMIT_KEY_SECRET"]
+    assert load(str(tmp_path), {})["LIMIT_KEY_SECRET"] == first  # every worker, same key
+    assert (tmp_path / "limit_key_secret.key").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ConfigError, match="LIMIT_KEY_SECRET"):
+        load(str(tmp_path), {"LIMIT_KEY_SECRET": "short"})
