@@ -3,6 +3,10 @@
 import multiprocessing
 import os
 
+from gunicorn.glogging import Logger
+
+from app.logs import MaskPersonal
+
 bind = os.environ.get("BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
@@ -17,6 +21,21 @@ max_requests_jitter = 500
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+
+
+class MaskingLogger(Logger):
+    """gunicorn's error and access logs, with email addresses and mobile numbers masked as
+    the app's own logs are: at DEBUG gunicorn logs every request's path, and an access log
+    switched on (--access-logfile) would log its query string too."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        for log in (self.error_log, self.access_log):
+            if not any(isinstance(f, MaskPersonal) for f in log.filters):
+                log.addFilter(MaskPersonal())
+
+
+logger_class = MaskingLogger
 # No preload: each worker opens its own database pool after the fork.
 preload_app = False
 

@@ -15,11 +15,13 @@ from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from limits import parse as parse_limit
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 JWT_SECRET_FILE = "jwt_secret.key"
 JWT_RETIRED_FILE = "jwt_retired.keys"
+LIMIT_KEY_SECRET_FILE = "limit_key_secret.key"
 MIN_JWT_SECRET_LENGTH = 32
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 RATELIMIT_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://")
@@ -49,17 +51,20 @@ def database_url(raw: str | None, instance_path: str) -> str:
 
 def jwt_secret(raw: str | None, instance_path: str) -> str:
     """Use JWT_SECRET_KEY, or a key generated once into the instance folder."""
+    return instance_secret(raw, instance_path, JWT_SECRET_FILE, "JWT_SECRET_KEY")
+
+
+def instance_secret(raw: str | None, instance_path: str, filename: str, variable: str) -> str:
+    """The secret set in `variable`, or one generated once into the instance folder."""
     if raw:
         if len(raw) < MIN_JWT_SECRET_LENGTH:
-            raise ConfigError(
-                f"JWT_SECRET_KEY must be at least {MIN_JWT_SECRET_LENGTH} characters"
-            )
+            raise ConfigError(f"{variable} must be at least {MIN_JWT_SECRET_LENGTH} characters")
         return raw
-    path = Path(instance_path) / JWT_SECRET_FILE
+    path = Path(instance_path) / filename
     if not path.exists():
         # Written whole to a private file, then linked into place: a worker starting at the
         # same moment sees either no key file or the complete key, and the first link wins.
-        tmp = path.with_name(f".{JWT_SECRET_FILE}.{os.getpid()}")
+        tmp = path.with_name(f".{filename}.{os.getpid()}")
         _write_new_key(tmp)
         try:
             os.link(tmp, path)
@@ -136,6 +141,16 @@ def ratelimit_storage(raw: str | None) -> str:
     return uri
 
 
+def rate_limit(env: dict[str, str], name: str, default: str) -> str:
+    """A limit such as "5 per 5 minutes", checked now rather than on the first request."""
+    value = env.get(name) or default
+    try:
+        parse_limit(value)
+    except ValueError:
+        raise ConfigError(f"{name} must read like '5 per 5 minutes', got {value!r}") from None
+    return value
+
+
 BUILTIN_METHODOLOGIES = "green_travel,clean_plate,recycling,paperless"
 _CODE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -188,12 +203,22 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "JWT_REFRESH_TOKEN_EXPIRES": refresh_lifetime,
         "TIMEZONE": timezone(env.get("TIMEZONE")),
         "RATELIMIT_STORAGE_URI": ratelimit_storage(env.get("RATELIMIT_STORAGE_URI")),
-        # Redis down must not turn logins into 500s: limits fall back to each worker's
-        # memory until the storage answers again.
+        # Redis down must not turn requests into 500s: the limits kept there fall back to
+        # each worker's memory until it answers again (/readyz says "degraded"). Failed
+        # logins are counted in the database instead (app/auth/throttle.py).
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_SWALLOW_ERRORS": True,
-        "LOGIN_LIMIT_PER_ACCOUNT": env.get("LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes"),
-        "LOGIN_LIMIT_PER_ADDRESS": env.get("LOGIN_LIMIT_PER_ADDRESS", "30 per 5 minutes"),
+        # A Redis that stops answering (rather than refusing) must not hold every limited
+        # request for the kernel's TCP timeout.
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", ""),
+        # Limit keys are a keyed hash of what they count (an account, an address), so the
+        # limiter's storage holds no identifier in clear.
+        "LIMIT_KEY_SECRET": instance_secret(env.get("LIMIT_KEY_SECRET"), instance_path,
+                                            LIMIT_KEY_SECRET_FILE, "LIMIT_KEY_SECRET"),
+        "LOGIN_LIMIT_PER_ACCOUNT": rate_limit(env, "LOGIN_LIMIT_PER_ACCOUNT", "5 per 5 minutes"),
+        "LOGIN_LIMIT_PER_ADDRESS": rate_limit(env, "LOGIN_LIMIT_PER_ADDRESS",
+                                              "30 per 5 minutes"),
         "VERIFY_FAILURE_LIMIT": env.get("VERIFY_FAILURE_LIMIT", "10 per 15 minutes"),
         # An export reads the account's whole history and scans the staff sections; a
         # client looping on it would load the database for nothing new.

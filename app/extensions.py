@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
@@ -14,6 +13,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from app.auth.jwt_manager import JWTManager
 from app.http.api import ProblemApi
+from app.http.limit_keys import remote_address_key
 
 # Explicit constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -32,7 +32,7 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 jwt = JWTManager()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+limiter = Limiter(key_func=remote_address_key, default_limits=[], headers_enabled=True)
 api = ProblemApi()
 
 

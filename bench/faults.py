@@ -48,7 +48,10 @@ is stopped and deleted at the end, also on failure.
    a released hold on them, and --redemptions reservations whose expires_at is then moved
    into the past. `flask --app wsgi scheduler run expire_redemptions`, then
    `… run expire_points`, each SIGKILLed once some but not all of its work is committed,
-   then run again to completion. Checks after each kill: no user is half done (each unit
+   inside a unit of work that has written (its session holds a transaction id: SIGSTOP,
+   checked again, SIGKILL), then run again to completion. What the job did is counted from
+   the expire transactions it wrote, not from those the seed's reservations already wrote
+   (a hold expires past-due lots first). Checks after each kill: no user is half done (each unit
    of work is all or nothing), ledger verify clean, no job_runs bookkeeping for the killed
    run. After the rerun: every due redemption expired once (one release per hold, stock
    back), every due lot expired exactly once for exactly what was left of it, no other lot
@@ -744,11 +747,7 @@ def run_job_killed(url: str, job: str, progress: str, total: int, fraction: floa
             if n and first is None:
                 first = time.monotonic()
             if n >= max(1, total * fraction):
-                writing = conn.execute(
-                    "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = "
-                    "current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
-                ).fetchone()[0]
-                proc.send_signal(signal.SIGKILL)
+                writing = kill_inside_unit(proc, conn)
                 break
             time.sleep(0.01)
         proc.wait()
@@ -760,6 +759,28 @@ def run_job_killed(url: str, job: str, progress: str, total: int, fraction: floa
              if proc.returncode == -signal.SIGKILL
              else f"exited {proc.returncode} before the kill: {proc.stdout.read()[-300:]!r}")
     return n, ran, ended
+
+
+def kill_inside_unit(proc: subprocess.Popen, conn: psycopg.Connection,
+                     patience: float = 5.0) -> bool:
+    """SIGKILL the job while one of its units of work is open and has written: wait for its
+    session to hold a transaction id, SIGSTOP it, check the transaction is still open and
+    not committing, SIGKILL (else SIGCONT and look again). True if it was killed so; after
+    `patience` s it is killed wherever it is, and False."""
+    writing_sql = ("SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = "
+                   "current_database() AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL "
+                   "AND state IN ('idle in transaction', 'active') AND query NOT ILIKE 'COMMIT%'")
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline and proc.poll() is None:
+        if conn.execute(writing_sql).fetchone()[0]:
+            proc.send_signal(signal.SIGSTOP)
+            if conn.execute(writing_sql).fetchone()[0]:
+                proc.send_signal(signal.SIGKILL)
+                return True
+            proc.send_signal(signal.SIGCONT)
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGKILL)
+    return False
 
 
 def run_job(url: str, job: str) -> tuple[str, float]:
@@ -809,6 +830,8 @@ def scheduler_kill(args: argparse.Namespace, scratch: Path) -> tuple[bool, str]:
         half = conn.execute(
             "SELECT count(*) FROM redemptions r JOIN ledger_holds h ON h.id = r.hold_id WHERE "
             "(r.status = 'expired') <> (h.status = 'released')").fetchone()[0]
+        if "inside a unit of work" not in ended:
+            failures.append(f"expire_redemptions: {ended}")
         check_after_kill(conn, url, "expire_redemptions", n, due_r, half, failures,
                          f"{ended} after {ran:.1f} s of work, {n}/{due_r} redemptions "
                          f"expired; half-done redemptions {half}")
@@ -837,13 +860,20 @@ def scheduler_kill(args: argparse.Namespace, scratch: Path) -> tuple[bool, str]:
             "SELECT id, open_amount, expired_amount FROM ledger_lots "
             "WHERE NOT (expires_at <= now() AND open_amount > 0)")}
         users = len({v[0] for v in due.values()})
+        # The seed's reservations already expired the due lots of the users they held for
+        # (a hold expires past-due lots first): only expire transactions after this id are
+        # the job's own, for its progress and for what it touched.
+        before = conn.execute("SELECT coalesce(max(id), 0) FROM ledger_transactions"
+                              ).fetchone()[0]
         progress = ("SELECT count(DISTINCT user_id) FROM ledger_transactions "
-                    "WHERE type = 'expire'")
+                    f"WHERE type = 'expire' AND id > {int(before)}")
         n, ran, ended = run_job_killed(url, "expire_points", progress, users, 0.3)
         half = conn.execute(
             "SELECT count(*) FROM (SELECT user_id FROM ledger_lots WHERE id = ANY(%s) "
             "GROUP BY user_id HAVING bool_or(open_amount = 0) AND NOT bool_and(open_amount = 0)"
             ") x", (list(due),)).fetchone()[0]
+        if "inside a unit of work" not in ended:
+            failures.append(f"expire_points: {ended}")
         check_after_kill(conn, url, "expire_points", n, users, half, failures,
                          f"{ended} after {ran:.1f} s of work, {n}/{users} users done "
                          f"({len(due)} due lots, {sum(v[1] for v in due.values())} points); "
@@ -853,7 +883,7 @@ def scheduler_kill(args: argparse.Namespace, scratch: Path) -> tuple[bool, str]:
             "SELECT t.cause_id, count(DISTINCT t.id), sum(p.amount) FROM ledger_transactions t "
             "JOIN ledger_postings p ON p.transaction_id = t.id JOIN ledger_accounts a "
             "ON a.id = p.account_id AND a.code = 'system:expired' WHERE t.type = 'expire' "
-            "GROUP BY t.cause_id")}
+            "AND t.id > %s GROUP BY t.cause_id", (before,))}
         lots = {r[0]: r[1:] for r in conn.execute(
             "SELECT id, open_amount, expired_amount FROM ledger_lots")}
         wrong = [lot for lot, (_, open_before, exp_before) in due.items()

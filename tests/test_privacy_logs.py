@@ -9,7 +9,7 @@ from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.logs import JsonFormatter, mask_personal
+from app.logs import JsonFormatter, mask_personal, mask_request_id
 from app.users.models import User
 from tests.helpers import PASSWORD
 
@@ -68,3 +68,42 @@ def test_database_errors_do_not_carry_statement_values(app, log_lines):
     assert "$argon2id$secret-hash" not in text + str(caught.value)  # parameters hidden
     # PostgreSQL names the duplicate key's value in its message: masked in the log line.
     assert "li.lei@example.com" not in text
+
+
+def test_international_numbers_and_request_ids_are_masked(client, log_lines):
+    assert mask_personal("+447911123456") == "+44********56"
+    assert mask_personal("call +44 7911 123456") == "call +44********56"
+    assert mask_personal("/users/%2B14155550123") != "/users/%2B14155550123"
+    client.get("/healthz", headers={"X-Request-ID": "trace-13812345678"})
+    text = "\n".join(log_lines)
+    assert "13812345678" not in text and "trace-138****5678" in text
+    assert mask_request_id("trace-447911123456") == "trace-44********56"
+
+
+def test_a_real_server_at_debug_logs_no_identifier(db_url, tmp_path):
+    """gunicorn (2 workers, LOG_LEVEL=DEBUG): its own lines and the app's, all of them."""
+    from tests.conftest import TEST_JWT_SECRET
+    from tests.live_server import call, live_server
+
+    email, mainland, international = "log.person@example.com", "13812345678", "+447911123456"
+    env = {"DATABASE_URL": db_url, "JWT_SECRET_KEY": TEST_JWT_SECRET, "LOG_LEVEL": "DEBUG"}
+    with live_server(env, tmp_path, workers=2) as server:
+        for body in ({"email": email}, {"mobile": mainland}, {"mobile": international}):
+            status, _, answer = call(server, "POST", "/api/v1/auth/register",
+                                     {**body, "password": PASSWORD})
+            assert status == 201, answer
+        for login in (email, mainland, international):
+            assert call(server, "POST", "/api/v1/auth/login",
+                        {"identifier": login, "password": PASSWORD})[0] == 200
+            assert call(server, "POST", "/api/v1/auth/login",
+                        {"identifier": login, "password": "Wrong-password-1"})[0] == 401
+            assert call(server, "GET", f"/api/v1/no-such/{login}?who={login}")[0] == 404
+        for request_id in (f"trace-{email}", f"trace-{mainland}", "trace-447911123456"):
+            status, headers, _ = call(server, "GET", "/healthz",
+                                      headers={"X-Request-ID": request_id})
+            assert status == 200
+        text = server.log_text()
+    assert "GET /api/v1/no-such/" in text  # gunicorn's own debug line for each request
+    for identifier in (email, "log.person", mainland, international, "447911123456",
+                       "7911123456", PASSWORD):
+        assert identifier not in text, identifier

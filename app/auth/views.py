@@ -1,33 +1,17 @@
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import after_this_request, request
 from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 
-from app.auth import service
+from app.auth import service, throttle
 from app.auth.guard import current_user, login_required
 from app.auth.schemas import LoginSchema, TokenPairSchema
-from app.extensions import limiter
-from app.http.problems import error_responses
+from app.http.problems import ApiError, error_responses
 from app.users import service as users
-from app.users.schemas import RegisterSchema, UserSchema, normalize_email, normalize_mobile
+from app.users.schemas import RegisterSchema, UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-up and tokens")
-
-
-def _login_account_key() -> str:
-    data = request.get_json(silent=True)
-    identifier = str(data.get("identifier", "")) if isinstance(data, dict) else ""
-    identifier = identifier.strip()
-    try:
-        norm = normalize_email(identifier) if "@" in identifier else normalize_mobile(identifier)
-    except Exception:
-        norm = identifier
-    return "login:" + norm[:254]
-
-
-def _failed(response) -> bool:
-    return response.status_code in (401, 403)
 
 
 @blp.route("/register", methods=["POST"])
@@ -40,9 +24,6 @@ def register(data: dict):
 
 
 @blp.route("/login", methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], deduct_when=_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-               key_func=_login_account_key, deduct_when=_failed)
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairSchema)
 @error_responses({401: "Wrong login or password (never says which)",
@@ -50,7 +31,28 @@ def register(data: dict):
                   429: "Too many failed attempts for this account or address"})
 def login(data: dict):
     """Exchange a login and password for an access and a refresh token."""
-    return service.issue_tokens(service.authenticate(data["identifier"], data["password"]))
+    attempt = throttle.begin_login(data["identifier"], request.remote_addr)
+    after_this_request(lambda response: _limit_headers(response, attempt))
+    try:
+        user = service.authenticate(data["identifier"], data["password"])
+    except ApiError as err:
+        if err.status not in (401, 403):
+            throttle.give_back(attempt)
+        raise
+    except Exception:
+        throttle.give_back(attempt)
+        raise
+    throttle.give_back(attempt)
+    return service.issue_tokens(user)
+
+
+def _limit_headers(response, attempt: throttle.LoginAttempt):
+    """The account's failed-login budget, as the other limits report theirs."""
+    response.headers["X-RateLimit-Limit"] = str(attempt.limit)
+    response.headers["X-RateLimit-Remaining"] = str(max(0, attempt.remaining))
+    if attempt.reset_at is not None:
+        response.headers["X-RateLimit-Reset"] = str(int(attempt.reset_at.timestamp()))
+    return response
 
 
 @blp.route("/refresh", methods=["POST"])

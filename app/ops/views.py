@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, jsonify
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.extensions import db
+from app.extensions import db, limiter
 from app.http.problems import problem_response
 
 blp = Blueprint("ops", __name__)
@@ -45,7 +45,27 @@ def readyz():
     if current != expected:
         return _not_ready(f"Database schema is at {sorted(current) or 'nothing'}, "
                           f"code expects {sorted(expected)}: run `flask db upgrade`.")
-    return jsonify(status="ready", database=db.engine.dialect.name, schema=sorted(current))
+    limiter_state = _limiter_state()
+    if limiter_state != "ok":
+        current_app.logger.warning("readiness: rate-limit storage unreachable: the limits it "
+                                   "keeps count per worker until it answers")
+    return jsonify(status="ready" if limiter_state == "ok" else "degraded",
+                   database=db.engine.dialect.name, schema=sorted(current),
+                   limiter=limiter_state)
+
+
+def _limiter_state() -> str:
+    """"ok", or "degraded" when the configured Redis does not answer: the limits kept
+    there (redemption and link codes, exports) then count in each worker's memory, so each
+    allows its number once per worker. Failed logins are counted in the database and hold
+    exactly either way. Degraded is still ready (200): taking every worker out of service
+    for it would turn a weaker limit into an outage."""
+    if current_app.config["RATELIMIT_STORAGE_URI"].startswith("memory://"):
+        return "ok"
+    try:
+        return "ok" if limiter.storage.check() else "degraded"
+    except Exception:  # noqa: BLE001 - any storage error means it is not answering
+        return "degraded"
 
 
 def _not_ready(detail: str):

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from app.auth.guard import current_user, login_required
 from app.extensions import limiter
 from app.http.idempotency import idempotent
+from app.http.limit_keys import limit_key
 from app.http.pagination import page_of, paginate, pop_page_args
 from app.http.problems import error_responses
 from app.partners import service
@@ -140,7 +141,7 @@ def _link_failure_limit() -> str:
 
 
 def _partner_link_key() -> str:
-    return f"partner-link:{g.partner.id}"
+    return limit_key("partner-link", str(g.partner.id))
 
 
 def _wrong_code(response) -> bool:

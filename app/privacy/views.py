@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
 from app.extensions import limiter
+from app.http.limit_keys import limit_key
 from app.http.problems import error_responses
 from app.privacy import service
 from app.privacy.schemas import ErasureSchema, ExportSchema
@@ -19,7 +20,7 @@ def _export_limit() -> str:
 
 
 def _user_key() -> str:
-    return f"export:{get_jwt()['sub']}"
+    return limit_key("export", get_jwt()["sub"])
 
 
 @blp.route("/export", methods=["GET"])

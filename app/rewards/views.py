@@ -8,6 +8,7 @@ from app.auth.guard import current_user, login_required
 from app.extensions import limiter
 from app.http.exports import csv_doc, csv_response, wants_csv
 from app.http.idempotency import HEADER, idempotent
+from app.http.limit_keys import limit_key
 from app.http.pagination import PageArgsSchema, page_of, paginate, pop_page_args
 from app.http.problems import error_responses
 from app.merchants import service as merchants
@@ -188,7 +189,7 @@ def _verify_limit() -> str:
 
 
 def _staff_key() -> str:
-    return f"verify:{get_jwt()['sub']}"
+    return limit_key("verify", get_jwt()["sub"])
 
 
 def _wrong_code(response) -> bool:

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.auth.service import purge_expired
+from app.auth.throttle import purge_login_failures
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.idempotency import purge_older_than
@@ -93,7 +94,8 @@ def purge_expired_keys() -> dict[str, int]:
     """Drop idempotency keys past their retention and blocklist rows past expiry."""
     now = utcnow()
     ttl = timedelta(hours=current_app.config["IDEMPOTENCY_KEY_TTL_HOURS"])
-    return {"idempotency_keys": purge_older_than(now - ttl), "revoked_tokens": purge_expired(now)}
+    return {"idempotency_keys": purge_older_than(now - ttl), "revoked_tokens": purge_expired(now),
+            "login_failures": purge_login_failures(now)}
 
 
 # Domain job modules register themselves with @job; importing them here keeps the list
