@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app.behaviours.models import Behaviour
 from app.extensions import db
+from app.localtime import local_date
 from app.partners.models import Partner
 
 SELF_REPORTED = "(self-reported)"  # the row of behaviours no partner sent
@@ -63,3 +64,20 @@ def csv_rows(report: dict) -> list[list]:
     rows.append(line("total", None, sum(r["behaviours"] for r in report["rows"]),
                      report["total_reduction_g"], report["total_points"]))
     return rows
+
+
+def activity(since: datetime) -> Select:
+    """(user_id, occurred_at) of each counted (credited) behaviour that occurred at or
+    after `since`: what makes a citizen active, with their redemptions."""
+    # The local date narrows the scan to its index; occurred_at decides.
+    return select(Behaviour.user_id, Behaviour.occurred_at).where(
+        Behaviour.status == "credited", Behaviour.local_date >= local_date(since),
+        Behaviour.occurred_at >= since)
+
+
+def in_review() -> tuple[int, datetime | None]:
+    """Behaviours waiting for a reviewer: how many, and when the oldest was reported."""
+    count, oldest = db.session.execute(
+        select(func.count(Behaviour.id), func.min(Behaviour.created_at))
+        .where(Behaviour.status == "pending_review")).one()
+    return count, oldest
