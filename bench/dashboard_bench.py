@@ -93,26 +93,33 @@ def measure(app, runs: int, label: str, days: int) -> None:
     with app.app_context():
         engine = db.engine
         today = local_date(utcnow())
-    sent: list[str] = []
+    sent: list[list] = []  # [statement, seconds] of the last run
 
     def count(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
+        sent.append([statement, time.perf_counter()])
+
+    def ended(conn, cursor, statement, parameters, context, executemany):
+        sent[-1][1] = time.perf_counter() - sent[-1][1]
 
     times = []
     for i in range(runs + 1):
         with app.app_context():
             sent.clear()
             event.listen(engine, "before_cursor_execute", count)
+            event.listen(engine, "after_cursor_execute", ended)
             started = time.perf_counter()
             reports.dashboard(today - timedelta(days=days - 1), today)
             elapsed = time.perf_counter() - started
             event.remove(engine, "before_cursor_execute", count)
+            event.remove(engine, "after_cursor_execute", ended)
             db.session.rollback()
         if i:  # the first run warms caches and prepares statements
             times.append(elapsed)
     print(f"  {label:<40} {1000 * statistics.median(times):8.1f} ms  "
           f"(min {1000 * min(times):.1f}, max {1000 * max(times):.1f})  "
-          f"{len(sent)} statements")
+          f"{len(sent)} statements; the slowest of the last run:")
+    for statement, seconds in sorted(sent, key=lambda s: -s[1])[:3]:
+        print(f"    {1000 * seconds:7.1f} ms  {' '.join(statement.split())[:110]}")
 
 
 def seed(app, args: argparse.Namespace) -> None:

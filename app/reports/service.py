@@ -14,7 +14,6 @@ from typing import Any
 from flask import Response
 
 from app.behaviours import stats as behaviour_stats
-from app.behaviours.schemas import GROUPINGS
 from app.db_types import utcnow
 from app.http.exports import csv_response
 from app.http.problems import ApiError
@@ -26,7 +25,8 @@ from app.rewards.service import settlement_period
 from app.users import stats as user_stats
 
 WAITING = ("methodology_versions", "behaviours_in_review", "reward_revisions")
-TABLES = ("citizens", "registrations", *(f"reductions_{g}" for g in GROUPINGS), "ledger",
+TABLES = ("citizens", "registrations", *(f"reductions_{g}" for g in behaviour_stats.GROUPINGS),
+          "ledger",
           "merchants", "waiting")
 
 
@@ -50,7 +50,7 @@ def dashboard(date_from: date | None = None, date_to: date | None = None, *,
             "active": user_stats.active([behaviour_stats.activity(since),
                                          reward_stats.activity(since)], now),
         },
-        "reductions": {g: behaviour_stats.reductions(g, date_from, date_to) for g in GROUPINGS},
+        "reductions": behaviour_stats.reductions_by_all(date_from, date_to),
         "ledger": flows.flows(date_from, date_to, grain),
         "merchants": reward_stats.by_merchant(date_from, date_to),
         "waiting": {queue: {"count": count, "oldest_at": oldest,

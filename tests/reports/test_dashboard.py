@@ -11,7 +11,8 @@ from datetime import date, timedelta
 import pytest
 
 from app.behaviours import service as behaviours
-from app.behaviours.schemas import GROUPINGS, StatsSchema
+from app.behaviours.schemas import StatsSchema
+from app.behaviours.stats import GROUPINGS
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
@@ -231,7 +232,7 @@ def test_the_dashboards_statements_do_not_grow_with_the_rows(world, api, app):
     few = statements()
     scene.behaviours(3)
     scene.redemptions(3)
-    assert statements() == few == 15
+    assert statements() == few == 11
 
 
 def test_a_bad_period_or_grain_is_a_422(app):
