@@ -27,7 +27,7 @@ from app.ledger.models import (
     LedgerTransaction,
 )
 from app.localtime import grain_label, local_midnight
-from app.sql import local_day_number
+from app.sql import local_day_number, one_of
 
 FLOWS = ("earned", "adjusted", "reversed", "redeemed", "expired")
 
@@ -63,25 +63,30 @@ def flows(date_from: date, date_to: date, grain: str = "day") -> dict:
     `redeemed` (captured to merchants at verification), `expired` (net of expired points
     a reversal took back) and `held` (citizens' points at the row's end: `held` of
     holdings() less every flow since). A transaction counts on the local day it was
-    written. Two statements whatever the journal's size: the flows since the period began
-    (grouped in SQL by local day) and the holdings now.
+    written. Three statements whatever the journal's size: the system accounts, the flows
+    since the period began (grouped in SQL by local day and account) and the holdings now.
     """
     days = (date_to - date_from).days + 1
     since = local_midnight(date_from)
+    # The system accounts by id, not by a join on their kind: PostgreSQL then knows from
+    # the postings' statistics that the issuance account has a posting for nearly every
+    # transaction, where a join let it guess a few and look each transaction up alone.
+    kinds = dict(db.session.execute(select(LedgerAccount.id, LedgerAccount.kind).where(
+        LedgerAccount.kind.in_((ISSUANCE, EXPIRED, MERCHANT_SETTLEMENT)))).all())
     day = local_day_number(LedgerTransaction.created_at, date_from, date_to)
     moved = (select(day.label("day"), LedgerTransaction.type.label("type"),
-                    LedgerAccount.kind.label("kind"), LedgerPosting.amount.label("amount"))
+                    LedgerPosting.account_id.label("account_id"),
+                    LedgerPosting.amount.label("amount"))
              .join(LedgerTransaction, (LedgerTransaction.user_id == LedgerPosting.user_id)
                    & (LedgerTransaction.id == LedgerPosting.transaction_id))
-             .join(LedgerAccount, LedgerAccount.id == LedgerPosting.account_id)
              .where(LedgerTransaction.created_at >= since,
-                    LedgerAccount.kind.in_((ISSUANCE, EXPIRED, MERCHANT_SETTLEMENT)))
+                    one_of(LedgerPosting.account_id, list(kinds)))
              .subquery())
     per_day: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FLOWS, 0))
-    for number, tx_type, kind, amount in db.session.execute(
-            select(moved.c.day, moved.c.type, moved.c.kind, func.sum(moved.c.amount))
-            .group_by(moved.c.day, moved.c.type, moved.c.kind)):
-        if (flow := _flow(tx_type, kind, int(amount))) is not None:
+    for number, tx_type, account_id, amount in db.session.execute(
+            select(moved.c.day, moved.c.type, moved.c.account_id, func.sum(moved.c.amount))
+            .group_by(moved.c.day, moved.c.type, moved.c.account_id)):
+        if (flow := _flow(tx_type, kinds[account_id], int(amount))) is not None:
             # Everything after the period is one row: it only unwinds `held`.
             per_day[min(int(number), days)][flow[0]] += flow[1]
     now = holdings()

@@ -232,7 +232,7 @@ def test_the_dashboards_statements_do_not_grow_with_the_rows(world, api, app):
     few = statements()
     scene.behaviours(3)
     scene.redemptions(3)
-    assert statements() == few == 11
+    assert statements() == few == 12
 
 
 def test_a_bad_period_or_grain_is_a_422(app):
