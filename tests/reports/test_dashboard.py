@@ -23,7 +23,7 @@ from app.reports import service as reports
 from app.rewards import service as rewards
 from app.uow import unit_of_work
 from tests.conftest import run_sql
-from tests.rewards.test_catalogue import counting_statements
+from tests.helpers import counting_statements
 
 pytestmark = pytest.mark.usefixtures("approved")
 
