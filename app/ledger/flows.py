@@ -65,6 +65,8 @@ def flows(date_from: date, date_to: date, grain: str = "day") -> dict:
     holdings() less every flow since). A transaction counts on the local day it was
     written. Three statements whatever the journal's size: the system accounts, the flows
     since the period began (grouped in SQL by local day and account) and the holdings now.
+    Under concurrent writes PostgreSQL gives each statement its own snapshot: a point
+    written in between shows in `held` but not in a flow, until the next read.
     """
     days = (date_to - date_from).days + 1
     since = local_midnight(date_from)

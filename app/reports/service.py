@@ -25,9 +25,9 @@ from app.rewards.service import settlement_period
 from app.users import stats as user_stats
 
 WAITING = ("methodology_versions", "behaviours_in_review", "reward_revisions")
-TABLES = ("citizens", "registrations", *(f"reductions_{g}" for g in behaviour_stats.GROUPINGS),
-          "ledger",
-          "merchants", "waiting")
+TABLES = ("citizens", "registrations",
+          *(f"reductions_{g}" for g in behaviour_stats.GROUPINGS),
+          "ledger", "merchants", "waiting")
 
 
 def dashboard(date_from: date | None = None, date_to: date | None = None, *,

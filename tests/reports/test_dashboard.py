@@ -235,6 +235,20 @@ def test_the_dashboards_statements_do_not_grow_with_the_rows(world, api, app):
     assert statements() == few == 12
 
 
+def test_a_new_platforms_dashboard_is_all_zeros(app):
+    report = _dashboard(app, grain="month")
+    assert report["ledger"]["totals"] == dict.fromkeys(
+        ("earned", "adjusted", "reversed", "redeemed", "expired"), 0)
+    assert [r["held"] for r in report["ledger"]["rows"]] == [0]
+    assert report["citizens"]["total"] == 0
+    assert report["citizens"]["active"] == {"day": 0, "week": 0, "month": 0}
+    assert report["merchants"] == {"rows": [], "totals": dict.fromkeys(
+        ("reserved", "reserved_points", "fulfilled", "fulfilled_points", "cancelled",
+         "expired"), 0)}
+    assert {q: w["count"] for q, w in report["waiting"].items()} == dict.fromkeys(
+        ("methodology_versions", "behaviours_in_review", "reward_revisions"), 0)
+
+
 def test_a_bad_period_or_grain_is_a_422(app):
     with app.app_context():
         for kw in ({"date_from": local("2026-03-02"), "date_to": local("2026-03-01")},
