@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from app.extensions import db
 from app.uow import unit_of_work
@@ -87,3 +90,20 @@ def assert_problem(resp, status: int, slug: str | None = None) -> dict:
     if slug:
         assert body["type"] == f"/problems/{slug}", body
     return body
+
+
+@contextmanager
+def counting_statements(app: Flask) -> Iterator[list[str]]:
+    """The SQL statements the app sends meanwhile."""
+    with app.app_context():
+        engine = db.engine
+    sent: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.audit.models import AuditEvent
 from app.extensions import db
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, counting_statements
 from tests.rewards.conftest import REWARD, when
 
 
@@ -192,23 +190,6 @@ def test_catalogue_items_are_the_rewards_as_read_one_by_one(world, api):
     [item] = api.get(f"/api/v1/rewards?merchant_id={world.merchant_id}", me).get_json()["items"]
     assert (item["limit_period"], item["stock_left"], item["total_stock"]) == ("week", 9, 10)
     assert item["merchant"] == {"id": world.merchant_id, "name": "绿色超市 Green Mart"}
-
-
-@contextmanager
-def counting_statements(app):
-    """The SQL statements the app sends meanwhile."""
-    with app.app_context():
-        engine = db.engine
-    sent: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_catalogue_statements_do_not_grow_with_the_page(world, api, app):
