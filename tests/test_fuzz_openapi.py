@@ -202,9 +202,8 @@ def new_partner(fuzz_app, principals) -> Callable[[], PartnerCaller]:
     refs = ["fuzz-ref-1", "fuzz-ref-2", "fuzz-mover-1", "fuzz-mover-2"]
     with fuzz_app.app_context(), unit_of_work():
         admin = principals.user("admin")
-        for version in methodologies.versions():
-            if version.status == "pending":
-                methodologies.approve(admin, version.id, datetime.now(UTC) - timedelta(days=365))
+        for version in methodologies.discovered_pending("1.0.0"):
+            methodologies.approve(admin, version.id, datetime.now(UTC) - timedelta(days=365))
     made = itertools.count(1)
 
     def make() -> PartnerCaller:

@@ -25,6 +25,9 @@ class PublicMethodologySchema(ma.Schema):
     effective_from = ma.fields.DateTime(allow_none=True)
     parameters = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(ParameterSchema))
     record_schema = ma.fields.Dict(metadata={"description": "JSON Schema of `data`"})
+    filing_document = ma.fields.String(
+        allow_none=True, metadata={"description": "URL of the filing document (Markdown, "
+                                   "Chinese and English): scope, baseline, formula, sources"})
 
 
 class VersionSchema(ma.Schema):
