@@ -39,6 +39,9 @@ class PaperlessRecordSchemaV2(Schema):
 
 
 class PaperlessV2(Paperless):
+    # 无纸化办公 in the city plans means office workflows, which this does not cover.
+    name_zh = "无纸化票据"
+    name_en = "Paperless receipts and tickets"
     version = "2.0.0"
     description = (
         "Avoided paper for electronic receipts, and for invoices and tickets whose issuer "
