@@ -51,7 +51,9 @@ class ModuleSchema(ma.Schema):
     code = ma.fields.String()
     name_zh = ma.fields.String()
     name_en = ma.fields.String()
-    module_version = ma.fields.String()
+    module_version = ma.fields.String(metadata={"description": "The newest installed release"})
+    releases = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Every installed release, oldest first: versions of each can credit"})
     versions = ma.fields.List(ma.fields.Nested(VersionSchema))
 
 

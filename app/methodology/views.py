@@ -55,7 +55,9 @@ def get_filing_document(code: str):
 def admin_listing():
     """Loaded modules with all their versions, and modules that failed to load."""
     loaded = [{"code": cls.code, "name_zh": cls.name_zh, "name_en": cls.name_en,
-               "module_version": cls.version, "versions": service.versions(cls.code)}
+               "module_version": cls.version,
+               "releases": [r.version for r in service.registry().releases(cls.code)],
+               "versions": service.versions(cls.code)}
               for cls in service.registry().all()]
     return {"loaded": loaded, "failed": service.registry().failed}
 

@@ -123,3 +123,32 @@ def test_steps_and_walk_trips_of_one_day_exclude_each_other_in_either_order(
     out = submit(app, me.id, "green_travel", second, morning + timedelta(minutes=5), "second",
                  partner_id)
     assert out["status"] == "rejected" and "exclude each other" in out["reasons"][0]
+
+
+def test_admin_listing_names_every_installed_release(api):
+    listing = api.get("/api/v1/admin/methodologies", api.caller("admin")).get_json()
+    for module in listing["loaded"]:
+        assert module["module_version"] == "2.0.0"
+        assert module["releases"] == ["1.0.0", "2.0.0"]
+        assert sorted(v["version"] for v in module["versions"]) == ["1.0.0", "2.0.0"]
+
+
+def test_the_demo_seed_runs_on_2_0_0_with_1_0_0_in_force_before(app, api):
+    from app.demo.cli import approve_builtin_methodologies
+
+    email = "demo-admin@example.org"
+    api.create_user("admin", email=email)
+    with app.app_context():
+        approved = approve_builtin_methodologies(admin_email=email)
+        again = approve_builtin_methodologies(admin_email=email)
+    assert sorted(approved) == sorted(f"{code} {release}" for code in (
+        "clean_plate", "green_travel", "paperless", "recycling") for release in ("1.0.0", "2.0.0"))
+    assert again == []
+    rows = run_sql(app, "SELECT code, version, status, effective_from, effective_until "
+                        "FROM methodology_versions ORDER BY code, version")
+    by_code: dict[str, list] = {}
+    for code, release, status, starts, until in rows:
+        by_code.setdefault(code, []).append((release, status, starts, until))
+    for code, ((v1, s1, from1, until1), (v2, s2, from2, until2)) in by_code.items():
+        assert (v1, s1, v2, s2) == ("1.0.0", "superseded", "2.0.0", "approved"), code
+        assert from1 < until1 == from2 and until2 is None, code  # 1.0.0 up to the seed
