@@ -56,8 +56,11 @@ class PaperlessV2(Paperless):
         D = Decimal
         params = super().default_parameters()
         params.pop("a4_sheet_mass_g")
+        paper = params.pop("ef_paper_g_per_g")
         return {
-            "ef_paper_g_per_g": params.pop("ef_paper_g_per_g"),
+            "ef_paper_g_per_g": Parameter(
+                paper.value, paper.unit, paper.source,
+                "Production emissions of virgin paper; applied to a paper invoice's mass."),
             "invoice_sheet_mass_g": Parameter(
                 D("2.688"), "g / invoice",
                 "Chinese paper invoice format 240 × 140 mm (the 增值税发票 format of the State "

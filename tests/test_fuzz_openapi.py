@@ -347,12 +347,15 @@ class Stage:
             return methodologies.registry().codes()
 
     def parameter_values(self, code: str) -> dict[str, Any] | None:
-        """A methodology's parameters and their default values (None: no such one)."""
+        """A methodology's parameters and their values in force, or its newest release's
+        defaults (None: no such one): a proposal changes the release in force."""
         with self.app.app_context():
             if code not in self.codes():
                 return None
-            return {name: p["value"] for name, p in
-                    methodologies.full_parameters(methodologies.module(code)).items()}
+            version = methodologies.active_version(code, datetime.now(UTC))
+            params = version.parameters if version is not None else \
+                methodologies.full_parameters(methodologies.module(code))
+            return {name: p["value"] for name, p in params.items()}
 
     def user(self, user_id: int) -> User:
         return db.session.get(User, user_id)
