@@ -67,10 +67,9 @@ def module(code: str, version: str | None = None) -> type[Methodology]:
     """
     try:
         return registry().get(code, version)
-    except MethodologyNotInstalled as exc:
-        raise ApiError(404, f"No {'methodology' if version is None else 'release'} "
-                       f"{code!r}{'' if version is None else ' ' + version} is installed.",
-                       slug="not-found") from exc
+    except MethodologyNotInstalled:
+        what = f"methodology {code!r}" if version is None else f"release {version} of {code!r}"
+        raise ApiError(404, f"No {what} is installed.", slug="not-found") from None
 
 
 def release(version: MethodologyVersion) -> type[Methodology]:
