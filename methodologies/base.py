@@ -6,6 +6,18 @@ Every factor is a `Parameter` carrying its unit and a precise citation. Stored c
 the *values* of the parameter set they were computed with (`params_values`) and its
 `parameter_hash`, so a credit can be recomputed or audited after the defaults change.
 
+The entry-point contract. A package advertises each methodology under the group
+`carbon_points.methodologies`, with the code as the entry-point name and its *newest*
+release as the target class. A release whose arithmetic or parameter set changes gets a new
+version (a new class, usually in a new module) and the entry point moves to it; the class
+lists the releases before it in `earlier_releases`, which stay importable and unchanged:
+the platform records every release's defaults as versions, credits under whichever release
+an administrator approved for a date, and recomputes each stored credit with the class of
+the release it used (`MethodologyRegistry.get(code, version)`). Dropping a release from
+`earlier_releases` makes the credits made under it unrecomputable: never do it while such
+credits are kept. `filing_document` points to the filing document (see
+docs/methodologies/TEMPLATE.md).
+
 This module depends only on the standard library and marshmallow.
 """
 
@@ -48,11 +60,14 @@ class MethodologyError(Exception):
 
 
 class MethodologyNotInstalled(MethodologyError, LookupError):
-    """No methodology with this code is loaded (not installed, not allowed, or failed)."""
+    """No methodology with this code (or no release of it with this version) is loaded:
+    not installed, not allowed, or failed."""
 
-    def __init__(self, code: str) -> None:
-        super().__init__(f"methodology {code!r} is not installed or not enabled")
-        self.code = code
+    def __init__(self, code: str, version: str | None = None) -> None:
+        what = f"methodology {code!r}" if version is None else \
+            f"release {version} of methodology {code!r}"
+        super().__init__(f"{what} is not installed or not enabled")
+        self.code, self.version = code, version
 
 
 class InvalidMethodology(MethodologyError, TypeError):
@@ -261,6 +276,12 @@ class Methodology(ABC):
     # Record fields that tell who the person is or where and when they were (places,
     # exact times, free text, identifiers of people or places): anonymise() drops them.
     personal_fields: ClassVar[frozenset[str]] = frozenset()
+    # Earlier releases of this methodology that stay installed beside it: credits made
+    # under them are recomputed with their own class, never with this one. Only the class
+    # an entry point names declares them; each has the same code and a lower version.
+    earlier_releases: ClassVar[tuple[type[Methodology], ...]] = ()
+    # The filing document (Markdown): an absolute path, or None. See docs/methodologies/.
+    filing_document: ClassVar[str | None] = None
 
     @classmethod
     @abstractmethod
@@ -459,20 +480,58 @@ def validate_methodology(cls: Any) -> None:
         check_policy_values(params_values(parameters))
     except (ValueError, KeyError) as exc:
         raise InvalidMethodology(f"{cls.__qualname__}: {exc}") from exc
+    filing = getattr(cls, "filing_document", None)
+    if filing is not None and not isinstance(filing, str):
+        raise InvalidMethodology(f"{cls.__qualname__}.filing_document must be a path or None")
+    _validate_earlier_releases(cls)
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """'1.10.0' -> (1, 10, 0): versions compare by number, not as text."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def _validate_earlier_releases(cls: type[Methodology]) -> None:
+    earlier = getattr(cls, "earlier_releases", ())
+    if not isinstance(earlier, tuple):
+        raise InvalidMethodology(f"{cls.__qualname__}.earlier_releases must be a tuple")
+    seen = {cls.version}
+    for old in earlier:
+        if old is cls or not (inspect.isclass(old) and issubclass(old, Methodology)):
+            raise InvalidMethodology(
+                f"{cls.__qualname__}.earlier_releases holds {old!r}, not an earlier release")
+        if old.__dict__.get("earlier_releases"):
+            raise InvalidMethodology(f"{old.__qualname__}: only the newest release (the one "
+                                     "an entry point names) lists earlier releases")
+        validate_methodology(old)
+        if old.code != cls.code:
+            raise InvalidMethodology(f"{old.__qualname__} has code {old.code!r}, not "
+                                     f"{cls.code!r}: earlier releases share the code")
+        if old.version in seen or version_key(old.version) > version_key(cls.version):
+            raise InvalidMethodology(f"{old.__qualname__} {old.version}: each earlier release "
+                                     f"has its own version, lower than {cls.version}")
+        seen.add(old.version)
 
 
 # --------------------------------------------------------------------------- registry
 
 
 class MethodologyRegistry:
-    """Loaded methodology classes by code, plus the entry points that failed to load."""
+    """Loaded methodology classes: the newest release of each code, and every release by
+    (code, version), plus the entry points that failed to load.
+
+    An entry point names the newest release; its `earlier_releases` are registered with it,
+    so a stored version of any installed release is quantified by that release's class.
+    """
 
     def __init__(self) -> None:
         self._by_code: dict[str, type[Methodology]] = {}
+        self._releases: dict[tuple[str, str], type[Methodology]] = {}
         self.failed: dict[str, str] = {}
 
     def register(self, cls: type[Methodology]) -> type[Methodology]:
-        """Add a class (validated); raises InvalidMethodology. Usable as a decorator."""
+        """Add a class and its earlier releases (validated); raises InvalidMethodology.
+        Usable as a decorator."""
         validate_methodology(cls)
         existing = self._by_code.get(cls.code)
         if existing is not None and existing is not cls:
@@ -481,16 +540,26 @@ class MethodologyRegistry:
                 f"{existing.__qualname__} is already registered"
             )
         self._by_code[cls.code] = cls
+        for release in (cls, *cls.earlier_releases):
+            self._releases[(cls.code, release.version)] = release
         return cls
 
-    def get(self, code: str) -> type[Methodology]:
+    def get(self, code: str, version: str | None = None) -> type[Methodology]:
+        """The class of one release (`version`), or the newest release when None."""
         try:
-            return self._by_code[code]
+            if version is None:
+                return self._by_code[code]
+            return self._releases[(code, version)]
         except KeyError:
-            raise MethodologyNotInstalled(code) from None
+            raise MethodologyNotInstalled(code, version) from None
+
+    def releases(self, code: str) -> list[type[Methodology]]:
+        """Every installed release of `code`, oldest first."""
+        found = [cls for (c, _), cls in self._releases.items() if c == code]
+        return sorted(found, key=lambda cls: version_key(cls.version))
 
     def all(self) -> list[type[Methodology]]:
-        """Loaded classes, sorted by code."""
+        """The newest release of each loaded methodology, sorted by code."""
         return [self._by_code[c] for c in sorted(self._by_code)]
 
     def codes(self) -> list[str]:

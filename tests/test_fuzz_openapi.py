@@ -202,9 +202,8 @@ def new_partner(fuzz_app, principals) -> Callable[[], PartnerCaller]:
     refs = ["fuzz-ref-1", "fuzz-ref-2", "fuzz-mover-1", "fuzz-mover-2"]
     with fuzz_app.app_context(), unit_of_work():
         admin = principals.user("admin")
-        for version in methodologies.versions():
-            if version.status == "pending":
-                methodologies.approve(admin, version.id, datetime.now(UTC) - timedelta(days=365))
+        for version in methodologies.discovered_pending("1.0.0"):
+            methodologies.approve(admin, version.id, datetime.now(UTC) - timedelta(days=365))
     made = itertools.count(1)
 
     def make() -> PartnerCaller:
@@ -348,12 +347,15 @@ class Stage:
             return methodologies.registry().codes()
 
     def parameter_values(self, code: str) -> dict[str, Any] | None:
-        """A methodology's parameters and their default values (None: no such one)."""
+        """A methodology's parameters and their values in force, or its newest release's
+        defaults (None: no such one): a proposal changes the release in force."""
         with self.app.app_context():
             if code not in self.codes():
                 return None
-            return {name: p["value"] for name, p in
-                    methodologies.full_parameters(methodologies.module(code)).items()}
+            version = methodologies.active_version(code, datetime.now(UTC))
+            params = version.parameters if version is not None else \
+                methodologies.full_parameters(methodologies.module(code))
+            return {name: p["value"] for name, p in params.items()}
 
     def user(self, user_id: int) -> User:
         return db.session.get(User, user_id)

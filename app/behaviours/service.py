@@ -325,19 +325,27 @@ def _judge(r: Report, nearby: _Nearby) -> Draft:
 def _assess(r: Report, behaviour: Draft, version: MethodologyVersion,
             near: _Neighbours) -> None:
     """The methodology's part: duplicate, plausibility, reduction, policy and caps."""
-    cls = r.cls
     if near.duplicate is not None:
         behaviour.duplicate_of = near.duplicate  # not a column: the reason needs its id later
         _decided(behaviour, "rejected", [_duplicate_reason(near.duplicate)])
         return
+    # The release of the version in force judges the record: the newest one only checked
+    # its form, and an earlier release may not know a newer field or mode.
+    cls = methodologies.release(version)
+    try:
+        record = r.record if cls is r.cls else cls.load_record(r.data)
+    except ma.ValidationError as err:
+        _decided(behaviour, "rejected", [f"the record does not fit release {cls.version} of "
+                                         f"{cls.code}, in force then: {err.messages}"])
+        return
     params = methodologies.typed_values(cls, version)
-    reasons = cls.plausibility(r.record, params, PlausibilityContext(
+    reasons = cls.plausibility(record, params, PlausibilityContext(
         same_day_count=len(near.same_day), source=r.source,
         same_day_records=tuple(cls.load_record(b.data) for b in near.same_day)))
     if reasons:
         _decided(behaviour, "rejected", reasons)
         return
-    behaviour.reduction_g = cls.quantify(r.record, params)
+    behaviour.reduction_g = cls.quantify(record, params)
     if r.source == "self_report" and params["self_report_policy"] == "review":
         _decided(behaviour, "pending_review", ["self-report queued for review"])
     else:
@@ -515,7 +523,7 @@ def _earn(behaviours: list[Behaviour | Draft], books: dict[int, ledger.Book]) ->
 def recompute(behaviour: Behaviour) -> Decimal:
     """The reduction from the stored input and stored parameter set: audits use this."""
     version = db.session.get(MethodologyVersion, behaviour.methodology_version_id)
-    cls = methodologies.module(behaviour.methodology)
+    cls = methodologies.registry().get(version.code, version.version)  # that release's class
     return cls.quantify(cls.load_record(behaviour.data), methodologies.typed_values(cls, version))
 
 
@@ -606,8 +614,8 @@ def approve(actor: User, behaviour_id: int, note: str | None) -> Behaviour:
     """Credit a self-report that was queued for review (caps apply as of now)."""
     behaviour, book = _locked_for_review(behaviour_id, "pending_review")
     _reviewed(behaviour, actor, note)
-    cls = methodologies.module(behaviour.methodology)
     version = db.session.get(MethodologyVersion, behaviour.methodology_version_id)
+    cls = methodologies.release(version)
     if version.status not in methodologies.CREDITING:
         return _finish(behaviour, "rejected", [f"methodology version is now {version.status}"])
     nearby = _Nearby.read([_span(behaviour)])

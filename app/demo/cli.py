@@ -111,14 +111,22 @@ def demo_merchant(admin_email: str, staff_email: str) -> tuple[str, int]:
 
 def approve_builtin_methodologies(admin_email: str) -> list[str]:
     """The demo credits at once: the discovered default versions get approved (a real
-    deployment has administrators review them first)."""
+    deployment has administrators review them first). A history like a real one: each
+    earlier release in force from a year ago, the newest release from the seed's date."""
     with unit_of_work():
         methodologies.sync_discovered()
         admin = db.session.scalar(select(User).where(User.email == admin_email))
         approved = []
-        for version in methodologies.versions():
-            if version.status == "pending" and version.proposed_by is None and \
-                    methodologies.active_version(version.code, utcnow()) is None:
-                methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
-                approved.append(version.code)
+        newest = {cls.code: cls.version for cls in methodologies.registry().all()}
+        for version in methodologies.discovered_pending():
+            now = utcnow()
+            in_force = methodologies.active_version(version.code, now)
+            if version.version == newest.get(version.code):
+                start = now if in_force is not None else now - timedelta(days=365)
+            elif in_force is None:
+                start = now - timedelta(days=365)
+            else:
+                continue  # an earlier release is not put back in force over a later one
+            methodologies.approve(admin, version.id, start)
+            approved.append(f"{version.code} {version.version}")
     return approved

@@ -25,6 +25,9 @@ class PublicMethodologySchema(ma.Schema):
     effective_from = ma.fields.DateTime(allow_none=True)
     parameters = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(ParameterSchema))
     record_schema = ma.fields.Dict(metadata={"description": "JSON Schema of `data`"})
+    filing_document = ma.fields.String(
+        allow_none=True, metadata={"description": "URL of the filing document (Markdown, "
+                                   "Chinese and English): scope, baseline, formula, sources"})
 
 
 class VersionSchema(ma.Schema):
@@ -48,7 +51,9 @@ class ModuleSchema(ma.Schema):
     code = ma.fields.String()
     name_zh = ma.fields.String()
     name_en = ma.fields.String()
-    module_version = ma.fields.String()
+    module_version = ma.fields.String(metadata={"description": "The newest installed release"})
+    releases = ma.fields.List(ma.fields.String(), metadata={
+        "description": "Every installed release, oldest first: versions of each can credit"})
     versions = ma.fields.List(ma.fields.Nested(VersionSchema))
 
 

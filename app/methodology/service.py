@@ -11,6 +11,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -35,6 +36,7 @@ from methodologies.base import (
     out_of_range,
     parameter_hash,
     values_to_json,
+    version_key,
 )
 
 log = logging.getLogger(__name__)
@@ -57,11 +59,22 @@ def registry() -> MethodologyRegistry:
     return current_app.extensions["methodologies"]
 
 
-def module(code: str) -> type[Methodology]:
+def module(code: str, version: str | None = None) -> type[Methodology]:
+    """The class of one installed release of `code` (the newest when `version` is None).
+
+    Whatever quantifies a stored version asks for the class of *that* version's release:
+    the newest release may take other parameters and compute differently.
+    """
     try:
-        return registry().get(code)
+        return registry().get(code, version)
     except MethodologyNotInstalled:
-        raise ApiError(404, f"No methodology {code!r} is installed.", slug="not-found") from None
+        what = f"methodology {code!r}" if version is None else f"release {version} of {code!r}"
+        raise ApiError(404, f"No {what} is installed.", slug="not-found") from None
+
+
+def release(version: MethodologyVersion) -> type[Methodology]:
+    """The class that quantifies under a stored version (404 if its release is gone)."""
+    return module(version.code, version.version)
 
 
 def full_parameters(cls: type[Methodology], values: dict[str, Any] | None = None,
@@ -113,10 +126,15 @@ def _json_safe(value: Any) -> Any:
 # -- versions -----------------------------------------------------------------------------
 
 def sync_discovered() -> int:
-    """Record each loaded module's default parameter set as a version (pending if new)."""
+    """Record each installed release's default parameter set as a version (pending if new).
+
+    Every release, not only the newest: a release installed beside a newer one keeps the
+    versions it already has (approved ones go on crediting their dates), and one recorded
+    now can be decided like any other. Returns the number of releases checked.
+    """
     now = utcnow()
     rows = []
-    for cls in registry().all():
+    for cls in (r for newest in registry().all() for r in registry().releases(newest.code)):
         values = cls.default_values()
         rows.append({"code": cls.code, "version": cls.version,
                      "parameters": full_parameters(cls, values),
@@ -173,6 +191,14 @@ def versions(code: str | None = None) -> list[MethodologyVersion]:
     return list(db.session.scalars(stmt))
 
 
+def discovered_pending(release: str | None = None) -> list[MethodologyVersion]:
+    """Pending versions recorded by discovery (a release's defaults, nobody's proposal),
+    of one release or all, by code then release (oldest first)."""
+    found = [v for v in versions() if v.status == "pending" and v.proposed_by is None
+             and (release is None or v.version == release)]
+    return sorted(found, key=lambda v: (v.code, version_key(v.version), v.id))
+
+
 def get_version(version_id: int) -> MethodologyVersion:
     version = db.session.get(MethodologyVersion, version_id)
     if version is None:
@@ -186,9 +212,13 @@ def _conflict(detail: str, slug: str) -> ApiError:
 
 def propose(actor: User, code: str, changes: dict[str, dict[str, Any]],
             note: str | None) -> MethodologyVersion:
-    """A new parameter set, based on the one in force; every changed value cites a source."""
-    cls = module(code)
+    """A new parameter set, based on the one in force; every changed value cites a source.
+
+    It belongs to the release in force (or the newest, when none is): a change of values,
+    not of release. A newer release is recorded by discovery with its own defaults.
+    """
     base = active_version(code, utcnow())
+    cls = module(code) if base is None else release(base)
     params = dict(base.parameters) if base else full_parameters(cls)
     unknown = sorted(set(changes) - set(params))
     if unknown:
@@ -243,9 +273,14 @@ def approve(actor: User, version_id: int, effective_from: datetime | None) -> Me
     if version.proposed_by == actor.id:
         raise ApiError(403, "A version you proposed must be approved by another administrator.",
                        slug="four-eyes")
-    cls = module(version.code)  # the module must be loaded to credit under it
+    try:  # the version's own release must be installed to credit under it...
+        cls = registry().get(version.code, version.version)
+    except MethodologyNotInstalled:
+        raise _conflict(f"Release {version.version} of {version.code} is not installed: "
+                        "nothing could credit under this version.",
+                        "version-not-installable") from None
     try:
-        # ...and take the parameter set (one recorded for an earlier release may not).
+        # ...and take the parameter set (one recorded by hand may not).
         cls.coerce_params({n: p["value"] for n, p in version.parameters.items()})
     except (ValueError, TypeError) as exc:
         raise _conflict(f"The installed {version.code} module {cls.version} cannot credit "
@@ -322,8 +357,31 @@ def retire(actor: User, version_id: int, reason: str) -> MethodologyVersion:
     return version
 
 
-def public_view(cls: type[Methodology], version: MethodologyVersion | None) -> dict[str, Any]:
-    """What the app shows: the version in force, its cited parameters, its record form."""
+def filing_url(cls: type[Methodology]) -> str | None:
+    """Where the API serves the methodology's filing document, if it has one."""
+    return f"/api/v1/methodologies/{cls.code}/filing" if filing_path(cls) else None
+
+
+def filing_path(cls: type[Methodology]) -> Path | None:
+    path = Path(cls.filing_document) if cls.filing_document else None
+    return path if path is not None and path.is_file() else None
+
+
+def filing_text(code: str) -> str:
+    """The filing document of the newest release of `code` (404 when it has none)."""
+    path = filing_path(module(code))
+    if path is None:
+        raise ApiError(404, f"Methodology {code!r} has no filing document.", slug="not-found")
+    return path.read_text(encoding="utf-8")
+
+
+def public_view(code: str, version: MethodologyVersion | None) -> dict[str, Any]:
+    """What the app shows: the version in force, its cited parameters, its record form.
+
+    Parameters and record form are those of the release in force (what a record sent now
+    is judged by); with none in force, the newest release's defaults.
+    """
+    cls = release(version) if version else module(code)
     values = version.parameters if version else None
     return {
         "code": cls.code, "name_zh": cls.name_zh, "name_en": cls.name_en,
@@ -333,4 +391,5 @@ def public_view(cls: type[Methodology], version: MethodologyVersion | None) -> d
         "effective_from": version.effective_from if version else None,
         "parameters": values or full_parameters(cls),
         "record_schema": record_json_schema(cls),
+        "filing_document": filing_url(module(code)),
     }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask import Response
 from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
@@ -29,7 +30,7 @@ def list_methodologies():
     for cls in service.registry().all():
         version = service.active_version(cls.code, now)
         if version is not None:
-            shown.append(service.public_view(cls, version))
+            shown.append(service.public_view(cls.code, version))
     return shown
 
 
@@ -37,8 +38,15 @@ def list_methodologies():
 @blp.response(200, PublicMethodologySchema)
 def get_methodology(code: str):
     """One methodology: the version in force (null if none), parameters, record schema."""
-    cls = service.module(code)
-    return service.public_view(cls, service.active_version(code, utcnow()))
+    service.module(code)  # 404 for a code not installed
+    return service.public_view(code, service.active_version(code, utcnow()))
+
+
+@blp.route("/<string:code>/filing", methods=["GET"])
+@blp.response(200, {"type": "string"}, content_type="text/markdown")
+def get_filing_document(code: str):
+    """The methodology's filing document (Chinese and English), as Markdown."""
+    return Response(service.filing_text(code), mimetype="text/markdown")
 
 
 @admin_blp.route("/methodologies", methods=["GET"])
@@ -47,7 +55,9 @@ def get_methodology(code: str):
 def admin_listing():
     """Loaded modules with all their versions, and modules that failed to load."""
     loaded = [{"code": cls.code, "name_zh": cls.name_zh, "name_en": cls.name_en,
-               "module_version": cls.version, "versions": service.versions(cls.code)}
+               "module_version": cls.version,
+               "releases": [r.version for r in service.registry().releases(cls.code)],
+               "versions": service.versions(cls.code)}
               for cls in service.registry().all()]
     return {"loaded": loaded, "failed": service.registry().failed}
 

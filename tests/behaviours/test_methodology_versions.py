@@ -19,9 +19,12 @@ def report(api, who, occurred_at=None, data=None, key="k1", methodology="paperle
 
 
 def test_discovered_versions_start_pending_and_credit_nothing(api, app):
-    rows = run_sql(app, "SELECT code, status FROM methodology_versions ORDER BY code")
-    assert rows == [("clean_plate", "pending"), ("green_travel", "pending"),
-                    ("paperless", "pending"), ("recycling", "pending")]
+    """Every installed release is recorded, each pending: 1.0.0 and the 2.0.0 beside it."""
+    rows = run_sql(app, "SELECT code, version, status FROM methodology_versions "
+                        "ORDER BY code, version")
+    assert rows == [(code, release, "pending")
+                    for code in ("clean_plate", "green_travel", "paperless", "recycling")
+                    for release in ("1.0.0", "2.0.0")]
     citizen = api.caller()
     body = report(api, citizen).get_json()
     assert body["status"] == "rejected" and "no approved version" in body["reasons"][0]
@@ -74,7 +77,7 @@ def test_four_eyes_and_effective_dates(api, app, approve_all):
                   json={"effective_from": starts.isoformat()})
     assert ok.status_code == 200 and ok.get_json()["status"] == "approved"
     statuses = dict(run_sql(app, "SELECT id, status FROM methodology_versions "
-                                 "WHERE code = 'paperless'"))
+                                 "WHERE code = 'paperless' AND version = '1.0.0'"))
     assert statuses == {old: "superseded", new: "approved"}
 
     citizen = api.caller()
@@ -202,7 +205,7 @@ def test_retiring_a_version_before_its_effective_date_keeps_the_one_it_was_to_re
     assert api.post(f"/api/v1/admin/methodology-versions/{vid}/retire", bob,
                     json={"reason": "wrong survey"}).status_code == 200
     rows = run_sql(app, "SELECT id, status, effective_until FROM methodology_versions "
-                        "WHERE code = 'paperless' ORDER BY id")
+                        "WHERE code = 'paperless' AND version = '1.0.0' ORDER BY id")
     assert [(i, s, u) for i, s, u in rows] == [(current, "approved", None),
                                                (vid, "retired", None)]
     with app.app_context():
@@ -211,8 +214,8 @@ def test_retiring_a_version_before_its_effective_date_keeps_the_one_it_was_to_re
 
 
 def test_a_version_the_installed_module_cannot_read_is_not_approved(api, app, approve_all):
-    """A proposal recorded for an earlier release of the module, whose parameters it no
-    longer takes: approved, it superseded the working version and every record was then
+    """A version recorded by hand under an installed release, with parameters that release
+    does not take: approved, it superseded the working version and every record was then
     refused as the methodology's failure."""
     import json
 
@@ -226,15 +229,27 @@ def test_a_version_the_installed_module_cannot_read_is_not_approved(api, app, ap
     parameters["ef_pdf_g_per_sheet"] = {"value": "0", "unit": "g", "source": "old",
                                         "description": "gone"}
     run_sql(app, "INSERT INTO methodology_versions (code, version, parameters, "
-                 "parameters_hash, status, created_at) VALUES ('paperless', '0.9.0', :p, :h, "
+                 "parameters_hash, status, created_at) VALUES ('paperless', '1.0.0', :p, :h, "
                  "'pending', :t)", p=json.dumps(parameters), h="0" * 64, t=utcnow())
     old = version_id(app, "paperless", "pending")
     resp = api.post(f"/api/v1/admin/methodology-versions/{old}/approve", admin, json={})
     problem = assert_problem(resp, 409, "version-not-installable")
     assert "ef_digital_g_per_sheet" in problem["detail"]
     statuses = dict(run_sql(app, "SELECT id, status FROM methodology_versions "
-                                 "WHERE code = 'paperless'"))
+                                 "WHERE code = 'paperless' AND version = '1.0.0'"))
     assert statuses == {current: "approved", old: "pending"}
+
+
+def test_a_version_of_a_release_not_installed_is_not_approved(api, app, approve_all):
+    """Nothing could quantify under it: the release's class is what credits."""
+    approve_all()
+    run_sql(app, "INSERT INTO methodology_versions (code, version, parameters, "
+                 "parameters_hash, status, created_at) VALUES ('paperless', '0.9.0', '{}', "
+                 ":h, 'pending', :t)", h="0" * 64, t=utcnow())
+    [(old,)] = run_sql(app, "SELECT id FROM methodology_versions WHERE version = '0.9.0'")
+    resp = api.post(f"/api/v1/admin/methodology-versions/{old}/approve", api.caller("admin"),
+                    json={})
+    assert "0.9.0" in assert_problem(resp, 409, "version-not-installable")["detail"]
 
 
 def test_retiring_a_future_version_between_two_others_leaves_no_gap(api, app, approve_all):

@@ -117,9 +117,8 @@ def approved(app, api):
     admin_id = api.create_user("admin")
     with app.app_context(), unit_of_work():
         admin = db.session.get(User, admin_id)
-        for v in methodologies.versions():
-            if v.status == "pending":
-                methodologies.approve(admin, v.id, datetime.now(UTC) - timedelta(days=365))
+        for v in methodologies.discovered_pending("1.0.0"):
+            methodologies.approve(admin, v.id, datetime.now(UTC) - timedelta(days=365))
 
 
 def _at(hours_ago: float) -> str:

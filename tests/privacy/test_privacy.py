@@ -27,9 +27,8 @@ from tests.rewards.conftest import World
 def _approve_methodologies(world: World) -> None:
     with world.app.app_context(), unit_of_work():
         admin = db.session.get(User, world.admin.id)
-        for version in methodologies.versions():
-            if version.status == "pending":
-                methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
+        for version in methodologies.discovered_pending("1.0.0"):
+            methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
 
 
 def _lived_in(world: World):

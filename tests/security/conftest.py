@@ -121,7 +121,8 @@ def world(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> W
     # administrator other than the one who proposed it, which no one did here.
     with app.app_context(), unit_of_work():
         admin = db.session.get(User, principals[ADMIN].user_id)
-        [version] = [v for v in methodologies.versions("green_travel") if v.status == "pending"]
+        [version] = [v for v in methodologies.discovered_pending("1.0.0")
+                     if v.code == "green_travel"]
         methodologies.approve(admin, version.id, datetime.now(UTC) - timedelta(days=365))
         version_id = version.id
 

@@ -100,6 +100,7 @@ EXPECTED: dict[Operation, Rule] = {
     # -- methodologies: published to everyone, changed by administrators
     ("GET", f"{V1}/methodologies"): rule(EVERYONE),
     ("GET", f"{V1}/methodologies/{{code}}"): rule(EVERYONE),
+    ("GET", f"{V1}/methodologies/{{code}}/filing"): rule(EVERYONE),
     ("GET", f"{V1}/admin/methodologies"): rule(ADMIN),
     ("POST", f"{V1}/admin/methodologies/{{code}}/versions"): rule(ADMIN),
     ("POST", f"{V1}/admin/methodology-versions/{{version_id}}/approve"): rule(ADMIN),
