@@ -15,7 +15,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
+from app.behaviours import totals
 from app.behaviours.models import Behaviour, ConversionRate
 from app.db_types import utcnow
 from app.extensions import db
@@ -77,8 +78,11 @@ def conversion_rate(at: datetime) -> Rate:
                 Rate(None, DEFAULT_POINTS_PER_GRAM, None))
 
 
-def to_points(grams: Decimal, rate: Rate) -> int:
-    return int((grams * rate.points_per_gram).to_integral_value(rounding=ROUND_DOWN))
+def _rate_of(behaviour: Behaviour) -> Decimal:
+    """The points per gram a stored credit was made at."""
+    conversion_rate(behaviour.occurred_at)  # fills the cache
+    return next((r.points_per_gram for r in _request_cache()["rates"]
+                 if r.id == behaviour.conversion_rate_id), DEFAULT_POINTS_PER_GRAM)
 
 
 def _validated(cls: type[Methodology], data: dict[str, Any]) -> dict[str, Any]:
@@ -119,21 +123,24 @@ class Report:
     source: str
     partner_id: int | None = None
     external_id: str | None = None
+    claimed_elsewhere: dict[str, Any] | None = None  # {mechanism, reference}
 
     def __post_init__(self) -> None:
         self.local_date = local_date(self.occurred_at)
         self.window_start, self.window_end = _window(self.record, self.occurred_at)
+        self.tolerance = timedelta(0)  # the instant match tolerance, once the version is known
 
 
 def report(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[str, Any],
            evidence: dict[str, Any] | None, source: str, partner_id: int | None = None,
-           external_id: str | None = None) -> Report:
+           external_id: str | None = None,
+           claimed_elsewhere: dict[str, Any] | None = None) -> Report:
     """Validate one record against its methodology: a 404 or 422 ApiError if it cannot be."""
     cls = methodologies.module(methodology)
     record = _validated(cls, data)
     _check_times(record, occurred_at)
     return Report(user_id, cls, record, occurred_at, data, evidence, source, partner_id,
-                  external_id)
+                  external_id, claimed_elsewhere)
 
 
 def _check_times(record: dict[str, Any], occurred_at: datetime) -> None:
@@ -190,7 +197,12 @@ def submit_many(reports: list[Report]) -> list[Behaviour | Draft]:
     if erased and len(reports) == 1:
         raise ApiError(401, "The token's account is no longer active.", slug="revoked-token")
     resent = _partner_resends(reports)  # read under the locks: a concurrent resend waits
-    nearby = _Nearby.read([_span(r) for r in reports if _key(r) not in resent])
+    fresh = [r for r in reports if _key(r) not in resent]
+    for r in fresh:
+        r.tolerance = _instant_tolerance(r)
+    # Widened by the tolerance: an instant that far from an earlier record may be its act.
+    nearby = _Nearby.read([(r.user_id, r.local_date, r.window_start - r.tolerance,
+                            r.window_end + r.tolerance) for r in fresh])
     out: list[Behaviour | Draft] = []
     new: list[Draft] = []
     for r in reports:
@@ -209,6 +221,12 @@ def submit_many(reports: list[Report]) -> list[Behaviour | Draft]:
         out.append(behaviour)
     _store(new, books)
     return out
+
+
+def is_new(behaviour: Behaviour | Draft) -> bool:
+    """Whether submit_many judged this record now, rather than finding it recorded by an
+    earlier send (a partner's resend)."""
+    return isinstance(behaviour, Draft)
 
 
 class Draft:
@@ -237,10 +255,7 @@ def _store(new: list[Draft], books: dict[int, ledger.Book]) -> None:
         draft.id, draft.created_at = behaviour_id, now
         if (earlier := getattr(draft, "duplicate_of", None)) is not None:
             draft.reasons = [_duplicate_reason(earlier)]  # its id is known now
-    _earn([d for d in new if d.status == "credited" and d.points > 0], books)
-    for draft in new:
-        if draft.status == "credited" and draft.points == 0 and draft.credited_g > 0:
-            ledger.count_reduction(books[draft.user_id], draft.credited_g)
+    _credit([d for d in new if d.status == "credited"], books)
     insert_rows(BEHAVIOURS, [{key: d.__dict__[key] for key in _COLUMN_KEYS} for d in new])
 
 
@@ -288,6 +303,24 @@ def _span(r: Report | Behaviour) -> tuple[int, date, datetime, datetime]:
     return r.user_id, r.local_date, r.window_start, r.window_end
 
 
+TOLERANCE_PARAMETER = "instant_match_tolerance_s"
+
+
+def _instant_tolerance(r: Report) -> timedelta:
+    """How far (the methodology version's `instant_match_tolerance_s`) an instant such as a
+    tap-in may lie from another source's record of the same trip and still be that trip;
+    0 for a version without the parameter (1.0.0) or a methodology whose acts take no time.
+    """
+    version = _in_force(r.cls.code, r.occurred_at) if r.cls.occupies_time else None
+    if version is None:
+        return timedelta(0)
+    try:
+        seconds = methodologies.typed_values(r.cls, version).get(TOLERANCE_PARAMETER, 0)
+    except (ValueError, TypeError, KeyError, ArithmeticError):
+        return timedelta(0)  # a set the module no longer takes: judging rejects the record
+    return timedelta(seconds=int(seconds))
+
+
 def _judge(r: Report, nearby: _Nearby) -> Draft:
     """Decide one record: rejected, pending_review, capped or credited (points not posted)."""
     cls = r.cls
@@ -296,8 +329,12 @@ def _judge(r: Report, nearby: _Nearby) -> Draft:
         user_id=user_id, methodology=cls.code, source=r.source, partner_id=r.partner_id,
         external_id=r.external_id, occurred_at=r.occurred_at, local_date=day,
         window_start=start, window_end=end, dedupe_group=_dedupe_group(r.record),
-        data=r.data, evidence=r.evidence, reasons=[], reduction_g=Decimal(0),
-        credited_g=Decimal(0), points=0)
+        data=r.data, evidence=r.evidence, claimed_elsewhere=r.claimed_elsewhere, reasons=[],
+        reduction_g=Decimal(0), credited_g=Decimal(0), points=0)
+    if r.claimed_elsewhere is not None:
+        # Recorded, so that the same act from another source is refused as its duplicate.
+        nearby.add(behaviour)
+        return _decided(behaviour, "rejected", [claimed_elsewhere_reason(r.claimed_elsewhere)])
     version = _in_force(cls.code, r.occurred_at)
     if version is None:
         return _decided(behaviour, "rejected", [
@@ -305,7 +342,7 @@ def _judge(r: Report, nearby: _Nearby) -> Draft:
     behaviour.version, behaviour.methodology_version_id = version, version.id
     behaviour.parameters_hash = version.parameters_hash
     try:
-        _assess(r, behaviour, version, nearby.around(behaviour, cls))
+        _assess(r, behaviour, version, nearby.around(behaviour, cls, r.tolerance))
     except SQLAlchemyError:
         raise  # the database's failure (the rate read), not the methodology's
     except Exception:
@@ -342,6 +379,13 @@ def _assess(r: Report, behaviour: Draft, version: MethodologyVersion,
         _decided(behaviour, "pending_review", ["self-report queued for review"])
     else:
         _decide_credit(cls, params, behaviour, near)
+
+
+def claimed_elsewhere_reason(claim: dict[str, Any]) -> str:
+    # The mechanism only: the reference may identify the person there, and reasons are
+    # kept when an account is erased.
+    return (f"already claimed in another mechanism ({claim['mechanism']}): one reduction is "
+            "filed once (DB11/T 3043-2024), so it is recorded without credit")
 
 
 def _duplicate_reason(earlier: Any) -> str:
@@ -393,14 +437,16 @@ class _Neighbours:
 _NEARBY_COLUMNS = (Behaviour.id, Behaviour.user_id, Behaviour.methodology, Behaviour.source,
                    Behaviour.partner_id, Behaviour.external_id, Behaviour.status,
                    Behaviour.local_date, Behaviour.window_start, Behaviour.window_end,
-                   Behaviour.dedupe_group, Behaviour.credited_g, Behaviour.data)
+                   Behaviour.dedupe_group, Behaviour.credited_g, Behaviour.data,
+                   Behaviour.claimed_elsewhere)
 _STRETCH = timedelta(days=2)  # records this close in time are read together
 
 
 @per_database
 def _nearby_statement():
     return select(*_NEARBY_COLUMNS).where(
-        one_of(Behaviour.user_id, name="users"), Behaviour.status.in_(CLAIMED),
+        one_of(Behaviour.user_id, name="users"),
+        Behaviour.status.in_(CLAIMED) | Behaviour.claimed_elsewhere.is_not(None),
         Behaviour.local_date.between(bindparam("first_day", type_=Behaviour.local_date.type),
                                      bindparam("last_day", type_=Behaviour.local_date.type))
         | ((Behaviour.window_start <= bindparam("last", type_=Behaviour.window_start.type))
@@ -443,13 +489,14 @@ class _Nearby:
         """A behaviour judged in this batch: the later ones see it."""
         self.by_user.setdefault(behaviour.user_id, []).append(behaviour)
 
-    def around(self, new: Behaviour | Draft, cls: type[Methodology]) -> _Neighbours:
+    def around(self, new: Behaviour | Draft, cls: type[Methodology],
+               tolerance: timedelta = timedelta(0)) -> _Neighbours:
         """Same user and local day, or the same act (a trip across midnight)."""
         rows = [b for b in self.by_user.get(new.user_id, ()) if b is not new]
-        duplicate = next((b for b in rows if b.status in CLAIMED
+        duplicate = next((b for b in rows if (b.status in CLAIMED or b.claimed_elsewhere)
                           and b.methodology == new.methodology
-                          and b.dedupe_group == new.dedupe_group
-                          and same_act(b, new, cls.occupies_time)), None)
+                          and (cls.occupies_time or b.dedupe_group == new.dedupe_group)
+                          and same_act(b, new, cls.occupies_time, tolerance)), None)
         that_day = [b for b in rows if b.status in COUNTED and b.local_date == new.local_date]
         credited = [b for b in that_day if b.status == "credited"]
         return _Neighbours(
@@ -460,23 +507,42 @@ class _Nearby:
             credited_g_all=sum((b.credited_g or Decimal(0) for b in credited), Decimal(0)))
 
 
-def same_act(a: Any, b: Any, occupies_time: bool) -> bool:
-    """Whether two records of one user, methodology and group are one act reported twice.
+def same_act(a: Any, b: Any, occupies_time: bool,
+             tolerance: timedelta = timedelta(0)) -> bool:
+    """Whether two records of one user and methodology are one act reported twice.
 
-    An act that takes the person's time (a trip; Methodology.occupies_time): two spans are
-    one act if they overlap (trips that only touch, a change from bus to metro, are two),
-    and an instant (a partner's tap-in or tap-out time) is the act of any span it falls in,
-    ends included. Any other act: the same time from another source, for one partner's
-    records under different external ids are two acts by its own account (two invoices
-    issued in the same second); the same id again is a resend, answered before judging.
+    An act that takes the person's time (a trip; Methodology.occupies_time), whatever the
+    mode each record names (a person makes one trip at a time): two spans are one act if
+    they overlap (trips that only touch, a change from bus to metro, are two), and an
+    instant (a tap-in or tap-out time) is the act of a span of another mode it falls
+    strictly inside. Of the same mode, an instant is the act of a span or instant it lies
+    within `tolerance` of when the two come from different sources (a card's tap-in at
+    08:00 and a map app's trip end at 08:40), and ends included when from the same one: a
+    partner's own taps are its own account of separate trips.
+
+    Any other act (group: the record's kind): the same time from another source, for one
+    partner's records under different external ids are two acts by its own account (two
+    invoices issued in the same second); the same id again is a resend, answered before
+    judging.
     """
     if occupies_time:
-        if a.window_start == a.window_end or b.window_start == b.window_end:
-            return a.window_start <= b.window_end and b.window_start <= a.window_end
-        return a.window_start < b.window_end and b.window_start < a.window_end
+        overlap = a.window_start < b.window_end and b.window_start < a.window_end
+        if not (a.window_start == a.window_end or b.window_start == b.window_end):
+            return overlap
+        if a.dedupe_group != b.dedupe_group:
+            return overlap
+        slack = timedelta(0) if _same_source(a, b) else tolerance
+        return (a.window_start - slack <= b.window_end
+                and b.window_start - slack <= a.window_end)
+    if a.dedupe_group != b.dedupe_group:
+        return False
     return ((a.window_start, a.window_end) == (b.window_start, b.window_end)
             and not (a.partner_id is not None and a.partner_id == b.partner_id
                      and a.external_id != b.external_id))
+
+
+def _same_source(a: Any, b: Any) -> bool:
+    return a.source == b.source and a.partner_id == b.partner_id
 
 
 def _decide_credit(cls: type[Methodology], params: dict[str, Any],
@@ -493,11 +559,20 @@ def _decide_credit(cls: type[Methodology], params: dict[str, Any],
                        "reduction")
     if grams <= 0 < behaviour.reduction_g:
         return _decided(behaviour, "capped", ["daily cap reached: recorded without points"])
-    rate = conversion_rate(behaviour.occurred_at)
-    behaviour.conversion_rate_id = rate.id
+    behaviour.conversion_rate_id = conversion_rate(behaviour.occurred_at).id
     behaviour.credited_g = grams
-    behaviour.points = to_points(grams, rate)
+    behaviour.points = 0  # set when it is posted (_credit): it depends on the user's totals
     return _decided(behaviour, "credited", reasons)
+
+
+def _credit(credited: list[Behaviour | Draft], books: dict[int, ledger.Book]) -> None:
+    """Give the credited behaviours their points from the users' running totals (in the
+    order given), post them to the ledger, and count the reduction of those earning none."""
+    totals.award((b, _rate_of(b)) for b in credited)
+    _earn([b for b in credited if b.points > 0], books)
+    for b in credited:
+        if b.points == 0 and b.credited_g > 0:
+            ledger.count_reduction(books[b.user_id], b.credited_g)
 
 
 def _earn(behaviours: list[Behaviour | Draft], books: dict[int, ledger.Book]) -> None:
@@ -613,10 +688,8 @@ def approve(actor: User, behaviour_id: int, note: str | None) -> Behaviour:
     nearby = _Nearby.read([_span(behaviour)])
     _decide_credit(cls, methodologies.typed_values(cls, version), behaviour,
                    nearby.around(behaviour, cls))
-    if behaviour.status == "credited" and behaviour.points > 0:
-        _earn([behaviour], {behaviour.user_id: book})
-    elif behaviour.status == "credited" and behaviour.credited_g > 0:
-        ledger.count_reduction(book, behaviour.credited_g)
+    if behaviour.status == "credited":
+        _credit([behaviour], {behaviour.user_id: book})
     db.session.flush()
     return behaviour
 
@@ -648,4 +721,6 @@ def reverse(actor: User, behaviour_id: int, reason: str) -> Behaviour:
                        actor_id=actor.id, book=book)
     elif behaviour.credited_g:  # credited below a whole point: only the reduction counted
         ledger.count_reduction(book, -behaviour.credited_g)
+    totals.take_back(behaviour.user_id, _rate_of(behaviour), behaviour.credited_g,
+                     behaviour.points)
     return _finish(behaviour, "reversed", [*behaviour.reasons, f"reversed: {reason}"])
