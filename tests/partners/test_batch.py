@@ -302,3 +302,41 @@ def test_a_record_with_an_unpaired_surrogate_is_a_422_not_a_500(app, api, approv
     assert assert_problem(resp, 422, "validation-error")["errors"] == {"json": [
         "Contains an unpaired UTF-16 surrogate (U+D800 to U+DFFF)."]}
     assert count(app, "behaviours") == 0
+
+
+def test_a_record_repeated_in_a_batch_is_answered_as_its_first(app, api, approved, partner,
+                                                               link):
+    alice = link("alice")
+    d1 = trip("d1", "alice", 5)
+    records = [d1, trip("d2", "alice", 3), dict(d1), dict(d1), trip("d2", "alice", 2)]
+    body = partner.post("/behaviours", {"records": records}).get_json()
+    first, second, *repeats = body["results"]
+    assert first["status"] == second["status"] == "credited"
+    assert repeats[0] == dict(first, index=2, duplicate_of_index=0)
+    assert repeats[1] == dict(first, index=3, duplicate_of_index=0)
+    assert repeats[2]["status"] == "invalid" and repeats[2]["duplicate_of_index"] == 1
+    assert repeats[2]["behaviour_id"] is None
+    # Each record counted once: the new ones by status, the repeats apart.
+    assert body["counts"] == {"credited": 2, "invalid": 1}
+    assert (body["duplicates"], body["written"], body["replayed_counts"]) == (2, 2, {})
+    assert sum(body["counts"].values()) + body["duplicates"] == len(records)
+    assert count(app, "behaviours") == 2
+    assert _balance(api, alice) == first["points"] + second["points"]
+
+
+def test_a_partner_record_claimed_elsewhere_is_recorded_and_refused(app, api, approved,
+                                                                    partner, link):
+    alice = link("alice")
+    claim = {"mechanism": "CCER-type project", "reference": "P-77"}
+    records = [trip("c1", "alice", 5, claimed_elsewhere=claim), trip("c2", "alice", 3),
+               trip("c3", "alice", 1, claimed_elsewhere={"mechanism": ""})]
+    body = partner.post("/behaviours", {"records": records}).get_json()
+    claimed, fine, bad = body["results"]
+    assert claimed["status"] == "rejected" and claimed["behaviour_id"] is not None
+    assert claimed["points"] == 0 and "CCER-type project" in claimed["reasons"][0]
+    assert fine["status"] == "credited"
+    assert bad["status"] == "invalid" and any("claimed_elsewhere" in r for r in bad["reasons"])
+    assert body["counts"] == {"rejected": 1, "credited": 1, "invalid": 1}
+    assert body["written"] == 2 and _balance(api, alice) == fine["points"]
+    assert run_sql(app, "SELECT claimed_elsewhere FROM behaviours WHERE external_id = 'c1'"
+                   )[0][0] in (claim, json.dumps(claim), json.dumps(claim, separators=(",", ":")))
