@@ -2,7 +2,7 @@
 
 from app.audit.models import AuditEvent  # noqa: F401
 from app.auth.models import RevokedToken  # noqa: F401
-from app.behaviours.models import Behaviour, ConversionRate  # noqa: F401
+from app.behaviours.models import Behaviour, ConversionRate, CreditTotal  # noqa: F401
 from app.http.idempotency import IdempotencyKey  # noqa: F401
 from app.ledger.models import (  # noqa: F401
     Hold,

@@ -68,6 +68,9 @@ class Behaviour(db.Model):
     dedupe_group: Mapped[str] = mapped_column(String(64), default="")
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # {mechanism, reference}: the reporter says this reduction was already claimed in
+    # another mechanism, so it is recorded and refused (one reduction is filed once).
+    claimed_elsewhere: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     reduction_g: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=Decimal(0))
     credited_g: Mapped[Decimal] = mapped_column(Numeric(20, 3), default=Decimal(0))
     points: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -98,3 +101,19 @@ class ConversionRate(db.Model):
     reason: Mapped[str] = mapped_column(Text)
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class CreditTotal(db.Model):
+    """A user's credited grams and the points issued for them, under one conversion rate.
+
+    A credit's points are floor(credited grams so far × rate) minus the points issued so
+    far (app/behaviours/totals.py), so sub-point remainders carry forward. Written only
+    under the user's ledger lock, in the transaction of the credit or reversal it counts.
+    """
+
+    __tablename__ = "credit_totals"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    points_per_gram: Mapped[Decimal] = mapped_column(Numeric(12, 6), primary_key=True)
+    credited_g: Mapped[Decimal] = mapped_column(Numeric(20, 3))
+    points: Mapped[int] = mapped_column(BigInteger)

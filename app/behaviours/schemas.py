@@ -8,6 +8,28 @@ from app.http.moments import LocalDateRangeArgs, StorableDateTime
 from app.http.pagination import PageArgsSchema
 
 
+class ClaimedElsewhereSchema(ma.Schema):
+    """The reduction was already claimed in another mechanism: recorded, never credited."""
+
+    mechanism = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64),
+                                 metadata={"description": "Where it was claimed: another "
+                                           "city's platform, a bank's carbon account, a "
+                                           "CCER-type project, …"})
+    reference = ma.fields.String(load_default=None, allow_none=True,
+                                 validate=ma.validate.Length(min=1, max=128),
+                                 metadata={"description": "Its id there, if known"})
+
+
+CLAIMED_ELSEWHERE_DOC = ("Set when this reduction was already claimed in another mechanism: "
+                         "the record is kept and rejected with that reason, never credited "
+                         "(DB11/T 3043-2024: one reduction is filed once)")
+
+
+def claimed_elsewhere_field(**kwargs) -> ma.fields.Nested:
+    return ma.fields.Nested(ClaimedElsewhereSchema, allow_none=True,
+                            metadata={"description": CLAIMED_ELSEWHERE_DOC}, **kwargs)
+
+
 class SubmitSchema(ma.Schema):
     methodology = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=64))
     occurred_at = ma.fields.AwareDateTime(required=True)
@@ -15,6 +37,7 @@ class SubmitSchema(ma.Schema):
                                                    "record_schema"})
     evidence = ma.fields.Dict(load_default=None, metadata={
         "description": "Optional proof: ticket number, photo URL, …"})
+    claimed_elsewhere = claimed_elsewhere_field(load_default=None)
 
 
 class BehaviourSchema(ma.Schema):
@@ -32,6 +55,7 @@ class BehaviourSchema(ma.Schema):
                                                              "and caps"})
     points = ma.fields.Integer()
     reasons = ma.fields.List(ma.fields.String())
+    claimed_elsewhere = claimed_elsewhere_field()
     created_at = ma.fields.DateTime()
 
 

@@ -2,11 +2,13 @@
 
 Order of checks for one record, all under the user's ledger lock (so caps and duplicate
 checks see every earlier record of that user): a resend from the same partner returns
-the first outcome; an approved methodology version must be in force when the behaviour
-occurred; the same act reported twice (any source) is a duplicate; the methodology's
-plausibility checks; the self-report policy; the daily caps. The credit is posted to
-the ledger in the same transaction, and the behaviour keeps everything needed to
-recompute it: the version, the parameter hash, the input and the reduction.
+the first outcome; a reduction declared claimed in another mechanism is refused; an
+approved methodology version must be in force when the behaviour occurred; the same act
+reported twice (any source) is a duplicate; the methodology's plausibility checks; the
+self-report policy; the daily caps. The points come from the user's running totals
+(app/behaviours/totals.py) and are posted to the ledger in the same transaction, and the
+behaviour keeps everything needed to recompute its reduction: the version, the parameter
+hash, the input and the reduction.
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
 from flask import current_app
-from sqlalchemy import bindparam, event, select
+from sqlalchemy import event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
+from app.behaviours import totals
 from app.behaviours.models import Behaviour, ConversionRate
+from app.behaviours.nearby import Nearby, Neighbours
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
@@ -50,10 +54,6 @@ log = logging.getLogger(__name__)
 BEHAVIOURS = Behaviour.__table__
 _COLUMN_KEYS = tuple(column.key for column in BEHAVIOURS.c)
 _NEW_INSTANCE = Behaviour.__mapper__.class_manager.new_instance
-COUNTED = ("credited", "pending_review", "capped")  # earlier records that count for a day
-# Earlier records that make a new one of the same act a duplicate: a reversed credit too,
-# or the act it took back could be reported again at once and credited again.
-CLAIMED = (*COUNTED, "reversed")
 DEFAULT_POINTS_PER_GRAM = Decimal(1)
 
 
@@ -77,8 +77,11 @@ def conversion_rate(at: datetime) -> Rate:
                 Rate(None, DEFAULT_POINTS_PER_GRAM, None))
 
 
-def to_points(grams: Decimal, rate: Rate) -> int:
-    return int((grams * rate.points_per_gram).to_integral_value(rounding=ROUND_DOWN))
+def _rate_of(behaviour: Behaviour) -> Decimal:
+    """The points per gram a stored credit was made at."""
+    conversion_rate(behaviour.occurred_at)  # fills the cache
+    return next((r.points_per_gram for r in _request_cache()["rates"]
+                 if r.id == behaviour.conversion_rate_id), DEFAULT_POINTS_PER_GRAM)
 
 
 def _validated(cls: type[Methodology], data: dict[str, Any]) -> dict[str, Any]:
@@ -119,21 +122,24 @@ class Report:
     source: str
     partner_id: int | None = None
     external_id: str | None = None
+    claimed_elsewhere: dict[str, Any] | None = None  # {mechanism, reference}
 
     def __post_init__(self) -> None:
         self.local_date = local_date(self.occurred_at)
         self.window_start, self.window_end = _window(self.record, self.occurred_at)
+        self.tolerance = timedelta(0)  # the instant match tolerance, once the version is known
 
 
 def report(*, user_id: int, methodology: str, occurred_at: datetime, data: dict[str, Any],
            evidence: dict[str, Any] | None, source: str, partner_id: int | None = None,
-           external_id: str | None = None) -> Report:
+           external_id: str | None = None,
+           claimed_elsewhere: dict[str, Any] | None = None) -> Report:
     """Validate one record against its methodology: a 404 or 422 ApiError if it cannot be."""
     cls = methodologies.module(methodology)
     record = _validated(cls, data)
     _check_times(record, occurred_at)
     return Report(user_id, cls, record, occurred_at, data, evidence, source, partner_id,
-                  external_id)
+                  external_id, claimed_elsewhere)
 
 
 def _check_times(record: dict[str, Any], occurred_at: datetime) -> None:
@@ -190,7 +196,12 @@ def submit_many(reports: list[Report]) -> list[Behaviour | Draft]:
     if erased and len(reports) == 1:
         raise ApiError(401, "The token's account is no longer active.", slug="revoked-token")
     resent = _partner_resends(reports)  # read under the locks: a concurrent resend waits
-    nearby = _Nearby.read([_span(r) for r in reports if _key(r) not in resent])
+    fresh = [r for r in reports if _key(r) not in resent]
+    for r in fresh:
+        r.tolerance = _instant_tolerance(r)
+    # Widened by the tolerance: an instant that far from an earlier record may be its act.
+    nearby = Nearby.read([(r.user_id, r.local_date, r.window_start - r.tolerance,
+                           r.window_end + r.tolerance) for r in fresh])
     out: list[Behaviour | Draft] = []
     new: list[Draft] = []
     for r in reports:
@@ -209,6 +220,12 @@ def submit_many(reports: list[Report]) -> list[Behaviour | Draft]:
         out.append(behaviour)
     _store(new, books)
     return out
+
+
+def is_new(behaviour: Behaviour | Draft) -> bool:
+    """Whether submit_many judged this record now, rather than finding it recorded by an
+    earlier send (a partner's resend)."""
+    return isinstance(behaviour, Draft)
 
 
 class Draft:
@@ -237,10 +254,7 @@ def _store(new: list[Draft], books: dict[int, ledger.Book]) -> None:
         draft.id, draft.created_at = behaviour_id, now
         if (earlier := getattr(draft, "duplicate_of", None)) is not None:
             draft.reasons = [_duplicate_reason(earlier)]  # its id is known now
-    _earn([d for d in new if d.status == "credited" and d.points > 0], books)
-    for draft in new:
-        if draft.status == "credited" and draft.points == 0 and draft.credited_g > 0:
-            ledger.count_reduction(books[draft.user_id], draft.credited_g)
+    _credit([d for d in new if d.status == "credited"], books)
     insert_rows(BEHAVIOURS, [{key: d.__dict__[key] for key in _COLUMN_KEYS} for d in new])
 
 
@@ -288,7 +302,25 @@ def _span(r: Report | Behaviour) -> tuple[int, date, datetime, datetime]:
     return r.user_id, r.local_date, r.window_start, r.window_end
 
 
-def _judge(r: Report, nearby: _Nearby) -> Draft:
+TOLERANCE_PARAMETER = "instant_match_tolerance_s"
+
+
+def _instant_tolerance(r: Report) -> timedelta:
+    """How far (the methodology version's `instant_match_tolerance_s`) an instant such as a
+    tap-in may lie from another source's record of the same trip and still be that trip;
+    0 for a version without the parameter (1.0.0) or a methodology whose acts take no time.
+    """
+    version = _in_force(r.cls.code, r.occurred_at) if r.cls.occupies_time else None
+    if version is None:
+        return timedelta(0)
+    try:
+        seconds = methodologies.typed_values(r.cls, version).get(TOLERANCE_PARAMETER, 0)
+    except (ValueError, TypeError, KeyError, ArithmeticError):
+        return timedelta(0)  # a set the module no longer takes: judging rejects the record
+    return timedelta(seconds=float(seconds))
+
+
+def _judge(r: Report, nearby: Nearby) -> Draft:
     """Decide one record: rejected, pending_review, capped or credited (points not posted)."""
     cls = r.cls
     user_id, day, start, end = _span(r)
@@ -296,8 +328,12 @@ def _judge(r: Report, nearby: _Nearby) -> Draft:
         user_id=user_id, methodology=cls.code, source=r.source, partner_id=r.partner_id,
         external_id=r.external_id, occurred_at=r.occurred_at, local_date=day,
         window_start=start, window_end=end, dedupe_group=_dedupe_group(r.record),
-        data=r.data, evidence=r.evidence, reasons=[], reduction_g=Decimal(0),
-        credited_g=Decimal(0), points=0)
+        data=r.data, evidence=r.evidence, claimed_elsewhere=r.claimed_elsewhere, reasons=[],
+        reduction_g=Decimal(0), credited_g=Decimal(0), points=0)
+    if r.claimed_elsewhere is not None:
+        # Recorded, so that the same act from another source is refused as its duplicate.
+        nearby.add(behaviour)
+        return _decided(behaviour, "rejected", [claimed_elsewhere_reason(r.claimed_elsewhere)])
     version = _in_force(cls.code, r.occurred_at)
     if version is None:
         return _decided(behaviour, "rejected", [
@@ -305,7 +341,7 @@ def _judge(r: Report, nearby: _Nearby) -> Draft:
     behaviour.version, behaviour.methodology_version_id = version, version.id
     behaviour.parameters_hash = version.parameters_hash
     try:
-        _assess(r, behaviour, version, nearby.around(behaviour, cls))
+        _assess(r, behaviour, version, nearby.around(behaviour, cls, r.tolerance))
     except SQLAlchemyError:
         raise  # the database's failure (the rate read), not the methodology's
     except Exception:
@@ -323,7 +359,7 @@ def _judge(r: Report, nearby: _Nearby) -> Draft:
 
 
 def _assess(r: Report, behaviour: Draft, version: MethodologyVersion,
-            near: _Neighbours) -> None:
+            near: Neighbours) -> None:
     """The methodology's part: duplicate, plausibility, reduction, policy and caps."""
     if near.duplicate is not None:
         behaviour.duplicate_of = near.duplicate  # not a column: the reason needs its id later
@@ -350,6 +386,13 @@ def _assess(r: Report, behaviour: Draft, version: MethodologyVersion,
         _decided(behaviour, "pending_review", ["self-report queued for review"])
     else:
         _decide_credit(cls, params, behaviour, near)
+
+
+def claimed_elsewhere_reason(claim: dict[str, Any]) -> str:
+    # The mechanism only: the reference may identify the person there, and reasons are
+    # kept when an account is erased.
+    return (f"already claimed in another mechanism ({claim['mechanism']}): one reduction is "
+            "filed once (DB11/T 3043-2024), so it is recorded without credit")
 
 
 def _duplicate_reason(earlier: Any) -> str:
@@ -387,108 +430,8 @@ def _finish(behaviour: Behaviour, status: str, reasons: list[str]) -> Behaviour:
     return behaviour
 
 
-@dataclass
-class _Neighbours:
-    """The user's counted behaviours that bear on a new one."""
-
-    duplicate: Any  # an earlier record of the same act
-    same_day: list  # same methodology, same local day
-    credited_g_this: Decimal  # credited that local day: this methodology
-    credited_g_all: Decimal  # and all methodologies
-
-
-# What judging needs of an earlier behaviour (whole ORM objects cost more to load).
-_NEARBY_COLUMNS = (Behaviour.id, Behaviour.user_id, Behaviour.methodology, Behaviour.source,
-                   Behaviour.partner_id, Behaviour.external_id, Behaviour.status,
-                   Behaviour.local_date, Behaviour.window_start, Behaviour.window_end,
-                   Behaviour.dedupe_group, Behaviour.credited_g, Behaviour.data)
-_STRETCH = timedelta(days=2)  # records this close in time are read together
-
-
-@per_database
-def _nearby_statement():
-    return select(*_NEARBY_COLUMNS).where(
-        one_of(Behaviour.user_id, name="users"), Behaviour.status.in_(CLAIMED),
-        Behaviour.local_date.between(bindparam("first_day", type_=Behaviour.local_date.type),
-                                     bindparam("last_day", type_=Behaviour.local_date.type))
-        | ((Behaviour.window_start <= bindparam("last", type_=Behaviour.window_start.type))
-           & (Behaviour.window_end >= bindparam("first", type_=Behaviour.window_end.type))))
-
-
-class _Nearby:
-    """The counted behaviours of some users around some times, grown as a batch is judged.
-
-    Read with one query per stretch of time the records cover (a day's trips: one query),
-    so a batch spread over months never reads its users' whole histories at once.
-    """
-
-    def __init__(self) -> None:
-        self.by_user: dict[int, list[Any]] = {}  # each user's, oldest first
-
-    @classmethod
-    def read(cls, spans: list[tuple[int, date, datetime, datetime]]) -> _Nearby:
-        found: dict[int, Any] = {}  # by id: stretches can overlap
-        spans = sorted(spans, key=lambda s: s[2])
-        i = 0
-        while i < len(spans):
-            j = i
-            while j < len(spans) and spans[j][2] - spans[i][2] <= _STRETCH:
-                j += 1
-            stretch = spans[i:j]
-            users = sorted({s[0] for s in stretch})
-            first_day, last_day = min(s[1] for s in stretch), max(s[1] for s in stretch)
-            first, last = min(s[2] for s in stretch), max(s[3] for s in stretch)
-            found.update((row.id, row) for row in execute(_nearby_statement(), {
-                "users": users, "first_day": first_day, "last_day": last_day,
-                "first": first, "last": last}))
-            i = j
-        nearby = cls()
-        for _, row in sorted(found.items()):
-            nearby.by_user.setdefault(row.user_id, []).append(row)
-        return nearby
-
-    def add(self, behaviour: Draft) -> None:
-        """A behaviour judged in this batch: the later ones see it."""
-        self.by_user.setdefault(behaviour.user_id, []).append(behaviour)
-
-    def around(self, new: Behaviour | Draft, cls: type[Methodology]) -> _Neighbours:
-        """Same user and local day, or the same act (a trip across midnight)."""
-        rows = [b for b in self.by_user.get(new.user_id, ()) if b is not new]
-        duplicate = next((b for b in rows if b.status in CLAIMED
-                          and b.methodology == new.methodology
-                          and b.dedupe_group == new.dedupe_group
-                          and same_act(b, new, cls.occupies_time)), None)
-        that_day = [b for b in rows if b.status in COUNTED and b.local_date == new.local_date]
-        credited = [b for b in that_day if b.status == "credited"]
-        return _Neighbours(
-            duplicate=duplicate,
-            same_day=[b for b in that_day if b.methodology == new.methodology],
-            credited_g_this=sum((b.credited_g or Decimal(0) for b in credited
-                                 if b.methodology == new.methodology), Decimal(0)),
-            credited_g_all=sum((b.credited_g or Decimal(0) for b in credited), Decimal(0)))
-
-
-def same_act(a: Any, b: Any, occupies_time: bool) -> bool:
-    """Whether two records of one user, methodology and group are one act reported twice.
-
-    An act that takes the person's time (a trip; Methodology.occupies_time): two spans are
-    one act if they overlap (trips that only touch, a change from bus to metro, are two),
-    and an instant (a partner's tap-in or tap-out time) is the act of any span it falls in,
-    ends included. Any other act: the same time from another source, for one partner's
-    records under different external ids are two acts by its own account (two invoices
-    issued in the same second); the same id again is a resend, answered before judging.
-    """
-    if occupies_time:
-        if a.window_start == a.window_end or b.window_start == b.window_end:
-            return a.window_start <= b.window_end and b.window_start <= a.window_end
-        return a.window_start < b.window_end and b.window_start < a.window_end
-    return ((a.window_start, a.window_end) == (b.window_start, b.window_end)
-            and not (a.partner_id is not None and a.partner_id == b.partner_id
-                     and a.external_id != b.external_id))
-
-
 def _decide_credit(cls: type[Methodology], params: dict[str, Any],
-                   behaviour: Behaviour | Draft, near: _Neighbours) -> Behaviour | Draft:
+                   behaviour: Behaviour | Draft, near: Neighbours) -> Behaviour | Draft:
     """Apply the self-report discount and both daily caps: credited (with points) or capped."""
     this_methodology, all_methodologies = near.credited_g_this, near.credited_g_all
     grams = cls.apply_policy(behaviour.reduction_g, params, source=behaviour.source,
@@ -501,11 +444,20 @@ def _decide_credit(cls: type[Methodology], params: dict[str, Any],
                        "reduction")
     if grams <= 0 < behaviour.reduction_g:
         return _decided(behaviour, "capped", ["daily cap reached: recorded without points"])
-    rate = conversion_rate(behaviour.occurred_at)
-    behaviour.conversion_rate_id = rate.id
+    behaviour.conversion_rate_id = conversion_rate(behaviour.occurred_at).id
     behaviour.credited_g = grams
-    behaviour.points = to_points(grams, rate)
+    behaviour.points = 0  # set when it is posted (_credit): it depends on the user's totals
     return _decided(behaviour, "credited", reasons)
+
+
+def _credit(credited: list[Behaviour | Draft], books: dict[int, ledger.Book]) -> None:
+    """Give the credited behaviours their points from the users' running totals (in the
+    order given), post them to the ledger, and count the reduction of those earning none."""
+    totals.award((b, _rate_of(b)) for b in credited)
+    _earn([b for b in credited if b.points > 0], books)
+    for b in credited:
+        if b.points == 0 and b.credited_g > 0:
+            ledger.count_reduction(books[b.user_id], b.credited_g)
 
 
 def _earn(behaviours: list[Behaviour | Draft], books: dict[int, ledger.Book]) -> None:
@@ -618,13 +570,11 @@ def approve(actor: User, behaviour_id: int, note: str | None) -> Behaviour:
     cls = methodologies.release(version)
     if version.status not in methodologies.CREDITING:
         return _finish(behaviour, "rejected", [f"methodology version is now {version.status}"])
-    nearby = _Nearby.read([_span(behaviour)])
+    nearby = Nearby.read([_span(behaviour)])
     _decide_credit(cls, methodologies.typed_values(cls, version), behaviour,
                    nearby.around(behaviour, cls))
-    if behaviour.status == "credited" and behaviour.points > 0:
-        _earn([behaviour], {behaviour.user_id: book})
-    elif behaviour.status == "credited" and behaviour.credited_g > 0:
-        ledger.count_reduction(book, behaviour.credited_g)
+    if behaviour.status == "credited":
+        _credit([behaviour], {behaviour.user_id: book})
     db.session.flush()
     return behaviour
 
@@ -656,4 +606,6 @@ def reverse(actor: User, behaviour_id: int, reason: str) -> Behaviour:
                        actor_id=actor.id, book=book)
     elif behaviour.credited_g:  # credited below a whole point: only the reduction counted
         ledger.count_reduction(book, -behaviour.credited_g)
+    totals.take_back(behaviour.user_id, _rate_of(behaviour), behaviour.credited_g,
+                     behaviour.points)
     return _finish(behaviour, "reversed", [*behaviour.reasons, f"reversed: {reason}"])

@@ -43,7 +43,8 @@ def submit(data: dict):
     """Self-report a behaviour: credited, pending_review, capped or rejected (with reasons)."""
     return service.submit(user_id=current_user().id, methodology=data["methodology"],
                           occurred_at=data["occurred_at"], data=data["data"],
-                          evidence=data["evidence"], source="self_report")
+                          evidence=data["evidence"], source="self_report",
+                          claimed_elsewhere=data["claimed_elsewhere"])
 
 
 @blp.route("", methods=["GET"])

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.behaviours.schemas import claimed_elsewhere_field
 from app.http.pagination import PageArgsSchema
 from app.partners.models import LINK_STATUSES, MAX_USER_REF, PARTNER_STATUSES
 
@@ -136,6 +137,7 @@ class BehaviourRecordSchema(_Strict):
     # JSON object keys are strings already (as in the citizen's BehaviourInSchema).
     data = ma.fields.Dict(required=True)
     evidence = ma.fields.Dict(allow_none=True)
+    claimed_elsewhere = claimed_elsewhere_field()
 
 
 class _Unchecked(ma.fields.Nested):
@@ -164,9 +166,26 @@ class RecordResultSchema(ma.Schema):
     points = ma.fields.Integer(allow_none=True)
     methodology_version = ma.fields.String(allow_none=True)
     reasons = ma.fields.List(ma.fields.String())
+    replayed = ma.fields.Boolean(metadata={
+        "description": "The record was processed by an earlier send: its original outcome"})
+    duplicate_of_index = ma.fields.Integer(allow_none=True, metadata={
+        "description": "The earlier record of this batch with the same external_id: its "
+                       "outcome when the data is the same, else this record is invalid"})
+
+
+def _tally(description: str) -> ma.fields.Dict:
+    return ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(),
+                          metadata={"description": description})
 
 
 class BatchResultSchema(ma.Schema):
+    """The counts add up to the records sent: counts + replayed_counts + duplicates."""
+
     results = ma.fields.List(ma.fields.Nested(RecordResultSchema))
-    counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(),
-                            metadata={"description": "Number of records by status"})
+    counts = _tally("This send's new records by status (an external_id repeated in the "
+                    "batch counts once; replays are not included)")
+    replayed_counts = _tally("Records processed by an earlier send, by their original "
+                             "status: a partner adding up its sends' counts skips these")
+    duplicates = ma.fields.Integer(metadata={
+        "description": "Records repeating an earlier record of this batch (same data)"})
+    written = ma.fields.Integer(metadata={"description": "Behaviours this send recorded"})

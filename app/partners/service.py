@@ -14,7 +14,7 @@ from flask import current_app
 from sqlalchemy import delete, select, update
 
 from app.audit import service as audit
-from app.behaviours.service import Report, report, submit_many
+from app.behaviours.service import Report, is_new, report, submit_many
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
@@ -330,10 +330,11 @@ def _reasons(messages: Any, prefix: str = "") -> list[str]:
 
 
 def _outcome(external_id: Any, status: str, reasons: list[str], behaviour=None,
-             index: int = 0) -> dict[str, Any]:
+             index: int = 0, replayed: bool = False) -> dict[str, Any]:
     result = {"index": index, "external_id": external_id, "status": status,
               "behaviour_id": None, "reduction_g": None, "points": None,
-              "methodology_version": None, "reasons": reasons}
+              "methodology_version": None, "reasons": reasons, "replayed": replayed,
+              "duplicate_of_index": None}
     if behaviour is not None:
         result.update(
             status=behaviour.status, behaviour_id=behaviour.id,
@@ -343,11 +344,25 @@ def _outcome(external_id: Any, status: str, reasons: list[str], behaviour=None,
     return result
 
 
+# What makes two records of one batch the same record (an external id sent twice).
+_RECORD_FIELDS = ("user_ref", "methodology", "occurred_at", "data", "evidence",
+                  "claimed_elsewhere")
+
+
+def _same_record(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return all(a.get(name) == b.get(name) for name in _RECORD_FIELDS)
+
+
 def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
     """Each record on its own: a bad one is reported, the others still go through.
 
     Records are validated one by one; those that may be credited are then submitted
-    together (behaviours.submit_many: a few statements for the whole batch).
+    together (behaviours.submit_many: a few statements for the whole batch). An external
+    id repeated in the batch is answered with its first record's outcome when the data is
+    the same, and refused as invalid when it is not; one processed by an earlier send is
+    answered with its original outcome, marked replayed. The counts tell this send's new
+    records from the replayed ones and the repeats, so a partner adding up the counts of
+    its sends counts each record once.
     """
     schema = BehaviourRecordSchema()
     loaded: list[tuple[dict | None, list[str]]] = []
@@ -358,14 +373,25 @@ def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
             loaded.append((None, _reasons(err.messages)))
     links = resolve_users(partner.id, [r["user_ref"] for r, _ in loaded if r is not None])
     allowed = set(partner.methodologies or [])
-    first_of: dict[str, int] = {}  # a repeated external id reports its first record's outcome
+    first_of: dict[str, int] = {}  # each external id's first record in the batch
     outcomes: dict[int, dict[str, Any]] = {}
     reports: dict[int, Report] = {}
-    for index, (record, _) in enumerate(loaded):
-        if record is None or record["external_id"] in first_of:
+    for index, (record, errors) in enumerate(loaded):
+        if record is None:
+            raw = records[index]
+            ext = raw.get("external_id") if isinstance(raw, dict) else None
+            outcomes[index] = _outcome(ext if isinstance(ext, str) else None, "invalid",
+                                       errors)
             continue
-        first_of[record["external_id"]] = index
         ext, methodology = record["external_id"], record["methodology"]
+        if ext in first_of:
+            first = first_of[ext]
+            if not _same_record(record, loaded[first][0]):
+                outcomes[index] = dict(_outcome(ext, "invalid", [
+                    f"external_id {ext!r} was already used by record {first} of this batch "
+                    "with different data"]), duplicate_of_index=first)
+            continue  # the same record again: answered with the first's outcome below
+        first_of[ext] = index
         user_id = links.get(record["user_ref"])
         if methodology not in allowed:
             outcomes[index] = _outcome(ext, "rejected", [
@@ -377,23 +403,39 @@ def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
                 reports[index] = report(
                     user_id=user_id, methodology=methodology, occurred_at=record["occurred_at"],
                     data=record["data"], evidence=record.get("evidence"), source="partner",
-                    partner_id=partner.id, external_id=ext)
+                    partner_id=partner.id, external_id=ext,
+                    claimed_elsewhere=record.get("claimed_elsewhere"))
             except ApiError as err:
                 reasons = _reasons(err.errors) if err.errors else []
                 outcomes[index] = _outcome(ext, "invalid", reasons or [err.detail])
     behaviours = submit_many(list(reports.values()))
     for index, behaviour in zip(reports, behaviours, strict=True):
-        outcomes[index] = _outcome(behaviour.external_id, behaviour.status, [], behaviour)
+        outcomes[index] = _outcome(behaviour.external_id, behaviour.status, [], behaviour,
+                                   replayed=not is_new(behaviour))
+    return _answer(loaded, first_of, outcomes)
+
+
+def _answer(loaded: list[tuple[dict | None, list[str]]], first_of: dict[str, int],
+            outcomes: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """Every record's outcome in order, and the counts: new by status, replayed by status,
+    repeats of a record of this batch, and the behaviours this send recorded."""
     results: list[dict[str, Any]] = []
-    for index, (record, errors) in enumerate(loaded):
-        if record is None:
-            raw = records[index]
-            ext = raw.get("external_id") if isinstance(raw, dict) else None
-            results.append(_outcome(ext if isinstance(ext, str) else None, "invalid", errors,
-                                    index=index))
-        else:
-            results.append(dict(outcomes[first_of[record["external_id"]]], index=index))
     counts: dict[str, int] = {}
-    for r in results:
-        counts[r["status"]] = counts.get(r["status"], 0) + 1
-    return {"results": results, "counts": counts}
+    replayed: dict[str, int] = {}
+    duplicates = written = 0
+    for index, (record, _) in enumerate(loaded):
+        if index in outcomes:
+            result = dict(outcomes[index], index=index)
+        else:
+            first = first_of[record["external_id"]]
+            result = dict(outcomes[first], index=index, duplicate_of_index=first)
+            duplicates += 1
+            results.append(result)
+            continue
+        tally = replayed if result["replayed"] else counts
+        tally[result["status"]] = tally.get(result["status"], 0) + 1
+        if not result["replayed"] and result["behaviour_id"] is not None:
+            written += 1
+        results.append(result)
+    return {"results": results, "counts": counts, "replayed_counts": replayed,
+            "duplicates": duplicates, "written": written}

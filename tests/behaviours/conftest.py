@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from app.db_types import utcnow
+from app.extensions import db
 from app.methodology import service as methodologies
 from app.uow import unit_of_work
 from app.users.models import User
@@ -25,3 +26,18 @@ def approve_all(app, api):
         return len(pending)
 
     return run
+
+
+@pytest.fixture
+def partner_id(app, api):
+    """A data partner (written directly: the partners' API is tested elsewhere)."""
+    from app.partners.models import Partner
+
+    admin = api.create_user("admin")
+    with app.app_context(), unit_of_work():
+        partner = Partner(name="Metro Co", status="active",
+                          methodologies=["green_travel", "clean_plate", "recycling"],
+                          created_by=admin)
+        db.session.add(partner)
+        db.session.flush()
+        return partner.id

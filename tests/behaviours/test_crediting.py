@@ -50,20 +50,6 @@ def partner_submit(app, user_id, methodology, data, occurred_at, external_id, pa
                 "reduction_g": b.reduction_g}
 
 
-@pytest.fixture
-def partner_id(app, api):
-    from app.partners.models import Partner
-
-    admin = api.create_user("admin")
-    with app.app_context(), unit_of_work():
-        partner = Partner(name="Metro Co", status="active",
-                          methodologies=["green_travel", "clean_plate", "recycling"],
-                          created_by=admin)
-        db.session.add(partner)
-        db.session.flush()
-        return partner.id
-
-
 def test_self_reported_trip_is_discounted_and_credited_to_the_ledger(api, app):
     me = api.caller()
     start = utcnow() - timedelta(hours=2)

@@ -26,7 +26,7 @@ def test_mixed_batch_reports_each_record(app, api, approved, partner, link):
         {"external_id": "t5", "user_ref": "alice", "methodology": "green_travel",
          "data": {"mode": "bus", "distance_km": "3"}},                 # no occurred_at
         trip("t6", "alice", 1, occurred_at="2026-01-01T08:00:00"),    # naive time
-        trip("t1", "alice", 4),                                        # same external_id
+        trip("t1", "alice", 4),                      # same external_id, other data
         "not an object",
         trip("t7", "alice", -2),                                       # in the future
         trip("t8", "alice", 1, km="2"),
@@ -46,11 +46,14 @@ def test_mixed_batch_reports_each_record(app, api, approved, partner, link):
     assert by[4]["status"] == "invalid" and by[4]["external_id"] == "t5"
     assert any(r.startswith("occurred_at") for r in by[4]["reasons"])
     assert by[5]["status"] == "invalid"
-    assert by[6] == dict(by[0], index=6)  # the first outcome, not a second credit
+    # The same external id with other data is refused, never a second credit.
+    assert by[6]["status"] == "invalid" and by[6]["duplicate_of_index"] == 0
+    assert "already used by record 0" in by[6]["reasons"][0]
     assert by[7]["status"] == "invalid" and by[7]["external_id"] is None
     assert by[8]["status"] == "invalid" and any("future" in r for r in by[8]["reasons"])
     assert by[9]["status"] == "credited"
-    assert body["counts"] == {"credited": 3, "rejected": 2, "invalid": 5}
+    assert body["counts"] == {"credited": 2, "rejected": 2, "invalid": 6}
+    assert (body["replayed_counts"], body["duplicates"], body["written"]) == ({}, 0, 2)
     assert count(app, "behaviours") == 2
     assert _balance(api, alice) == by[0]["points"] + by[9]["points"]
 
@@ -62,17 +65,29 @@ def test_resend_is_idempotent(app, api, approved, partner, link):
     first = partner.post("/behaviours", {"records": records}).get_json()
     balance = _balance(api, alice)
     assert balance > 0
+    assert (first["counts"], first["replayed_counts"], first["written"]) == (
+        {"credited": 2, "rejected": 1, "invalid": 1}, {}, 2)
     again = partner.post("/behaviours", {"records": records})
     assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
-    assert again.get_json() == first
+    body = again.get_json()
+    # The records already processed answer their original outcome, marked replayed; the
+    # two that wrote nothing (no consent, bad data) are judged again, as new.
+    assert body["results"][:2] == [dict(r, replayed=True) for r in first["results"][:2]]
+    assert body["results"][2:] == first["results"][2:]
+    assert body["counts"] == {"rejected": 1, "invalid": 1}
+    assert body["replayed_counts"] == {"credited": 2} and body["written"] == 0
     assert count(app, "behaviours") == 2
     assert _balance(api, alice) == balance
     # Once bob links, his record is credited on resend; the others still are not doubled.
     bob = link("bob")
     third = partner.post("/behaviours", {"records": records}).get_json()
     assert third["results"][2]["status"] == "credited"
-    assert third["results"][:2] == first["results"][:2]
+    assert third["results"][2]["replayed"] is False
+    assert third["results"][:2] == body["results"][:2]
+    assert third["counts"] == {"credited": 1, "invalid": 1} and third["written"] == 1
     assert _balance(api, alice) == balance and _balance(api, bob) > 0
+    # Summed over the three sends, each record that was credited counts once.
+    assert sum(b["counts"].get("credited", 0) for b in (first, body, third)) == 3
 
 
 def test_same_idempotency_key_replays_the_exact_response(app, api, approved, partner, link):
@@ -287,3 +302,41 @@ def test_a_record_with_an_unpaired_surrogate_is_a_422_not_a_500(app, api, approv
     assert assert_problem(resp, 422, "validation-error")["errors"] == {"json": [
         "Contains an unpaired UTF-16 surrogate (U+D800 to U+DFFF)."]}
     assert count(app, "behaviours") == 0
+
+
+def test_a_record_repeated_in_a_batch_is_answered_as_its_first(app, api, approved, partner,
+                                                               link):
+    alice = link("alice")
+    d1 = trip("d1", "alice", 5)
+    records = [d1, trip("d2", "alice", 3), dict(d1), dict(d1), trip("d2", "alice", 2)]
+    body = partner.post("/behaviours", {"records": records}).get_json()
+    first, second, *repeats = body["results"]
+    assert first["status"] == second["status"] == "credited"
+    assert repeats[0] == dict(first, index=2, duplicate_of_index=0)
+    assert repeats[1] == dict(first, index=3, duplicate_of_index=0)
+    assert repeats[2]["status"] == "invalid" and repeats[2]["duplicate_of_index"] == 1
+    assert repeats[2]["behaviour_id"] is None
+    # Each record counted once: the new ones by status, the repeats apart.
+    assert body["counts"] == {"credited": 2, "invalid": 1}
+    assert (body["duplicates"], body["written"], body["replayed_counts"]) == (2, 2, {})
+    assert sum(body["counts"].values()) + body["duplicates"] == len(records)
+    assert count(app, "behaviours") == 2
+    assert _balance(api, alice) == first["points"] + second["points"]
+
+
+def test_a_partner_record_claimed_elsewhere_is_recorded_and_refused(app, api, approved,
+                                                                    partner, link):
+    alice = link("alice")
+    claim = {"mechanism": "CCER-type project", "reference": "P-77"}
+    records = [trip("c1", "alice", 5, claimed_elsewhere=claim), trip("c2", "alice", 3),
+               trip("c3", "alice", 1, claimed_elsewhere={"mechanism": ""})]
+    body = partner.post("/behaviours", {"records": records}).get_json()
+    claimed, fine, bad = body["results"]
+    assert claimed["status"] == "rejected" and claimed["behaviour_id"] is not None
+    assert claimed["points"] == 0 and "CCER-type project" in claimed["reasons"][0]
+    assert fine["status"] == "credited"
+    assert bad["status"] == "invalid" and any("claimed_elsewhere" in r for r in bad["reasons"])
+    assert body["counts"] == {"rejected": 1, "credited": 1, "invalid": 1}
+    assert body["written"] == 2 and _balance(api, alice) == fine["points"]
+    assert run_sql(app, "SELECT claimed_elsewhere FROM behaviours WHERE external_id = 'c1'"
+                   )[0][0] in (claim, json.dumps(claim), json.dumps(claim, separators=(",", ":")))

@@ -1,0 +1,147 @@
+"""What judging a new behaviour needs of the user's others: the same act reported before
+(a duplicate), and the same local day (plausibility counts and the daily caps).
+
+The user's behaviours around the new records are read once per stretch of time and grown
+as a batch is judged, so each record sees the ones before it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, select
+
+from app.behaviours.models import Behaviour
+from app.sql import execute, one_of, per_database
+from methodologies.base import Methodology
+
+COUNTED = ("credited", "pending_review", "capped")  # earlier records that count for a day
+# Earlier records that make a new one of the same act a duplicate: a reversed credit too,
+# or the act it took back could be reported again at once and credited again. A record
+# refused as claimed in another mechanism also stands for its act (its column says so).
+CLAIMED = (*COUNTED, "reversed")
+
+
+@dataclass
+class Neighbours:
+    """The user's counted behaviours that bear on a new one."""
+
+    duplicate: Any  # an earlier record of the same act
+    same_day: list  # same methodology, same local day
+    credited_g_this: Decimal  # credited that local day: this methodology
+    credited_g_all: Decimal  # and all methodologies
+
+
+# What judging needs of an earlier behaviour (whole ORM objects cost more to load).
+_NEARBY_COLUMNS = (Behaviour.id, Behaviour.user_id, Behaviour.methodology, Behaviour.source,
+                   Behaviour.partner_id, Behaviour.external_id, Behaviour.status,
+                   Behaviour.local_date, Behaviour.window_start, Behaviour.window_end,
+                   Behaviour.dedupe_group, Behaviour.credited_g, Behaviour.data,
+                   Behaviour.claimed_elsewhere)
+_STRETCH = timedelta(days=2)  # records this close in time are read together
+
+
+@per_database
+def _nearby_statement():
+    return select(*_NEARBY_COLUMNS).where(
+        one_of(Behaviour.user_id, name="users"),
+        Behaviour.status.in_(CLAIMED) | Behaviour.claimed_elsewhere.is_not(None),
+        Behaviour.local_date.between(bindparam("first_day", type_=Behaviour.local_date.type),
+                                     bindparam("last_day", type_=Behaviour.local_date.type))
+        | ((Behaviour.window_start <= bindparam("last", type_=Behaviour.window_start.type))
+           & (Behaviour.window_end >= bindparam("first", type_=Behaviour.window_end.type))))
+
+
+class Nearby:
+    """The counted behaviours of some users around some times, grown as a batch is judged.
+
+    Read with one query per stretch of time the records cover (a day's trips: one query),
+    so a batch spread over months never reads its users' whole histories at once.
+    """
+
+    def __init__(self) -> None:
+        self.by_user: dict[int, list[Any]] = {}  # each user's, oldest first
+
+    @classmethod
+    def read(cls, spans: list[tuple[int, date, datetime, datetime]]) -> Nearby:
+        found: dict[int, Any] = {}  # by id: stretches can overlap
+        spans = sorted(spans, key=lambda s: s[2])
+        i = 0
+        while i < len(spans):
+            j = i
+            while j < len(spans) and spans[j][2] - spans[i][2] <= _STRETCH:
+                j += 1
+            stretch = spans[i:j]
+            users = sorted({s[0] for s in stretch})
+            first_day, last_day = min(s[1] for s in stretch), max(s[1] for s in stretch)
+            first, last = min(s[2] for s in stretch), max(s[3] for s in stretch)
+            found.update((row.id, row) for row in execute(_nearby_statement(), {
+                "users": users, "first_day": first_day, "last_day": last_day,
+                "first": first, "last": last}))
+            i = j
+        nearby = cls()
+        for _, row in sorted(found.items()):
+            nearby.by_user.setdefault(row.user_id, []).append(row)
+        return nearby
+
+    def add(self, behaviour: Any) -> None:
+        """A behaviour judged in this batch: the later ones see it."""
+        self.by_user.setdefault(behaviour.user_id, []).append(behaviour)
+
+    def around(self, new: Any, cls: type[Methodology],
+               tolerance: timedelta = timedelta(0)) -> Neighbours:
+        """Same user and local day, or the same act (a trip across midnight)."""
+        rows = [b for b in self.by_user.get(new.user_id, ()) if b is not new]
+        duplicate = next((b for b in rows if (b.status in CLAIMED or b.claimed_elsewhere)
+                          and b.methodology == new.methodology
+                          and (cls.occupies_time or b.dedupe_group == new.dedupe_group)
+                          and same_act(b, new, cls.occupies_time, tolerance)), None)
+        that_day = [b for b in rows if b.status in COUNTED and b.local_date == new.local_date]
+        credited = [b for b in that_day if b.status == "credited"]
+        return Neighbours(
+            duplicate=duplicate,
+            same_day=[b for b in that_day if b.methodology == new.methodology],
+            credited_g_this=sum((b.credited_g or Decimal(0) for b in credited
+                                 if b.methodology == new.methodology), Decimal(0)),
+            credited_g_all=sum((b.credited_g or Decimal(0) for b in credited), Decimal(0)))
+
+
+def same_act(a: Any, b: Any, occupies_time: bool,
+             tolerance: timedelta = timedelta(0)) -> bool:
+    """Whether two records of one user and methodology are one act reported twice.
+
+    An act that takes the person's time (a trip; Methodology.occupies_time), whatever the
+    mode each record names (a person makes one trip at a time): two spans are one act if
+    they overlap (trips that only touch, a change from bus to metro, are two), and an
+    instant (a tap-in or tap-out time) is the act of a span of another mode it falls
+    strictly inside. Of the same mode, an instant is the act of a span or instant it lies
+    within `tolerance` of when the two come from different sources (a card's tap-in at
+    08:00 and a map app's trip end at 08:40), and ends included when from the same one: a
+    partner's own taps are its own account of separate trips.
+
+    Any other act (group: the record's kind): the same time from another source, for one
+    partner's records under different external ids are two acts by its own account (two
+    invoices issued in the same second); the same id again is a resend, answered before
+    judging.
+    """
+    if occupies_time:
+        overlap = a.window_start < b.window_end and b.window_start < a.window_end
+        if not (a.window_start == a.window_end or b.window_start == b.window_end):
+            return overlap
+        if a.dedupe_group != b.dedupe_group:
+            return overlap
+        slack = timedelta(0) if _same_source(a, b) else tolerance
+        return (a.window_start - slack <= b.window_end
+                and b.window_start - slack <= a.window_end)
+    if a.dedupe_group != b.dedupe_group:
+        return False
+    return ((a.window_start, a.window_end) == (b.window_start, b.window_end)
+            and not (a.partner_id is not None and a.partner_id == b.partner_id
+                     and a.external_id != b.external_id))
+
+
+def _same_source(a: Any, b: Any) -> bool:
+    return a.source == b.source and a.partner_id == b.partner_id

@@ -1,0 +1,127 @@
+"""Exact points: a credit's points come from the user's running totals, not from the record
+alone.
+
+Per user and conversion rate the platform keeps the grams credited and the points issued
+for them (credit_totals). A credit adds its grams and is given floor(total grams × rate)
+minus the points already issued under that rate: the sub-point remainders of small
+records carry forward instead of being dropped one by one (twenty 1 km bus trips of
+7.65 g earn the 153 points their 153 g earn, not 20 × 7). Rounding stays downward, so the
+total is never more than the grams earn.
+
+A reversal takes back exactly what its record added, grams and points. The totals are then
+those of the records still standing, and the next credit is computed from them. Taking back
+a record whose points carried the remainders of earlier records can leave the issued points
+one above floor(total grams × rate) (per reversal): the user's next credits earn nothing
+until the grams catch up, so the totals are exact again without taking anything back.
+
+Every function here runs under the users' ledger locks, in the transaction of the credit
+or reversal it counts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_FLOOR, Decimal, localcontext
+from typing import Any
+
+from sqlalchemy import bindparam, select, text, update
+
+from app.behaviours.models import CreditTotal
+from app.sql import as_json, dialect_insert, execute, on_postgresql, one_of, per_database
+
+TOTALS = CreditTotal.__table__
+Key = tuple[int, Decimal]  # (user id, points per gram)
+
+
+def points_for(total_g: Decimal, points_per_gram: Decimal) -> int:
+    """Whole points that `total_g` grams earn at the rate, rounded down."""
+    with localcontext() as ctx:
+        ctx.prec = 60  # exact for any Numeric(20, 3) × Numeric(12, 6)
+        return int((total_g * points_per_gram).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def award(credits: Iterable[tuple[Any, Decimal]]) -> None:
+    """Give each credited behaviour (with its rate) its points from the running totals,
+    in order, and move the totals: one statement on PostgreSQL, two on SQLite.
+
+    A behaviour's `credited_g` is set; its `points` are set here.
+    """
+    credits = list(credits)
+    if not credits:
+        return
+    added: dict[Key, Decimal] = {}
+    for behaviour, rate in credits:
+        key = (behaviour.user_id, rate)
+        added[key] = added.get(key, Decimal(0)) + behaviour.credited_g
+    running = _add(added)
+    for behaviour, rate in credits:
+        key = (behaviour.user_id, rate)
+        grams, points = running.get(key, (Decimal(0), 0))
+        grams += behaviour.credited_g
+        behaviour.points = max(points_for(grams, rate) - points, 0)
+        running[key] = (grams, points + behaviour.points)
+    if not on_postgresql():
+        _write_sqlite(running)
+
+
+def take_back(user_id: int, points_per_gram: Decimal, grams: Decimal, points: int) -> None:
+    """A reversed credit leaves the totals: what it added is subtracted, no more."""
+    execute(_TAKE_BACK, {"uid": user_id, "rate": points_per_gram, "grams": grams,
+                         "points": points})
+
+
+_TAKE_BACK = (update(TOTALS).where(TOTALS.c.user_id == bindparam("uid"),
+                                   TOTALS.c.points_per_gram == bindparam("rate"))
+              .values(credited_g=TOTALS.c.credited_g - bindparam("grams"),
+                      points=TOTALS.c.points - bindparam("points")))
+
+
+# The totals before the batch, read and moved by the batch's grams in one statement: both
+# parts see the table as it was. The points written are those of the records applied one
+# by one: each leaves max(points so far, floor(grams so far × rate)), and grams only grow
+# in a batch, so the last leaves max(points before, floor(grams after × rate)).
+_ADD_PG = text("""
+WITH new AS (
+    SELECT n.user_id, n.points_per_gram, n.credited_g
+    FROM json_to_recordset(CAST(:rows AS json))
+        AS n(user_id bigint, points_per_gram numeric, credited_g numeric)
+), old AS (
+    SELECT t.user_id, t.points_per_gram, t.credited_g, t.points
+    FROM credit_totals AS t JOIN new USING (user_id, points_per_gram)
+), moved AS (
+    INSERT INTO credit_totals (user_id, points_per_gram, credited_g, points)
+    SELECT user_id, points_per_gram, credited_g, floor(credited_g * points_per_gram)
+    FROM new
+    ON CONFLICT (user_id, points_per_gram) DO UPDATE SET
+        credited_g = credit_totals.credited_g + excluded.credited_g,
+        points = greatest(credit_totals.points, floor(
+            (credit_totals.credited_g + excluded.credited_g) * excluded.points_per_gram))
+)
+SELECT user_id, points_per_gram, credited_g, points FROM old
+""").columns(*TOTALS.c)
+
+
+@per_database
+def _read_statement():
+    return select(TOTALS).where(one_of(TOTALS.c.user_id, name="users"))
+
+
+def _add(added: dict[Key, Decimal]) -> dict[Key, tuple[Decimal, int]]:
+    """The totals before this batch, by key (PostgreSQL: already moved by `added`)."""
+    if on_postgresql():
+        rows = execute(_ADD_PG, {"rows": as_json([
+            {"user_id": user_id, "points_per_gram": rate, "credited_g": grams}
+            for (user_id, rate), grams in added.items()])})
+    else:
+        rows = execute(_read_statement(), {"users": sorted({u for u, _ in added})})
+    return {(row.user_id, row.points_per_gram): (row.credited_g, row.points) for row in rows
+            if (row.user_id, row.points_per_gram) in added}
+
+
+def _write_sqlite(running: dict[Key, tuple[Decimal, int]]) -> None:
+    stmt = dialect_insert(TOTALS)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[TOTALS.c.user_id, TOTALS.c.points_per_gram],
+        set_={"credited_g": stmt.excluded.credited_g, "points": stmt.excluded.points})
+    execute(stmt, [{"user_id": user_id, "points_per_gram": rate, "credited_g": grams,
+                    "points": points} for (user_id, rate), (grams, points) in running.items()])
