@@ -2,14 +2,14 @@
 per-address limits hold exactly across every worker whatever the rate-limit storage does.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-06 21:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
