@@ -10,7 +10,13 @@ from app.auth.schemas import LoginSchema, TokenPairSchema
 from app.extensions import limiter
 from app.http.problems import error_responses
 from app.users import service as users
-from app.users.schemas import RegisterSchema, UserSchema, normalize_email, normalize_mobile
+from app.users.schemas import (
+    REGISTER_BODY_DOC,
+    RegisterSchema,
+    UserSchema,
+    normalize_email,
+    normalize_mobile,
+)
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-up and tokens")
 
@@ -32,6 +38,7 @@ def _failed(response) -> bool:
 
 @blp.route("/register", methods=["POST"])
 @blp.arguments(RegisterSchema)
+@blp.doc(requestBody=REGISTER_BODY_DOC)
 @blp.response(201, UserSchema)
 @error_responses({409: "The email address or mobile number is already registered"})
 def register(data: dict):

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.behaviours.models import STATUSES
+from app.behaviours.models import SOURCES, STATUSES
 from app.http.moments import LocalDateRangeArgs, StorableDateTime
+from app.http.openapi import ResponseSchema
 from app.http.pagination import PageArgsSchema
 
 
@@ -16,14 +17,14 @@ class SubmitSchema(ma.Schema):
         "description": "Optional proof: ticket number, photo URL, …"})
 
 
-class BehaviourSchema(ma.Schema):
+class BehaviourSchema(ResponseSchema):
     id = ma.fields.Integer()
-    status = ma.fields.String(metadata={"description": ", ".join(STATUSES)})
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
     methodology = ma.fields.String()
     methodology_version = ma.fields.String(allow_none=True)
     methodology_version_id = ma.fields.Integer(allow_none=True)
     parameters_hash = ma.fields.String(allow_none=True)
-    source = ma.fields.String()
+    source = ma.fields.String(validate=ma.validate.OneOf(SOURCES))
     occurred_at = ma.fields.DateTime()
     local_date = ma.fields.Date()
     reduction_g = ma.fields.Decimal(as_string=True, metadata={"description": "Computed reduction"})
@@ -45,7 +46,7 @@ class AdminBehaviourSchema(BehaviourSchema):
     reviewed_at = ma.fields.DateTime(allow_none=True)
 
 
-class CreditCheckSchema(ma.Schema):
+class CreditCheckSchema(ResponseSchema):
     """A stored credit recomputed from its stored input and parameter set."""
 
     behaviour_id = ma.fields.Integer()
@@ -71,14 +72,11 @@ class NoteSchema(ma.Schema):
     note = ma.fields.String(validate=ma.validate.Length(max=1000))
 
 
-class RateSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+class RateCreateSchema(ma.Schema):
     points_per_gram = ma.fields.Decimal(required=True, as_string=True, places=6,
                                         metadata={"description": "More than 0, at most 1000"})
     effective_from = StorableDateTime(metadata={"description": "Default: now"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=500))
-    created_by = ma.fields.Integer(dump_only=True)
-    created_at = ma.fields.DateTime(dump_only=True)
 
     @ma.validates("points_per_gram")
     def _in_range(self, value, **kwargs):
@@ -87,15 +85,23 @@ class RateSchema(ma.Schema):
             raise ma.ValidationError("Must be more than 0 and at most 1000.")
 
 
+class RateSchema(ResponseSchema):
+    id = ma.fields.Integer()
+    points_per_gram = ma.fields.Decimal(as_string=True, places=6)
+    effective_from = ma.fields.DateTime()
+    reason = ma.fields.String()
+    created_by = ma.fields.Integer()
+    created_at = ma.fields.DateTime()
+
+
 GROUPINGS = ("methodology", "day", "month", "source", "partner")
 
 
 class StatsQuerySchema(LocalDateRangeArgs):
     group_by = ma.fields.String(load_default="methodology", validate=ma.validate.OneOf(GROUPINGS))
-    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(("json", "csv")))
 
 
-class StatsRowSchema(ma.Schema):
+class StatsRowSchema(ResponseSchema):
     key = ma.fields.String(metadata={"description": "Methodology, day, month, source or partner "
                                                     "name"})
     partner_id = ma.fields.Integer(allow_none=True, metadata={
@@ -105,8 +111,8 @@ class StatsRowSchema(ma.Schema):
     points = ma.fields.Integer()
 
 
-class StatsSchema(ma.Schema):
-    group_by = ma.fields.String()
+class StatsSchema(ResponseSchema):
+    group_by = ma.fields.String(validate=ma.validate.OneOf(GROUPINGS))
     rows = ma.fields.List(ma.fields.Nested(StatsRowSchema))
     total_reduction_g = ma.fields.Decimal(as_string=True)
     total_points = ma.fields.Integer()

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.behaviours.models import STATUSES as BEHAVIOUR_STATUSES
+from app.http.openapi import ResponseSchema
 from app.http.pagination import PageArgsSchema
 from app.partners.models import LINK_STATUSES, MAX_USER_REF, PARTNER_STATUSES
 
@@ -43,7 +45,7 @@ class PartnerQuerySchema(PageArgsSchema):
     status = ma.fields.String(validate=ma.validate.OneOf(PARTNER_STATUSES))
 
 
-class KeySchema(ma.Schema):
+class KeySchema(ResponseSchema):
     """A key as listed: never the secret."""
 
     key_id = ma.fields.String()
@@ -52,17 +54,17 @@ class KeySchema(ma.Schema):
     revoked_at = ma.fields.DateTime(allow_none=True)
 
 
-class PartnerSchema(ma.Schema):
+class PartnerSchema(ResponseSchema):
     id = ma.fields.Integer()
     name = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(PARTNER_STATUSES))
     methodologies = ma.fields.List(ma.fields.String())
     created_at = ma.fields.DateTime()
     created_by = ma.fields.Integer(allow_none=True)
     keys = ma.fields.List(ma.fields.Nested(KeySchema))
 
 
-class IssuedKeySchema(ma.Schema):
+class IssuedKeySchema(ResponseSchema):
     """A new key with its secret: shown in this response only, store it now."""
 
     key_id = ma.fields.String()
@@ -72,7 +74,7 @@ class IssuedKeySchema(ma.Schema):
         allow_none=True, metadata={"description": "When the keys this one replaces stop working"})
 
 
-class PartnerCreatedSchema(ma.Schema):
+class PartnerCreatedSchema(ResponseSchema):
     partner = ma.fields.Nested(PartnerSchema)
     key_id = ma.fields.String()
     secret = ma.fields.String(metadata={"description": "Shown once; cannot be read again"})
@@ -81,18 +83,18 @@ class PartnerCreatedSchema(ma.Schema):
 # --------------------------------------------------------------------------- consent
 
 
-class LinkCodeSchema(ma.Schema):
+class LinkCodeSchema(ResponseSchema):
     code = ma.fields.String(metadata={"description": "One-time, e.g. ABCD-EFGH; give it to "
                                                      "the partner"})
     expires_at = ma.fields.DateTime()
 
 
-class MyLinkSchema(ma.Schema):
+class MyLinkSchema(ResponseSchema):
     id = ma.fields.Integer()
     partner_id = ma.fields.Integer()
     partner_name = ma.fields.String(attribute="partner.name")
     partner_user_ref = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(LINK_STATUSES))
     created_at = ma.fields.DateTime()
     revoked_at = ma.fields.DateTime(allow_none=True)
 
@@ -109,10 +111,10 @@ class BindSchema(_Strict):
         metadata={"description": "Your own id for this user"})
 
 
-class PartnerLinkSchema(ma.Schema):
+class PartnerLinkSchema(ResponseSchema):
     link_id = ma.fields.Integer(attribute="id")
     partner_user_ref = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(LINK_STATUSES))
     created_at = ma.fields.DateTime()
     revoked_at = ma.fields.DateTime(allow_none=True)
 
@@ -150,10 +152,11 @@ class BatchSchema(_Strict):
         metadata={"description": f"1 to {MAX_RECORDS} records; each is checked on its own"})
 
 
-class RecordResultSchema(ma.Schema):
+class RecordResultSchema(ResponseSchema):
     index = ma.fields.Integer(metadata={"description": "Position in the request"})
     external_id = ma.fields.String(allow_none=True)
-    status = ma.fields.String(metadata={
+    status = ma.fields.String(validate=ma.validate.OneOf((*BEHAVIOUR_STATUSES, "invalid")),
+                              metadata={
         "description": "credited, pending_review, capped, rejected (not allowed / no consent "
                        "/ by the methodology) or invalid (the record failed validation)"})
     behaviour_id = ma.fields.Integer(allow_none=True)
@@ -163,7 +166,7 @@ class RecordResultSchema(ma.Schema):
     reasons = ma.fields.List(ma.fields.String())
 
 
-class BatchResultSchema(ma.Schema):
+class BatchResultSchema(ResponseSchema):
     results = ma.fields.List(ma.fields.Nested(RecordResultSchema))
     counts = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer(),
                             metadata={"description": "Number of records by status"})
