@@ -105,7 +105,8 @@ class StatsRowSchema(ResponseSchema):
     key = ma.fields.String(metadata={"description": "Methodology, day, month, source or partner "
                                                     "name"})
     partner_id = ma.fields.Integer(allow_none=True, metadata={
-        "description": "With group_by=partner: the partner (null: self-reported)"})
+        "optional": True,
+        "description": "Only with group_by=partner: the partner (null: self-reported)"})
     behaviours = ma.fields.Integer()
     reduction_g = ma.fields.Decimal(as_string=True)
     points = ma.fields.Integer()

@@ -114,7 +114,8 @@ OPERATION_IDS = {
 
 
 class ResponseSchema(ma.Schema):
-    """A response body: every field it names is always present (null where nullable)."""
+    """A response body: every field it names is always present (null where nullable),
+    but for one whose metadata says {"optional": True}."""
 
 
 def _header(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -135,7 +136,6 @@ HEADERS = {
     "WWW-Authenticate": _header("The authentication scheme expected"),
 }
 RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
-BODY_METHODS = ("post", "put", "patch")
 _PATH_PARAMETER = re.compile(r"{([^}]+)}")
 
 
@@ -157,18 +157,19 @@ class ContractPlugin(BasePlugin):
         if not isinstance(schema, ResponseSchema):
             return None
         return {"required": [field.data_key or field_name for field_name, field
-                             in schema.dump_fields.items()]}
+                             in schema.dump_fields.items()
+                             if not field.metadata.get("optional")]}
 
     def operation_helper(self, path: str | None = None, operations: dict | None = None,
                          **kwargs: Any) -> None:
         rule = kwargs["rule"]
-        for method, operation in (operations or {}).items():
+        for operation in (operations or {}).values():
             operation["operationId"] = OPERATION_IDS[rule.endpoint]
-            self._problems(path or "", method, operation)
+            self._problems(path or "", operation)
             self._headers(operation)
 
     @staticmethod
-    def _problems(path: str, method: str, operation: dict) -> None:
+    def _problems(path: str, operation: dict) -> None:
         # Decorators give statuses as ints, apispec as strings: one key for each.
         responses = operation["responses"] = {str(status): response for status, response
                                               in operation.get("responses", {}).items()}
@@ -183,11 +184,11 @@ class ContractPlugin(BasePlugin):
                     description not in response["description"]:
                 response["description"] += f"; or {description[0].lower()}{description[1:]}"
 
-        ids = [name for name in _PATH_PARAMETER.findall(path)]
+        ids = _PATH_PARAMETER.findall(path)
         if ids:
-            add(404, f"No such {ids[-1].removesuffix('_id').replace('_', ' ')} "
-                     "(or not yours to see)")
-        if method in BODY_METHODS and "requestBody" in operation:
+            names = " or ".join(name.removesuffix("_id").replace("_", " ") for name in ids)
+            add(404, f"No such {names} (or not yours to see)")
+        if "requestBody" in operation:
             add(400, "The body is not valid JSON (malformed-json)")
             add(422, "A field is missing or invalid (validation-error)")
         if any(p.get("name") == IDEMPOTENCY_KEY for p in operation.get("parameters", [])):
