@@ -216,6 +216,13 @@ def test_errors_are_listed_where_they_happen_with_their_headers(client):
     assert {"400", "401", "403", "422", "429"} <= set(login)
     verify = spec["paths"]["/api/v1/merchant/redemptions/verify"]["post"]["responses"]
     assert {"401", "403", "404", "409", "410", "429"} <= set(verify)
+    # the rate-limited operations (each @limiter.limit in the views)
+    for path, method in (("/api/v1/auth/login", "post"), ("/api/v1/me/export", "get"),
+                         ("/api/v1/merchant/redemptions/verify", "post"),
+                         ("/api/v1/partner/links", "post")):
+        responses = spec["paths"][path][method]["responses"]
+        assert "X-RateLimit-Remaining" in next(r["headers"] for status, r in
+                                               responses.items() if status.startswith("2"))
 
 
 def test_partner_operations_require_the_three_signed_headers(client):
