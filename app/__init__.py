@@ -25,8 +25,10 @@ PARTNER_HMAC_DOC = (
     "Each signature is accepted once."
 )
 
+# The title names the package a client generator makes ("carbon-points-api-client"): ASCII
+# words only; the Chinese name is in the description.
 API_SPEC = {
-    "API_TITLE": "Carbon Points (碳普惠) API",
+    "API_TITLE": "Carbon Points API",
     "API_VERSION": "v1",
     "OPENAPI_VERSION": "3.0.3",
     "OPENAPI_URL_PREFIX": "/api/v1",
@@ -34,9 +36,16 @@ API_SPEC = {
     "OPENAPI_SWAGGER_UI_PATH": "docs",
     "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
     "API_SPEC_OPTIONS": {
-        "info": {"description": "Carbon inclusion points: behaviours → reductions → points."},
+        "info": {"description": "碳普惠 (carbon inclusion) points: behaviours → reductions "
+                                "→ points."},
+        # A partner request carries three headers, each an apiKey scheme; an operation
+        # requires the three together (app.partners.signing.PARTNER_HMAC).
         "components": {"securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "partnerKey": {"type": "apiKey", "in": "header", "name": "X-Partner-Key",
+                           "description": "The partner key's id (pk_…)"},
+            "partnerTimestamp": {"type": "apiKey", "in": "header", "name": "X-Timestamp",
+                                 "description": "Unix seconds when the request was signed"},
             "partnerHmac": {"type": "apiKey", "in": "header", "name": "X-Signature",
                             "description": PARTNER_HMAC_DOC},
         }},

@@ -252,7 +252,8 @@ def _steer(case, draw, partner: PartnerCaller) -> None:
         methodology = draw(st.sampled_from([*PARTNER_METHODOLOGIES, "paperless"]))
         record.update(user_ref=draw(ref), methodology=methodology)
         if draw(st.booleans()):
-            hours = draw(st.integers(min_value=0, max_value=24 * 40))
+            # Most inside the claim window (9 days), some beyond it.
+            hours = draw(st.integers(min_value=0, max_value=24 * 12))
             record.update(data=_valid_record_data(methodology),
                           occurred_at=(datetime.now(UTC) - timedelta(hours=hours)).isoformat())
         if draw(st.booleans()):

@@ -4,10 +4,11 @@ import marshmallow as ma
 
 from app.http.ids import IdField
 from app.http.moments import LocalDateRangeArgs
+from app.http.openapi import ResponseSchema
 from app.http.pagination import PageArgsSchema
 
 
-class AuditEventSchema(ma.Schema):
+class AuditEventSchema(ResponseSchema):
     id = ma.fields.Integer()
     at = ma.fields.DateTime()
     actor_id = ma.fields.Integer(allow_none=True,

@@ -1,5 +1,7 @@
 import marshmallow as ma
 
+from app.http.openapi import ResponseSchema
+
 
 class LoginSchema(ma.Schema):
     identifier = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=254),
@@ -8,7 +10,7 @@ class LoginSchema(ma.Schema):
                                 validate=ma.validate.Length(min=1, max=128))
 
 
-class TokenPairSchema(ma.Schema):
+class TokenPairSchema(ResponseSchema):
     access_token = ma.fields.String(required=True)
     refresh_token = ma.fields.String(required=True)
     token_type = ma.fields.String(required=True, metadata={"example": "Bearer"})

@@ -9,13 +9,14 @@ from app.auth.guard import current_user, login_required
 from app.auth.schemas import LoginSchema, TokenPairSchema
 from app.http.problems import ApiError, error_responses
 from app.users import service as users
-from app.users.schemas import RegisterSchema, UserSchema
+from app.users.schemas import REGISTER_BODY_DOC, RegisterSchema, UserSchema
 
 blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-up and tokens")
 
 
 @blp.route("/register", methods=["POST"])
 @blp.arguments(RegisterSchema)
+@blp.doc(requestBody=REGISTER_BODY_DOC)
 @blp.response(201, UserSchema)
 @error_responses({409: "The email address or mobile number is already registered"})
 def register(data: dict):

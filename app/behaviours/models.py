@@ -27,6 +27,7 @@ from app.extensions import db
 from app.methodology.models import MethodologyVersion
 
 STATUSES = ("credited", "pending_review", "capped", "rejected", "reversed")
+SOURCES = ("partner", "self_report")
 
 
 class Behaviour(db.Model):

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import marshmallow as ma
 
-from app.behaviours.models import STATUSES
+from app.behaviours.models import SOURCES, STATUSES
 from app.behaviours.stats import GROUPINGS
 from app.http.moments import LocalDateRangeArgs, StorableDateTime
+from app.http.openapi import ResponseSchema
 from app.http.pagination import PageArgsSchema
 
 
@@ -40,14 +41,14 @@ class SubmitSchema(ma.Schema):
     claimed_elsewhere = claimed_elsewhere_field(load_default=None)
 
 
-class BehaviourSchema(ma.Schema):
+class BehaviourSchema(ResponseSchema):
     id = ma.fields.Integer()
-    status = ma.fields.String(metadata={"description": ", ".join(STATUSES)})
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
     methodology = ma.fields.String()
     methodology_version = ma.fields.String(allow_none=True)
     methodology_version_id = ma.fields.Integer(allow_none=True)
     parameters_hash = ma.fields.String(allow_none=True)
-    source = ma.fields.String()
+    source = ma.fields.String(validate=ma.validate.OneOf(SOURCES))
     occurred_at = ma.fields.DateTime()
     local_date = ma.fields.Date()
     reduction_g = ma.fields.Decimal(as_string=True, metadata={"description": "Computed reduction"})
@@ -70,7 +71,7 @@ class AdminBehaviourSchema(BehaviourSchema):
     reviewed_at = ma.fields.DateTime(allow_none=True)
 
 
-class CreditCheckSchema(ma.Schema):
+class CreditCheckSchema(ResponseSchema):
     """A stored credit recomputed from its stored input and parameter set."""
 
     behaviour_id = ma.fields.Integer()
@@ -96,14 +97,11 @@ class NoteSchema(ma.Schema):
     note = ma.fields.String(validate=ma.validate.Length(max=1000))
 
 
-class RateSchema(ma.Schema):
-    id = ma.fields.Integer(dump_only=True)
+class RateCreateSchema(ma.Schema):
     points_per_gram = ma.fields.Decimal(required=True, as_string=True, places=6,
                                         metadata={"description": "More than 0, at most 1000"})
     effective_from = StorableDateTime(metadata={"description": "Default: now"})
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=500))
-    created_by = ma.fields.Integer(dump_only=True)
-    created_at = ma.fields.DateTime(dump_only=True)
 
     @ma.validates("points_per_gram")
     def _in_range(self, value, **kwargs):
@@ -112,23 +110,32 @@ class RateSchema(ma.Schema):
             raise ma.ValidationError("Must be more than 0 and at most 1000.")
 
 
+class RateSchema(ResponseSchema):
+    id = ma.fields.Integer()
+    points_per_gram = ma.fields.Decimal(as_string=True, places=6)
+    effective_from = ma.fields.DateTime()
+    reason = ma.fields.String()
+    created_by = ma.fields.Integer()
+    created_at = ma.fields.DateTime()
+
+
 class StatsQuerySchema(LocalDateRangeArgs):
     group_by = ma.fields.String(load_default="methodology", validate=ma.validate.OneOf(GROUPINGS))
-    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(("json", "csv")))
 
 
-class StatsRowSchema(ma.Schema):
+class StatsRowSchema(ResponseSchema):
     key = ma.fields.String(metadata={"description": "Methodology, day, month, source or partner "
                                                     "name"})
     partner_id = ma.fields.Integer(allow_none=True, metadata={
-        "description": "With group_by=partner: the partner (null: self-reported)"})
+        "optional": True,
+        "description": "Only with group_by=partner: the partner (null: self-reported)"})
     behaviours = ma.fields.Integer()
     reduction_g = ma.fields.Decimal(as_string=True)
     points = ma.fields.Integer()
 
 
-class StatsSchema(ma.Schema):
-    group_by = ma.fields.String()
+class StatsSchema(ResponseSchema):
+    group_by = ma.fields.String(validate=ma.validate.OneOf(GROUPINGS))
     rows = ma.fields.List(ma.fields.Nested(StatsRowSchema))
     total_reduction_g = ma.fields.Decimal(as_string=True)
     total_points = ma.fields.Integer()

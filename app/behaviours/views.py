@@ -13,6 +13,7 @@ from app.behaviours.schemas import (
     CreditCheckSchema,
     MyQuerySchema,
     NoteSchema,
+    RateCreateSchema,
     RateSchema,
     StatsQuerySchema,
     StatsSchema,
@@ -20,7 +21,7 @@ from app.behaviours.schemas import (
 )
 from app.db_types import utcnow
 from app.extensions import db
-from app.http.exports import csv_doc, csv_response, wants_csv
+from app.http.exports import csv_doc, csv_only_doc, csv_response, wants_csv
 from app.http.idempotency import idempotent
 from app.http.pagination import page_of, paginate, pop_page_args
 from app.http.problems import ApiError, error_responses
@@ -136,7 +137,7 @@ def rates():
 
 @admin_blp.route("/conversion-rates", methods=["POST"])
 @login_required("admin")
-@admin_blp.arguments(RateSchema)
+@admin_blp.arguments(RateCreateSchema)
 @admin_blp.response(201, RateSchema)
 def set_rate(data: dict):
     """Set points per gram CO2e from a date; earlier credits keep the rate they used."""
@@ -144,14 +145,30 @@ def set_rate(data: dict):
                             data.get("effective_from") or utcnow(), data["reason"])
 
 
+STATS_CSV_HEADER = "methodology,behaviours,reduction_g,points"
+
+
+def _reduction_stats(args: dict, *, as_csv: bool):
+    report = stats.reductions(args["group_by"], args.get("date_from"), args.get("date_to"))
+    if as_csv:
+        return csv_response(stats.csv_rows(report), f"reductions-{args['group_by']}.csv")
+    return report
+
+
 @admin_blp.route("/stats/reductions", methods=["GET"])
 @login_required("admin")
 @admin_blp.arguments(StatsQuerySchema, location="query")
 @admin_blp.response(200, StatsSchema)
-@Blueprint.doc(responses=csv_doc("methodology,behaviours,reduction_g,points"))
+@Blueprint.doc(responses=csv_doc(STATS_CSV_HEADER, "GET /api/v1/admin/stats/reductions.csv"))
 def reduction_stats(args: dict):
     """Credited reduction and points by methodology, day, month or data source."""
-    report = stats.reductions(args["group_by"], args.get("date_from"), args.get("date_to"))
-    if wants_csv(args):
-        return csv_response(stats.csv_rows(report), f"reductions-{args['group_by']}.csv")
-    return report
+    return _reduction_stats(args, as_csv=wants_csv())
+
+
+@admin_blp.route("/stats/reductions.csv", methods=["GET"])
+@login_required("admin")
+@admin_blp.arguments(StatsQuerySchema, location="query")
+@Blueprint.doc(responses=csv_only_doc(STATS_CSV_HEADER))
+def reduction_stats_csv(args: dict):
+    """The same statistics as CSV."""
+    return _reduction_stats(args, as_csv=True)

@@ -10,6 +10,7 @@ from flask import Flask, Response
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
+from app.http.openapi import HEADERS, REQUEST_ID, ContractPlugin
 from app.http.problems import PROBLEM_MEDIA_TYPE, ProblemSchema, problem_response
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,40 @@ def _decimal_as_string(self, field: ma.fields.Field, ret: dict, **kwargs: Any) -
     return {}
 
 
+def _nullable_as_reference(self, field: ma.fields.Field, ret: dict, **kwargs: Any) -> dict:
+    """A nullable nested object or enum as `allOf: [$ref]` + `nullable`: the form client
+    generators read as "this type, or null" (apispec's `anyOf` with a bare nullable object
+    made them a second, empty model; an enum listing null, one class per member).
+
+    A nullable enum names its component in metadata["enum_name"]."""
+    if not field.allow_none or not str(self.openapi_version).startswith("3.0"):
+        return {}
+    if isinstance(field, ma.fields.Nested) and "anyOf" in ret:
+        ret["allOf"] = [choice for choice in ret.pop("anyOf") if "$ref" in choice]
+        return {"nullable": True}
+    if None in ret.get("enum", ()):
+        name = field.metadata["enum_name"]
+        choices = [choice for choice in ret.pop("enum") if choice is not None]
+        if name not in self.spec.components.schemas:
+            self.spec.components.schema(name, {"type": ret.pop("type", "string"),
+                                               "enum": choices})
+        ret.pop("type", None)
+        ret["allOf"] = [{"$ref": f"#/components/schemas/{name}"}]
+        return {"nullable": True}
+    return {}
+
+
 class ProblemApi(Api):
     ERROR_SCHEMA = ProblemSchema
 
     def init_app(self, app: Flask, *args: Any, **kwargs: Any) -> None:
-        super().init_app(app, *args, **kwargs)
+        spec_kwargs = dict(kwargs.pop("spec_kwargs", None) or {})
+        spec_kwargs["extra_plugins"] = [ContractPlugin(), *spec_kwargs.get("extra_plugins", ())]
+        super().init_app(app, *args, spec_kwargs=spec_kwargs, **kwargs)
+        for name, header in HEADERS.items():
+            self.spec.components.header(name, header)
         self.ma_plugin.converter.add_attribute_function(_decimal_as_string)
+        self.ma_plugin.converter.add_attribute_function(_nullable_as_reference)
 
     def _register_responses(self) -> None:
         # The documented error responses must name the media type they really have.
@@ -51,6 +80,10 @@ class ProblemApi(Api):
             super()._register_responses()
         finally:
             self.DEFAULT_RESPONSE_CONTENT_TYPE = default
+        # Registered lazily, already resolved: the header is given as a reference.
+        for response in self.spec.components.responses_lazy.values():
+            response.setdefault("headers", {})[REQUEST_ID] = {
+                "$ref": f"#/components/headers/{REQUEST_ID}"}
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         data = getattr(error, "data", None) or {}

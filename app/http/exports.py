@@ -1,5 +1,10 @@
 """CSV downloads: one format for every report (RFC 4180 line ends, UTF-8 with a BOM so
-spreadsheet programs read Chinese names), chosen by ?format=csv or Accept: text/csv."""
+spreadsheet programs read Chinese names).
+
+Each report has a CSV operation of its own (its path ends in `.csv`), answering only
+text/csv: a generated client reads its body as text. The JSON operation also answers CSV
+to ?format=csv or Accept: text/csv; `format` is left out of its documented parameters, so
+that no generated client asks it for CSV and then parses the body as JSON."""
 
 from __future__ import annotations
 
@@ -10,9 +15,19 @@ from typing import Any
 
 from flask import Response, request
 
+from app.http.problems import ApiError
 
-def wants_csv(args: dict[str, Any]) -> bool:
-    if args.get("format") == "csv":
+FORMATS = ("json", "csv")
+
+
+def wants_csv() -> bool:
+    """?format=csv, or Accept: text/csv preferred to JSON (a JSON operation's request)."""
+    chosen = request.args.get("format", "json")
+    if chosen not in FORMATS:
+        raise ApiError(422, "The request has invalid fields.", slug="validation-error",
+                       title="Validation failed",
+                       errors={"format": [f"Must be one of: {', '.join(FORMATS)}."]})
+    if chosen == "csv":
         return True
     return request.accept_mimetypes.best_match(["application/json", "text/csv"]) == "text/csv"
 
@@ -37,8 +52,18 @@ def csv_response(rows: Iterable[Iterable[Any]], filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
-def csv_doc(example_header: str) -> dict[str, Any]:
-    """The OpenAPI `responses` entry of a view that also answers in CSV."""
-    return {200: {"content": {"text/csv": {"schema": {"type": "string"},
-                                           "example": example_header + "\r\n"}},
-                  "description": "JSON, or CSV with ?format=csv or Accept: text/csv"}}
+def _csv_content(example_header: str) -> dict[str, Any]:
+    return {"text/csv": {"schema": {"type": "string"}, "example": example_header + "\r\n"}}
+
+
+def csv_doc(example_header: str, csv_operation: str) -> dict[str, Any]:
+    """The OpenAPI `responses` entry of a JSON view that also answers in CSV (JSON first:
+    a generated client parses its answer as JSON)."""
+    return {200: {"content": _csv_content(example_header),
+                  "description": f"JSON; CSV with Accept: text/csv (or use {csv_operation})"}}
+
+
+def csv_only_doc(example_header: str) -> dict[str, Any]:
+    """The OpenAPI `responses` entry of a CSV operation."""
+    return {200: {"content": _csv_content(example_header),
+                  "description": "CSV (RFC 4180 line ends, UTF-8 with a byte order mark)"}}

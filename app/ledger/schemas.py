@@ -3,16 +3,17 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.http.moments import LocalDateRangeArgs
+from app.http.openapi import ResponseSchema
 from app.http.pagination import PageArgsSchema
 from app.ledger.models import TX_TYPES
 
 
-class ExpiringSchema(ma.Schema):
+class ExpiringSchema(ResponseSchema):
     date = ma.fields.Date(metadata={"description": "Local date the points expire"})
     points = ma.fields.Integer()
 
 
-class AccountSchema(ma.Schema):
+class AccountSchema(ResponseSchema):
     posted = ma.fields.Integer(metadata={"description": "available + held"})
     held = ma.fields.Integer(metadata={"description": "Reserved for pending redemptions"})
     available = ma.fields.Integer(metadata={"description": "Spendable now"})
@@ -25,9 +26,9 @@ class AccountSchema(ma.Schema):
     expiring = ma.fields.List(ma.fields.Nested(ExpiringSchema))
 
 
-class EntrySchema(ma.Schema):
+class EntrySchema(ResponseSchema):
     id = ma.fields.Integer()
-    type = ma.fields.String()
+    type = ma.fields.String(validate=ma.validate.OneOf(TX_TYPES))
     points = ma.fields.Integer(attribute="posted_delta",
                                metadata={"description": "Change to the posted balance"})
     available_change = ma.fields.Integer(attribute="available_delta")
@@ -64,6 +65,6 @@ class ReversalSchema(ma.Schema):
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=500))
 
 
-class VerifySchema(ma.Schema):
+class VerifySchema(ResponseSchema):
     ok = ma.fields.Boolean()
     violations = ma.fields.List(ma.fields.String())

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.http.openapi import ResponseSchema
 from app.http.pagination import PageArgsSchema
 from app.merchants.models import STATUSES
 
@@ -38,11 +39,11 @@ class SuspendSchema(ma.Schema):
     reason = ma.fields.String(validate=ma.validate.Length(min=1, max=500))
 
 
-class MerchantSchema(ma.Schema):
+class MerchantSchema(ResponseSchema):
     id = ma.fields.Integer()
     name = ma.fields.String()
     contact = ma.fields.String()
-    status = ma.fields.String(metadata={"description": "active or suspended"})
+    status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
     suspended_at = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -54,7 +55,7 @@ class MerchantQuerySchema(PageArgsSchema):
     status = ma.fields.String(validate=ma.validate.OneOf(STATUSES))
 
 
-class StaffSchema(ma.Schema):
+class StaffSchema(ResponseSchema):
     user_id = ma.fields.Integer()
     merchant_id = ma.fields.Integer()
     email = ma.fields.String(attribute="user.email", allow_none=True)

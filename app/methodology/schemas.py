@@ -3,17 +3,24 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.http.moments import StorableDateTime
+from app.http.openapi import ResponseSchema
+from app.methodology.models import VERSION_STATUSES
+
+# A parameter's value as JSON: a number (decimals as strings, to stay exact), a string,
+# a boolean or a list of strings.
+PARAMETER_VALUE = {"anyOf": [{"type": "number"}, {"type": "string"}, {"type": "boolean"},
+                             {"type": "array", "items": {"type": "string"}}]}
 
 
-class ParameterSchema(ma.Schema):
-    value = ma.fields.Raw(metadata={"description": "Number (as a string for decimals), "
-                                                   "integer, string or list of strings"})
+class ParameterSchema(ResponseSchema):
+    value = ma.fields.Raw(metadata={**PARAMETER_VALUE, "description": "Number (as a string "
+                                    "for decimals), integer, string or list of strings"})
     unit = ma.fields.String()
     source = ma.fields.String(metadata={"description": "Citation of the value"})
     description = ma.fields.String()
 
 
-class PublicMethodologySchema(ma.Schema):
+class PublicMethodologySchema(ResponseSchema):
     code = ma.fields.String()
     name_zh = ma.fields.String()
     name_en = ma.fields.String()
@@ -30,14 +37,14 @@ class PublicMethodologySchema(ma.Schema):
                                    "Chinese and English): scope, baseline, formula, sources"})
 
 
-class VersionSchema(ma.Schema):
+class VersionSchema(ResponseSchema):
     id = ma.fields.Integer()
     code = ma.fields.String()
     version = ma.fields.String()
     label = ma.fields.String()
     parameters = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(ParameterSchema))
     parameters_hash = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(VERSION_STATUSES))
     effective_from = ma.fields.DateTime(allow_none=True)
     effective_until = ma.fields.DateTime(allow_none=True)
     proposed_by = ma.fields.Integer(allow_none=True)
@@ -47,7 +54,7 @@ class VersionSchema(ma.Schema):
     created_at = ma.fields.DateTime()
 
 
-class ModuleSchema(ma.Schema):
+class ModuleSchema(ResponseSchema):
     code = ma.fields.String()
     name_zh = ma.fields.String()
     name_en = ma.fields.String()
@@ -57,14 +64,14 @@ class ModuleSchema(ma.Schema):
     versions = ma.fields.List(ma.fields.Nested(VersionSchema))
 
 
-class AdminListingSchema(ma.Schema):
+class AdminListingSchema(ResponseSchema):
     loaded = ma.fields.List(ma.fields.Nested(ModuleSchema))
     failed = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(),
                             metadata={"description": "Entry points that could not be loaded"})
 
 
 class ParameterChangeSchema(ma.Schema):
-    value = ma.fields.Raw(required=True)
+    value = ma.fields.Raw(required=True, metadata=PARAMETER_VALUE)
     source = ma.fields.String(required=True, validate=ma.validate.Length(min=5, max=1000))
 
 

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import marshmallow as ma
 
+from app.behaviours.models import STATUSES as BEHAVIOUR_STATUSES
 from app.behaviours.schemas import claimed_elsewhere_field
+from app.http.openapi import ResponseSchema
 from app.http.pagination import PageArgsSchema
 from app.partners.models import LINK_STATUSES, MAX_USER_REF, PARTNER_STATUSES
 
@@ -44,7 +46,7 @@ class PartnerQuerySchema(PageArgsSchema):
     status = ma.fields.String(validate=ma.validate.OneOf(PARTNER_STATUSES))
 
 
-class KeySchema(ma.Schema):
+class KeySchema(ResponseSchema):
     """A key as listed: never the secret."""
 
     key_id = ma.fields.String()
@@ -53,17 +55,17 @@ class KeySchema(ma.Schema):
     revoked_at = ma.fields.DateTime(allow_none=True)
 
 
-class PartnerSchema(ma.Schema):
+class PartnerSchema(ResponseSchema):
     id = ma.fields.Integer()
     name = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(PARTNER_STATUSES))
     methodologies = ma.fields.List(ma.fields.String())
     created_at = ma.fields.DateTime()
     created_by = ma.fields.Integer(allow_none=True)
     keys = ma.fields.List(ma.fields.Nested(KeySchema))
 
 
-class IssuedKeySchema(ma.Schema):
+class IssuedKeySchema(ResponseSchema):
     """A new key with its secret: shown in this response only, store it now."""
 
     key_id = ma.fields.String()
@@ -73,7 +75,7 @@ class IssuedKeySchema(ma.Schema):
         allow_none=True, metadata={"description": "When the keys this one replaces stop working"})
 
 
-class PartnerCreatedSchema(ma.Schema):
+class PartnerCreatedSchema(ResponseSchema):
     partner = ma.fields.Nested(PartnerSchema)
     key_id = ma.fields.String()
     secret = ma.fields.String(metadata={"description": "Shown once; cannot be read again"})
@@ -82,18 +84,18 @@ class PartnerCreatedSchema(ma.Schema):
 # --------------------------------------------------------------------------- consent
 
 
-class LinkCodeSchema(ma.Schema):
+class LinkCodeSchema(ResponseSchema):
     code = ma.fields.String(metadata={"description": "One-time, e.g. ABCD-EFGH; give it to "
                                                      "the partner"})
     expires_at = ma.fields.DateTime()
 
 
-class MyLinkSchema(ma.Schema):
+class MyLinkSchema(ResponseSchema):
     id = ma.fields.Integer()
     partner_id = ma.fields.Integer()
     partner_name = ma.fields.String(attribute="partner.name")
     partner_user_ref = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(LINK_STATUSES))
     created_at = ma.fields.DateTime()
     revoked_at = ma.fields.DateTime(allow_none=True)
 
@@ -110,13 +112,13 @@ class BindSchema(_Strict):
         metadata={"description": "Your own id for this user"})
 
 
-class PartnerLinkSchema(ma.Schema):
+class PartnerLinkSchema(ResponseSchema):
     """A link as its partner sees it: the same `id` the citizen's list shows (never the
     citizen's user id)."""
 
     id = ma.fields.Integer()
     partner_user_ref = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.String(validate=ma.validate.OneOf(LINK_STATUSES))
     created_at = ma.fields.DateTime()
     revoked_at = ma.fields.DateTime(allow_none=True)
 
@@ -155,10 +157,11 @@ class BatchSchema(_Strict):
         metadata={"description": f"1 to {MAX_RECORDS} records; each is checked on its own"})
 
 
-class RecordResultSchema(ma.Schema):
+class RecordResultSchema(ResponseSchema):
     index = ma.fields.Integer(metadata={"description": "Position in the request"})
     external_id = ma.fields.String(allow_none=True)
-    status = ma.fields.String(metadata={
+    status = ma.fields.String(validate=ma.validate.OneOf((*BEHAVIOUR_STATUSES, "invalid")),
+                              metadata={
         "description": "credited, pending_review, capped, rejected (not allowed / no consent "
                        "/ by the methodology) or invalid (the record failed validation)"})
     behaviour_id = ma.fields.Integer(allow_none=True)
@@ -178,7 +181,7 @@ def _tally(description: str) -> ma.fields.Dict:
                           metadata={"description": description})
 
 
-class BatchResultSchema(ma.Schema):
+class BatchResultSchema(ResponseSchema):
     """The counts add up to the records sent: counts + replayed_counts + duplicates."""
 
     results = ma.fields.List(ma.fields.Nested(RecordResultSchema))

@@ -38,7 +38,7 @@ TIMESTAMP_HEADER = "X-Timestamp"
 SIGNATURE_HEADER = "X-Signature"
 MAX_SKEW_SECONDS = 300
 NONCE_RETENTION = timedelta(minutes=15)  # > 2 × MAX_SKEW: a purged nonce is stale anyway
-PARTNER_HMAC = {"partnerHmac": []}
+PARTNER_HMAC = {"partnerKey": [], "partnerTimestamp": [], "partnerHmac": []}
 
 _TIMESTAMP_RE = re.compile(r"^\d{1,12}$")
 _SIGNATURE_RE = re.compile(r"^[0-9a-fA-F]{64}$")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.behaviours.schemas import BehaviourSchema
+from app.http.openapi import ResponseSchema
 from app.ledger.schemas import AccountSchema, EntrySchema
 from app.partners.schemas import MyLinkSchema
 from app.rewards.schemas import RedemptionSchema, RevisionSchema, RewardRefSchema
@@ -21,7 +22,7 @@ class ExportedBehaviourSchema(BehaviourSchema):
                                    metadata={"description": "The reviewer's note on it"})
 
 
-class ExportedLinkCodeSchema(ma.Schema):
+class ExportedLinkCodeSchema(ResponseSchema):
     """A partner link code you asked for: never the code itself (only its hash is kept, and
     that stays secret too)."""
 
@@ -31,12 +32,12 @@ class ExportedLinkCodeSchema(ma.Schema):
     used_by_partner_id = ma.fields.Integer(allow_none=True)
 
 
-class StaffMembershipSchema(ma.Schema):
+class StaffMembershipSchema(ResponseSchema):
     merchant_id = ma.fields.Integer()
     added_at = ma.fields.DateTime()
 
 
-class VerifiedRedemptionSchema(ma.Schema):
+class VerifiedRedemptionSchema(ResponseSchema):
     """A redemption you verified (核销) as merchant staff: what you did, without the
     citizen's identity or code."""
 
@@ -58,7 +59,7 @@ class ExportedRevisionSchema(RevisionSchema):
     decided_by_you = ma.fields.Boolean()
 
 
-class AuditEntrySchema(ma.Schema):
+class AuditEntrySchema(ResponseSchema):
     action = ma.fields.String()
     target_type = ma.fields.String()
     target_id = ma.fields.String()
@@ -68,7 +69,7 @@ class AuditEntrySchema(ma.Schema):
                                                         "its details name you)"})
 
 
-class ExportSchema(ma.Schema):
+class ExportSchema(ResponseSchema):
     exported_at = ma.fields.DateTime()
     profile = ma.fields.Nested(UserSchema)
     account = ma.fields.Nested(AccountSchema)

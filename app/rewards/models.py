@@ -40,6 +40,7 @@ RESERVED, FULFILLED, CANCELLED, EXPIRED = "reserved", "fulfilled", "cancelled", 
 REDEMPTION_STATUSES = (RESERVED, FULFILLED, CANCELLED, EXPIRED)
 PENDING, APPROVED, REJECTED, SUPERSEDED = "pending", "approved", "rejected", "superseded"
 REVISION_STATUSES = (PENDING, APPROVED, REJECTED, SUPERSEDED)
+REVISION_KINDS = ("create", "change")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

@@ -6,8 +6,15 @@ import marshmallow as ma
 
 from app.http.ids import IdField
 from app.http.moments import local_date_field
+from app.http.openapi import ResponseSchema
 from app.http.pagination import PageArgsSchema
-from app.rewards.models import CATEGORIES, PERIODS, REDEMPTION_STATUSES, REVISION_STATUSES
+from app.rewards.models import (
+    CATEGORIES,
+    PERIODS,
+    REDEMPTION_STATUSES,
+    REVISION_KINDS,
+    REVISION_STATUSES,
+)
 
 MAX_PRICE = 10_000_000
 MAX_STOCK = 10_000_000
@@ -44,7 +51,8 @@ class _RewardFields(ma.Schema):
                          metadata={"description": "Per user, in total; null: no limit"})
     limit_per_period = _count(allow_none=True,
                               metadata={"description": "Per user and local day/week/month"})
-    limit_period = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(PERIODS))
+    limit_period = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(PERIODS),
+                                    metadata={"enum_name": "LimitPeriod"})
     available_from = ma.fields.AwareDateTime(
         validate=_utc_moment,
         metadata={"description": "ISO 8601 with offset; needs approval to change"})
@@ -81,17 +89,17 @@ class RewardUpdateSchema(_RewardFields):
             raise ma.ValidationError("Nothing to change.", "_schema")
 
 
-class MerchantRefSchema(ma.Schema):
+class MerchantRefSchema(ResponseSchema):
     id = ma.fields.Integer()
     name = ma.fields.String()
 
 
-class RewardSchema(ma.Schema):
+class RewardSchema(ResponseSchema):
     """A listed reward as citizens see it."""
 
     id = ma.fields.Integer()
     merchant = ma.fields.Nested(MerchantRefSchema)
-    category = ma.fields.String()
+    category = ma.fields.String(validate=ma.validate.OneOf(CATEGORIES))
     title_zh = ma.fields.String()
     title_en = ma.fields.String(allow_none=True)
     description = ma.fields.String(allow_none=True)
@@ -101,17 +109,19 @@ class RewardSchema(ma.Schema):
     stock_left = ma.fields.Integer()
     limit_total = ma.fields.Integer(allow_none=True)
     limit_per_period = ma.fields.Integer(allow_none=True)
-    limit_period = ma.fields.String(allow_none=True)
+    limit_period = ma.fields.String(allow_none=True, validate=ma.validate.OneOf(PERIODS),
+                                    metadata={"enum_name": "LimitPeriod"})
     available_from = ma.fields.DateTime()
     available_until = ma.fields.DateTime(allow_none=True)
     listed_at = ma.fields.DateTime(allow_none=True)
 
 
-class RevisionSchema(ma.Schema):
+class RevisionSchema(ResponseSchema):
     id = ma.fields.Integer()
     reward_id = ma.fields.Integer()
-    kind = ma.fields.String(metadata={"description": "create (a new reward) or change"})
-    status = ma.fields.String(metadata={"description": ", ".join(REVISION_STATUSES)})
+    kind = ma.fields.String(validate=ma.validate.OneOf(REVISION_KINDS),
+                            metadata={"description": "create (a new reward) or change"})
+    status = ma.fields.String(validate=ma.validate.OneOf(REVISION_STATUSES))
     changes = ma.fields.Dict(metadata={"description": "Proposed values of the reviewed fields"})
     proposed_by = ma.fields.Integer(allow_none=True)
     proposed_at = ma.fields.DateTime()
@@ -168,7 +178,23 @@ class RejectSchema(ma.Schema):
     reason = ma.fields.String(required=True, validate=ma.validate.Length(min=3, max=500))
 
 
-class RewardRefSchema(ma.Schema):
+class RedemptionCode(ma.fields.String):
+    """A redemption's code in groups of four (ABCD-EFGH-JKLM); masked but for its last
+    group while reserved, for whoever does not hold it (a merchant)."""
+
+    def __init__(self, *, masked: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.masked = masked
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        if self.masked and obj.status == "reserved":
+            return "****-****-" + value[-4:]
+        return format_code(value)
+
+
+class RewardRefSchema(ResponseSchema):
     id = ma.fields.Integer()
     title_zh = ma.fields.String()
     title_en = ma.fields.String(allow_none=True)
@@ -178,31 +204,32 @@ class RedemptionRewardSchema(RewardRefSchema):
     merchant = ma.fields.Nested(MerchantRefSchema)
 
 
-class RedemptionSchema(ma.Schema):
+class RedemptionSchema(ResponseSchema):
     """A citizen's own redemption, with its code."""
 
     id = ma.fields.Integer()
     reward = ma.fields.Nested(RedemptionRewardSchema)
     points = ma.fields.Integer()
-    status = ma.fields.String(metadata={"description": ", ".join(REDEMPTION_STATUSES)})
-    code = ma.fields.Function(lambda r: format_code(r.code),
-                              metadata={"description": "Show at the counter; accepted with or "
-                                        "without dashes, in any case"})
-    qr_content = ma.fields.String(attribute="code", metadata={"description": "For a QR code"})
+    status = ma.fields.String(validate=ma.validate.OneOf(REDEMPTION_STATUSES))
+    code = RedemptionCode(metadata={"description": "Show at the counter; accepted with or "
+                                    "without dashes, in any case"})
+    # dump_only: two fields reading one attribute are refused where they could be loaded.
+    qr_content = ma.fields.String(attribute="code", dump_only=True,
+                                  metadata={"description": "For a QR code"})
     created_at = ma.fields.DateTime()
     expires_at = ma.fields.DateTime()
     ended_at = ma.fields.DateTime(allow_none=True)
 
 
-class MerchantRedemptionSchema(ma.Schema):
+class MerchantRedemptionSchema(ResponseSchema):
     """A redemption as the merchant sees it: the code masked (only the citizen holds it)."""
 
     id = ma.fields.Integer()
     reward = ma.fields.Nested(RewardRefSchema)
     points = ma.fields.Integer()
-    status = ma.fields.String()
-    code = ma.fields.Function(lambda r: "****-****-" + r.code[-4:] if r.status == "reserved"
-                              else format_code(r.code))
+    status = ma.fields.String(validate=ma.validate.OneOf(REDEMPTION_STATUSES))
+    code = RedemptionCode(masked=True, metadata={
+        "description": "Masked (****-****-XXXX) while reserved: only the citizen holds it"})
     created_at = ma.fields.DateTime()
     expires_at = ma.fields.DateTime()
     ended_at = ma.fields.DateTime(allow_none=True)
@@ -219,10 +246,10 @@ class VerifyArgsSchema(ma.Schema):
                                       "case do not matter"})
 
 
-class VerificationSchema(ma.Schema):
+class VerificationSchema(ResponseSchema):
     redemption_id = ma.fields.Integer(attribute="id")
-    code = ma.fields.Function(lambda r: format_code(r.code))
-    status = ma.fields.String()
+    code = RedemptionCode()
+    status = ma.fields.String(validate=ma.validate.OneOf(REDEMPTION_STATUSES))
     reward = ma.fields.Nested(RewardRefSchema)
     points = ma.fields.Integer()
     reserved_at = ma.fields.DateTime(attribute="created_at")
@@ -235,15 +262,13 @@ class SettlementArgsSchema(ma.Schema):
         "description": "Local date, inclusive; default: the first of this month"})
     date_to = local_date_field(data_key="to", metadata={
         "description": "Local date, inclusive; default: today"})
-    format = ma.fields.String(load_default="json", validate=ma.validate.OneOf(("json", "csv")),
-                              metadata={"description": "csv: same as Accept: text/csv"})
 
 
 class AdminSettlementArgsSchema(SettlementArgsSchema):
     merchant_id = IdField()
 
 
-class RewardTotalSchema(ma.Schema):
+class RewardTotalSchema(ResponseSchema):
     reward_id = ma.fields.Integer()
     title_zh = ma.fields.String()
     title_en = ma.fields.String(allow_none=True)
@@ -251,7 +276,7 @@ class RewardTotalSchema(ma.Schema):
     points = ma.fields.Integer()
 
 
-class MerchantTotalSchema(ma.Schema):
+class MerchantTotalSchema(ResponseSchema):
     merchant_id = ma.fields.Integer()
     name = ma.fields.String()
     redemptions = ma.fields.Integer()
@@ -259,7 +284,7 @@ class MerchantTotalSchema(ma.Schema):
     rewards = ma.fields.List(ma.fields.Nested(RewardTotalSchema))
 
 
-class SettlementLineSchema(ma.Schema):
+class SettlementLineSchema(ResponseSchema):
     redemption_id = ma.fields.Integer()
     merchant_id = ma.fields.Integer()
     reward_id = ma.fields.Integer()
@@ -268,7 +293,7 @@ class SettlementLineSchema(ma.Schema):
     verified_by = ma.fields.Integer(allow_none=True)
 
 
-class SettlementSchema(ma.Schema):
+class SettlementSchema(ResponseSchema):
     date_from = ma.fields.Date(data_key="from")
     date_to = ma.fields.Date(data_key="to")
     timezone = ma.fields.String()

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 
 from app.auth.guard import current_user, login_required
 from app.extensions import limiter
-from app.http.exports import csv_doc, csv_response, wants_csv
+from app.http.exports import csv_doc, csv_only_doc, csv_response, wants_csv
 from app.http.idempotency import HEADER, idempotent
 from app.http.limit_keys import limit_key
 from app.http.pagination import PageArgsSchema, page_of, paginate, pop_page_args
@@ -44,8 +44,8 @@ merchant_blp = Blueprint("merchant_rewards", __name__, url_prefix="/api/v1/merch
 admin_blp = Blueprint("admin_rewards", __name__, url_prefix="/api/v1/admin",
                       description="Administer rewards: approvals and settlement")
 
-CSV_DOC = {"responses": csv_doc("kind,merchant_id,merchant,reward_id,reward,redemption_id,"
-                                 "fulfilled_at,verified_by,redemptions,points")}
+SETTLEMENT_CSV_HEADER = ("kind,merchant_id,merchant,reward_id,reward,redemption_id,"
+                         "fulfilled_at,verified_by,redemptions,points")
 REDEEM_REFUSALS = {
     404: "No such listed reward",
     409: "Merchant suspended (merchant-suspended), outside the availability window "
@@ -217,10 +217,10 @@ def verify_code(data: dict):
     return service.verify(staff, merchants.for_staff(staff, active=True), data["code"])
 
 
-def _settlement(args: dict, merchant_id: int | None):
+def _settlement(args: dict, merchant_id: int | None, *, as_csv: bool):
     date_from, date_to = service.settlement_period(args.get("date_from"), args.get("date_to"))
     report = service.settlement(date_from, date_to, merchant_id)
-    if not wants_csv(args):
+    if not as_csv:
         return report
     return csv_response(service.settlement_rows(report),
                         f"settlement_{merchant_id or 'all'}_{date_from}_{date_to}.csv")
@@ -230,11 +230,20 @@ def _settlement(args: dict, merchant_id: int | None):
 @login_required("merchant")
 @merchant_blp.arguments(SettlementArgsSchema, location="query")
 @merchant_blp.response(200, SettlementSchema)
-@merchant_blp.doc(**CSV_DOC)
+@merchant_blp.doc(responses=csv_doc(SETTLEMENT_CSV_HEADER,
+                                    "GET /api/v1/merchant/settlement.csv"))
 def my_settlement(args: dict):
-    """Fulfilled redemptions between two local dates with totals per reward; as CSV with
-    ?format=csv or Accept: text/csv."""
-    return _settlement(args, _staff_merchant().id)
+    """Fulfilled redemptions between two local dates with totals per reward."""
+    return _settlement(args, _staff_merchant().id, as_csv=wants_csv())
+
+
+@merchant_blp.route("/settlement.csv", methods=["GET"])
+@login_required("merchant")
+@merchant_blp.arguments(SettlementArgsSchema, location="query")
+@merchant_blp.doc(responses=csv_only_doc(SETTLEMENT_CSV_HEADER))
+def my_settlement_csv(args: dict):
+    """The same settlement as CSV."""
+    return _settlement(args, _staff_merchant().id, as_csv=True)
 
 
 # -- administrators ---------------------------------------------------------------------
@@ -291,8 +300,19 @@ def reject_revision(data: dict, revision_id: int):
 @login_required("admin")
 @admin_blp.arguments(AdminSettlementArgsSchema, location="query")
 @admin_blp.response(200, SettlementSchema)
-@admin_blp.doc(**CSV_DOC)
+@admin_blp.doc(responses=csv_doc(SETTLEMENT_CSV_HEADER,
+                                 "GET /api/v1/admin/merchants/settlement.csv"))
 @error_responses({404: "No such merchant"})
 def admin_settlement(args: dict):
-    """Settlement across merchants (or one, with merchant_id); CSV as for merchants."""
-    return _settlement(args, args.get("merchant_id"))
+    """Settlement across merchants (or one, with merchant_id)."""
+    return _settlement(args, args.get("merchant_id"), as_csv=wants_csv())
+
+
+@admin_blp.route("/merchants/settlement.csv", methods=["GET"])
+@login_required("admin")
+@admin_blp.arguments(AdminSettlementArgsSchema, location="query")
+@admin_blp.doc(responses=csv_only_doc(SETTLEMENT_CSV_HEADER))
+@error_responses({404: "No such merchant"})
+def admin_settlement_csv(args: dict):
+    """The same settlement as CSV."""
+    return _settlement(args, args.get("merchant_id"), as_csv=True)

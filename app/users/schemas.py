@@ -5,6 +5,7 @@ import re
 import marshmallow as ma
 
 from app.auth.passwords import MAX_LENGTH, strength_problems
+from app.http.openapi import ResponseSchema
 from app.http.pagination import PageArgsSchema
 from app.users.models import ROLES
 
@@ -56,7 +57,27 @@ class RegisterSchema(ma.Schema):
                 raise ma.ValidationError(problems, "password")
 
 
-class UserSchema(ma.Schema):
+class RegisterWithEmailSchema(RegisterSchema):
+    """Documents a registration by email address (a mobile number may be given too)."""
+
+    email = EmailField(required=True, validate=ma.validate.Length(max=254))
+
+
+class RegisterWithMobileSchema(RegisterSchema):
+    """Documents a registration by mobile number (an email address may be given too)."""
+
+    mobile = MobileField(required=True, metadata={"description": "E.164, or an 11-digit "
+                                                  "mainland number"})
+
+
+# The registration body as documented: RegisterSchema, which parses it, can only say that
+# the password is required; this says "an email address or a mobile number" too.
+REGISTER_BODY_DOC = {"required": True, "content": {"application/json": {"schema": {
+    "anyOf": [RegisterWithEmailSchema, RegisterWithMobileSchema],
+    "description": "An email address or a mobile number (or both), and a password"}}}}
+
+
+class UserSchema(ResponseSchema):
     id = ma.fields.Integer(dump_only=True)
     email = ma.fields.String(allow_none=True)
     mobile = ma.fields.String(allow_none=True)

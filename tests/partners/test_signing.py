@@ -220,7 +220,7 @@ def test_openapi_documents_the_partner_scheme(client):
     for path, method in (("/api/v1/partner/links", "post"),
                          ("/api/v1/partner/behaviours", "post")):
         op = spec["paths"][path][method]
-        assert op["security"] == [{"partnerHmac": []}]
+        assert op["security"] == [{"partnerKey": [], "partnerTimestamp": [], "partnerHmac": []}]
         assert "401" in op["responses"]
     batch = spec["paths"]["/api/v1/partner/behaviours"]["post"]
     assert "Idempotency-Key" in {p["name"] for p in batch["parameters"]}
