@@ -21,6 +21,17 @@ class ClaimedElsewhereSchema(ma.Schema):
                                  metadata={"description": "Its id there, if known"})
 
 
+class ClaimedElsewhereOutSchema(ResponseSchema):
+    """A stored claim: an erased account's keeps its mechanism, not its reference (null)."""
+
+    mechanism = ma.fields.String()
+    reference = ma.fields.String(allow_none=True)
+
+    @ma.pre_dump
+    def _reference_or_null(self, claim: dict, **_kwargs) -> dict:
+        return {"reference": None, **claim}
+
+
 CLAIMED_ELSEWHERE_DOC = ("Set when this reduction was already claimed in another mechanism: "
                          "the record is kept and rejected with that reason, never credited "
                          "(DB11/T 3043-2024: one reduction is filed once)")
@@ -56,7 +67,8 @@ class BehaviourSchema(ResponseSchema):
                                                              "and caps"})
     points = ma.fields.Integer()
     reasons = ma.fields.List(ma.fields.String())
-    claimed_elsewhere = claimed_elsewhere_field()
+    claimed_elsewhere = ma.fields.Nested(ClaimedElsewhereOutSchema, allow_none=True,
+                                         metadata={"description": CLAIMED_ELSEWHERE_DOC})
     created_at = ma.fields.DateTime()
 
 

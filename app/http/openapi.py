@@ -47,6 +47,7 @@ OPERATION_IDS = {
     "admin_ledger.verify_ledger": "verifyLedger",
     "methodologies.list_methodologies": "listMethodologies",
     "methodologies.get_methodology": "getMethodology",
+    "methodologies.get_filing_document": "getMethodologyFilingDocument",
     "admin_methodologies.admin_listing": "adminListMethodologies",
     "admin_methodologies.propose": "proposeMethodologyVersion",
     "admin_methodologies.approve": "approveMethodologyVersion",
