@@ -10,7 +10,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Table, any_, bindparam, func, select, text
+from sqlalchemy import Select, Table, any_, bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -159,3 +159,8 @@ def per_database(build):
         return built[postgres]
 
     return statement
+
+
+def count_rows(stmt: Select) -> int:
+    """How many rows a listing statement (as the services build them) matches."""
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, request
 from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
@@ -16,8 +18,9 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-u
 
 
 def _login_account_key() -> str:
-    data = request.get_json(silent=True)
-    identifier = str(data.get("identifier", "")) if isinstance(data, dict) else ""
+    # The API sends JSON, the console's sign-in form a form: one account, one budget.
+    data = request.get_json(silent=True) if request.is_json else request.form
+    identifier = str(data.get("identifier", "")) if data is not None else ""
     identifier = identifier.strip()
     try:
         norm = normalize_email(identifier) if "@" in identifier else normalize_mobile(identifier)
@@ -39,10 +42,18 @@ def register(data: dict):
     return users.register(**data)
 
 
+def login_limits(view: Callable) -> Callable:
+    """Failed sign-ins per client address and per account. Shared by name, so the API's
+    login and the console's sign-in form draw on the same budget."""
+    view = limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+                                scope="login-account", key_func=_login_account_key,
+                                deduct_when=_failed)(view)
+    return limiter.shared_limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"],
+                                scope="login-address", deduct_when=_failed)(view)
+
+
 @blp.route("/login", methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], deduct_when=_failed)
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-               key_func=_login_account_key, deduct_when=_failed)
+@login_limits
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairSchema)
 @error_responses({401: "Wrong login or password (never says which)",
