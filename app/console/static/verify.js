@@ -4,6 +4,7 @@
   "use strict";
   var stream = null;
   var timer = null;
+  var canScan = false; // this browser's BarcodeDetector reads QR codes
 
   function panel() { return document.getElementById("verify-panel"); }
 
@@ -16,7 +17,7 @@
     if (video) { video.hidden = true; video.srcObject = null; }
     var start = root.querySelector("[data-scan-start]");
     var stopBtn = root.querySelector("[data-scan-stop]");
-    if (start) start.hidden = false;
+    if (start) start.hidden = !canScan;
     if (stopBtn) stopBtn.hidden = true;
   }
 
@@ -61,7 +62,8 @@
     stopBtn.addEventListener("click", stop);
     if (!("BarcodeDetector" in window) || !navigator.mediaDevices) return;
     window.BarcodeDetector.getSupportedFormats().then(function (formats) {
-      if (formats.indexOf("qr_code") !== -1) startBtn.hidden = false;
+      canScan = formats.indexOf("qr_code") !== -1;
+      startBtn.hidden = !canScan;
     }).catch(function () { /* no detector: manual entry only */ });
   }
 
