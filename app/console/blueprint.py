@@ -11,11 +11,13 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Response, g, render_template, request, url_for
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from app.console.i18n import LANGUAGES, MESSAGES, language, t
 from app.console.session import csrf_token, csrf_valid, load_user
 from app.http.problems import ApiError
+from app.uow import DATABASE_UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,22 @@ def _http_error(err: HTTPException) -> Any:
 @blp.errorhandler(ApiError)
 def _api_error(err: ApiError) -> Any:
     return error_page(err.status, detail=err.detail)
+
+
+@blp.errorhandler(IntegrityError)
+def _conflict(err: IntegrityError) -> Any:
+    # A concurrent writer won a race the service could not see coming: nothing was saved.
+    log.warning("constraint violated in the console", exc_info=err)
+    return error_page(409)
+
+
+def _db_unavailable(err: Exception) -> Any:
+    log.error("database error in the console", exc_info=err)
+    return error_page(503)
+
+
+for _error in DATABASE_UNAVAILABLE:
+    blp.register_error_handler(_error, _db_unavailable)
 
 
 @blp.errorhandler(Exception)

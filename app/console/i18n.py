@@ -58,7 +58,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "error.404": ("找不到此页面或记录。", "This page or record does not exist."),
     "error.405": ("不支持此操作。", "This action is not supported here."),
     "error.413": ("提交的内容过大。", "What you sent is too large."),
+    "error.409": ("数据刚被他人修改,未保存任何更改,请重试。",
+                  "Someone changed this meanwhile; nothing was saved. Try again."),
+    "error.410": ("此记录已过期。", "This has expired."),
+    "error.422": ("提交的内容有误,未保存任何更改。", "Something sent was not valid; nothing "
+                  "was saved."),
     "error.429": ("操作过于频繁,请稍后再试。", "Too many attempts; wait and try again."),
+    "error.503": ("数据库暂时不可用,未保存任何更改,请稍后重试。",
+                  "The database is unavailable; nothing was saved. Retry shortly."),
+    "error.400": ("请求无效。", "The request is not valid."),
     "error.500": ("服务器出错,未保存任何更改。", "The server failed; nothing was saved."),
     "error.csrf": ("页面已过期,请刷新页面后重试。",
                    "This page has expired; reload it and try again."),
@@ -93,6 +101,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "verify.other_merchant": ("✗ 非本店券码", "✗ Another merchant's code"),
     "verify.not_found": ("✗ 券码不存在", "✗ No such code"),
     "verify.own": ("✗ 员工不能核销自己的兑换", "✗ Staff cannot verify their own redemption"),
+    "verify.no_merchant": ("✗ 此账号未关联任何商户", "✗ This account is not staff of any "
+                           "merchant"),
     "verify.suspended": ("✗ 本店已被暂停,暂不能核销", "✗ Your shop is suspended; codes cannot "
                          "be verified"),
     "verify.reward": ("权益", "Reward"),

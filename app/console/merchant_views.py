@@ -35,6 +35,7 @@ OUTCOMES = {
     "unknown-code": ("verify.not_found", "bad"),
     "own-redemption": ("verify.own", "bad"),
     "merchant-suspended": ("verify.suspended", "bad"),
+    "not-merchant-staff": ("verify.no_merchant", "bad"),
 }
 
 
@@ -178,7 +179,8 @@ def _read_reward_form(reward: Any = None) -> tuple[dict[str, Any], dict[str, str
         for name in err.messages:
             errors[name] = t(f"reward.error.{name}") if f"reward.error.{name}" in MESSAGES \
                 else t("reward.error.nothing")
-    return data, errors
+    order = {name: i for i, name in enumerate(REWARD_FIELDS)}  # as the form lists them
+    return data, dict(sorted(errors.items(), key=lambda item: order.get(item[0], 99)))
 
 
 def _service_errors(err: ApiError) -> dict[str, str]:

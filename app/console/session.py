@@ -109,8 +109,9 @@ def console_login_required(*roles: str) -> Callable:
             user = load_user()
             if user is None:
                 expired = "1" if g.get("console_session_ended") else None
-                return redirect(url_for("console.login", next=request.full_path.rstrip("?"),
-                                        expired=expired))
+                # Back to the page after signing in; a form's POST is not replayed.
+                back = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("console.login", next=back, expired=expired))
             if roles and not user.has_role(*roles):
                 abort(403)
             return view(*args, **kwargs)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from app.extensions import db
 from app.users.models import User
 from tests.console.conftest import console_login, csrf_of
@@ -176,3 +178,51 @@ def test_nothing_written_on_refused_form(app, api, client):
     assert resp.status_code == 422
     with app.app_context():
         assert db.session.query(User).count() == 1
+
+
+def test_every_message_used_has_both_languages():
+    import pathlib
+    import re as regex
+
+    from app.console.i18n import MESSAGES
+
+    root = pathlib.Path(__file__).resolve().parents[2] / "app" / "console"
+    used = set()
+    for path in [*root.rglob("*.html"), *root.glob("*.py")]:
+        used |= set(regex.findall(r"""\bt\(\s*["']([a-z_.0-9]+)["']""", path.read_text()))
+    assert used, "no message keys found"
+    used = {key for key in used if not key.endswith(".")}  # a prefix joined to a value
+    from app.console.blueprint import MENUS
+    from app.console.merchant_views import OUTCOMES
+    from app.rewards.models import CATEGORIES, REDEMPTION_STATUSES
+
+    used |= {key for groups in MENUS.values() for group, items in groups
+             for key in (group, *(label for label, _ in items))}
+    used |= {message for message, _ in OUTCOMES.values()}
+    used |= {f"category.{c}" for c in CATEGORIES} | {f"status.{s}" for s in REDEMPTION_STATUSES}
+    used |= {"role.admin", "role.merchant", "reward.kind.create", "reward.kind.change"}
+    assert not sorted(used - set(MESSAGES))
+    assert all(zh.strip() and en.strip() for zh, en in MESSAGES.values())
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_page_renders_in_both_languages(app, signed_in, lang):
+    from tests.console.shop import open_shop
+
+    shop = open_shop(app)
+    staff_client = app.test_client()
+    assert console_login(staff_client, shop.staff_email).status_code == 302
+    admin = signed_in("admin")
+    pages = [(admin.client, "/console/admin"),
+             (admin.client, f"/console/merchants/{shop.merchant_id}/settlement"),
+             (staff_client, "/console/merchant/verify"),
+             (staff_client, "/console/merchant/redemptions"),
+             (staff_client, "/console/merchant/rewards"),
+             (staff_client, "/console/merchant/rewards/new"),
+             (staff_client, f"/console/merchant/rewards/{shop.reward_id}/edit")]
+    for client, path in pages:
+        with client.session_transaction("/console/") as session:
+            session["lang"] = lang
+        resp = client.get(path)
+        assert resp.status_code == 200, path
+        assert f'<html lang="{lang}">' in resp.get_data(as_text=True), path
