@@ -125,6 +125,10 @@ def _http_error(err: HTTPException) -> Any:
         from app.console.auth_views import login_form
 
         return login_form(error=t("login.limited"), status=429)
+    if err.code == 429 and request.endpoint == "console.merchant_verify_submit":
+        from app.console.merchant_views import verify_page
+
+        return verify_page(error=t("error.429"), status=429)  # the form stays usable
     return error_page(err.code or 500)
 
 

@@ -61,7 +61,7 @@ def _result(slug: str, redemption: Any = None) -> dict[str, Any]:
     return result
 
 
-def _verify_page(result: dict | None = None, error: str | None = None, status: int = 200,
+def verify_page(result: dict | None = None, error: str | None = None, status: int = 200,
                  code: str = "") -> Any:
     template = ("console/merchant/_verify_panel.html" if request.headers.get("HX-Request")
                 else "console/merchant/verify.html")
@@ -72,7 +72,7 @@ def _verify_page(result: dict | None = None, error: str | None = None, status: i
 @blp.route("/merchant/verify", methods=["GET"])
 @console_login_required("merchant")
 def merchant_verify():
-    return _verify_page()
+    return verify_page()
 
 
 @blp.route("/merchant/verify", methods=["POST"])
@@ -84,7 +84,7 @@ def merchant_verify_submit():
     raw = request.form.get("code", "")
     attempt = request.form.get("attempt", "")[:64]
     if not raw.strip():
-        return _verify_page(error=t("verify.code_required"), status=422)
+        return verify_page(error=t("verify.code_required"), status=422)
     try:
         merchant = merchants.for_staff(staff, active=True)
         redemption = rewards.verify(staff, merchant, raw)
@@ -94,10 +94,10 @@ def merchant_verify_submit():
             shown = rewards.merchant_code(merchants.for_staff(staff), raw)
             if (err.slug == "already-used" and shown is not None and attempt
                     and session.get("verify_attempt") == [attempt, shown.id]):
-                return _verify_page(_result("fulfilled", shown), code=raw)
-        return _verify_page(_result(err.slug, shown), status=err.status, code=raw)
+                return verify_page(_result("fulfilled", shown), code=raw)
+        return verify_page(_result(err.slug, shown), status=err.status, code=raw)
     session["verify_attempt"] = [attempt, redemption.id]
-    return _verify_page(_result("fulfilled", redemption))
+    return verify_page(_result("fulfilled", redemption))
 
 
 # -- redemptions, rewards, settlement ---------------------------------------------------
