@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from app.extensions import db
 from app.rewards.models import Reward, RewardRevision
@@ -43,7 +44,7 @@ def test_staff_proposes_a_reward_and_it_waits_for_approval(page, app, shop):
             is None
     page.get_by_label("所需积分").fill("300")
     page.get_by_role("button", name="提交审批").click()
-    assert page.get_by_role("status").inner_text() == "已提交,等待管理员审批。"
+    expect(page.get_by_role("status")).to_have_text("已提交,等待管理员审批。")
     pending = page.locator("[data-revision]")
     assert "竹制餐具一套" in pending.inner_text()
     with app.app_context():
@@ -119,5 +120,5 @@ def test_the_sign_in_limit_holds(page, app, shop):
     page.get_by_label("邮箱或手机号").fill(shop.staff_email)
     page.get_by_label("密码").fill(_staff(shop).password)
     page.get_by_role("button", name="登录").click()
-    assert page.get_by_role("alert").inner_text() == "失败次数过多,请稍后再试。"
+    expect(page.get_by_role("alert")).to_have_text("失败次数过多,请稍后再试。")
     assert "/console/login" in page.url

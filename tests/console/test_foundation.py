@@ -93,8 +93,10 @@ def test_security_headers(client):
     assert "frame-ancestors 'none'" in csp and "unsafe" not in csp
     assert resp.headers["Cache-Control"] == "no-store"
     assert resp.headers["X-Frame-Options"] == "DENY"
-    # The API keeps its own headers (no console CSP on JSON).
-    assert "Content-Security-Policy" not in client.get("/healthz").headers
+    # The API keeps its own headers (no console CSP on JSON) and never gets a session.
+    api_resp = client.get("/healthz")
+    assert "Content-Security-Policy" not in api_resp.headers
+    assert "Set-Cookie" not in api_resp.headers
 
 
 def test_sign_out_ends_the_session_even_for_a_copied_cookie(signed_in):
