@@ -20,7 +20,7 @@ blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Sign-u
 def _login_account_key() -> str:
     # The API sends JSON, the console's sign-in form a form: one account, one budget.
     data = request.get_json(silent=True) if request.is_json else request.form
-    identifier = str(data.get("identifier", "")) if data is not None else ""
+    identifier = str(data.get("identifier", "")) if isinstance(data, dict) else ""
     identifier = identifier.strip()
     try:
         norm = normalize_email(identifier) if "@" in identifier else normalize_mobile(identifier)
