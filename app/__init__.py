@@ -34,7 +34,8 @@ API_SPEC = {
     "OPENAPI_URL_PREFIX": "/api/v1",
     "OPENAPI_JSON_PATH": "openapi.json",
     "OPENAPI_SWAGGER_UI_PATH": "docs",
-    "OPENAPI_SWAGGER_UI_URL": "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/",
+    # Served from the console's vendored copy: the docs work offline and on intranets.
+    "OPENAPI_SWAGGER_UI_URL": "/console/static/vendor/swagger-ui-dist-5.36.0/",
     "API_SPEC_OPTIONS": {
         "info": {"description": "碳普惠 (carbon inclusion) points: behaviours → reductions "
                                 "→ points."},
@@ -116,6 +117,7 @@ def register_blueprints(app: Flask) -> None:
     from app.auth.views import blp as auth_blp
     from app.behaviours.views import admin_blp as behaviours_admin_blp
     from app.behaviours.views import blp as behaviours_blp
+    from app.console import init_console
     from app.extensions import api
     from app.ledger.views import admin_blp as ledger_admin_blp
     from app.ledger.views import blp as account_blp
@@ -141,6 +143,7 @@ def register_blueprints(app: Flask) -> None:
                 partners_admin_blp, partner_links_blp, partner_blp, audit_admin_blp):
         api.register_blueprint(blp)
     app.register_blueprint(ops_blp)
+    init_console(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -172,9 +175,13 @@ def register_errorhandlers(app: Flask) -> None:
 
 
 BODY_METHODS = ("POST", "PUT", "PATCH")
+# Blueprints whose pages post HTML forms rather than JSON.
+FORM_BLUEPRINTS = ("console",)
 
 
 def _require_json_body() -> None:
+    if request.blueprint in FORM_BLUEPRINTS:
+        return
     has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
         "Transfer-Encoding", "")
     if request.method in BODY_METHODS and has_body and not request.is_json:
@@ -205,6 +212,9 @@ def _refuse_nul_characters() -> None:
         where = "path"
     elif _any_text(list(request.args.items(multi=True)), _holds_nul):
         where = "query"
+    elif (request.blueprint in FORM_BLUEPRINTS
+          and _any_text(list(request.form.items(multi=True)), _holds_nul)):
+        where = "form"
     elif (request.is_json and b"\\u0000" in request.get_data(cache=True)
           and _any_text(request.get_json(silent=True), _holds_nul)):  # JSON only escapes a NUL
         where = "json"

@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 JWT_SECRET_FILE = "jwt_secret.key"
+CONSOLE_SECRET_FILE = "console_secret.key"
 JWT_RETIRED_FILE = "jwt_retired.keys"
 LIMIT_KEY_SECRET_FILE = "limit_key_secret.key"
 MIN_JWT_SECRET_LENGTH = 32
@@ -52,6 +53,13 @@ def database_url(raw: str | None, instance_path: str) -> str:
 def jwt_secret(raw: str | None, instance_path: str) -> str:
     """Use JWT_SECRET_KEY, or a key generated once into the instance folder."""
     return instance_secret(raw, instance_path, JWT_SECRET_FILE, "JWT_SECRET_KEY")
+
+
+def console_secret(raw: str | None, instance_path: str) -> str:
+    """The key that signs the console's session cookie: CONSOLE_SECRET_KEY, or one
+    generated once into the instance folder (a key of its own, so rotating the JWT key
+    does not sign everybody out of the console, nor the reverse)."""
+    return instance_secret(raw, instance_path, CONSOLE_SECRET_FILE, "CONSOLE_SECRET_KEY")
 
 
 def instance_secret(raw: str | None, instance_path: str, filename: str, variable: str) -> str:
@@ -242,6 +250,30 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         # under 1 MiB; without a bound any caller could make a worker hold gigabytes (the
         # partner signature is checked over the whole body, signed or not).
         "MAX_CONTENT_LENGTH": positive_int(env, "MAX_REQUEST_BYTES", 8 * 1024 * 1024),
+        **console_settings(instance_path, env),
+    }
+
+
+COOKIE_SECURE_CHOICES = ("auto", "1", "0")
+
+
+def console_settings(instance_path: str, env: dict[str, str]) -> dict:
+    """The console's signed session cookie: its key, name, flags and lifetimes."""
+    secure = env.get("CONSOLE_COOKIE_SECURE", "auto").strip().lower() or "auto"
+    if secure not in COOKIE_SECURE_CHOICES:
+        raise ConfigError(f"CONSOLE_COOKIE_SECURE must be one of {COOKIE_SECURE_CHOICES}")
+    lifetime = timedelta(hours=positive_int(env, "CONSOLE_SESSION_HOURS", 12))
+    return {
+        "SECRET_KEY": console_secret(env.get("CONSOLE_SECRET_KEY"), instance_path),
+        "SESSION_COOKIE_NAME": "carbon_console",
+        # Only the console reads the cookie; the API never sees it, so it cannot be
+        # used to call the API from another site.
+        "SESSION_COOKIE_PATH": "/console",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "CONSOLE_COOKIE_SECURE": secure,
+        "PERMANENT_SESSION_LIFETIME": lifetime,
+        "CONSOLE_IDLE_TIMEOUT": timedelta(minutes=positive_int(env, "CONSOLE_IDLE_MINUTES", 30)),
     }
 
 

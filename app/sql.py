@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Integer,
+    Select,
     Table,
     any_,
     bindparam,
@@ -171,6 +172,11 @@ def per_database(build):
         return built[postgres]
 
     return statement
+
+
+def count_rows(stmt: Select) -> int:
+    """How many rows a listing statement (as the services build them) matches."""
+    return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
 
 
 def _epoch_seconds(column):

@@ -199,3 +199,10 @@ def test_login_is_rate_limited_per_address(api, app_env):
         api.login(f"nobody{i}@example.com", "Wrong-password-1")
     resp = api.login("nobody-else@example.com", "Wrong-password-1")
     assert_problem(resp, 429)
+
+
+def test_login_with_a_json_list_is_refused_not_crashed(client):
+    # The per-account limit reads the login from a JSON object or the console's form;
+    # any other body has none to read.
+    resp = client.post("/api/v1/auth/login", json=["someone@example.com", "password"])
+    assert resp.status_code == 422, resp.get_data(as_text=True)

@@ -31,6 +31,21 @@ def test_jwt_secret_is_generated_once_into_instance_folder(tmp_path):
     assert key_file.stat().st_mode & 0o077 == 0
 
 
+def test_console_secret_is_its_own_and_generated_once_into_instance_folder(tmp_path):
+    first = load(str(tmp_path), {})
+    second = load(str(tmp_path), {})
+    assert first["SECRET_KEY"] == second["SECRET_KEY"] != first["JWT_SECRET_KEY"]
+    key_file = tmp_path / "console_secret.key"
+    assert key_file.read_text() == first["SECRET_KEY"]
+    assert key_file.stat().st_mode & 0o077 == 0
+    given = load(str(tmp_path), {"CONSOLE_SECRET_KEY": "c" * 40, "CONSOLE_IDLE_MINUTES": "5",
+                                 "CONSOLE_SESSION_HOURS": "2", "CONSOLE_COOKIE_SECURE": "1"})
+    assert given["SECRET_KEY"] == "c" * 40
+    assert given["CONSOLE_IDLE_TIMEOUT"].total_seconds() == 300
+    assert given["PERMANENT_SESSION_LIFETIME"].total_seconds() == 7200
+    assert given["CONSOLE_COOKIE_SECURE"] == "1"
+
+
 def test_postgres_url_uses_psycopg3(tmp_path):
     cfg = load(str(tmp_path), {"DATABASE_URL": "postgresql://u:p@db:5432/carbon",
                                "JWT_SECRET_KEY": "k" * 40})
@@ -47,6 +62,10 @@ def test_postgres_url_uses_psycopg3(tmp_path):
     ("JWT_ACCESS_TOKEN_SECONDS", "-5"),
     ("LOG_LEVEL", "LOUD"),
     ("PROXY_FIX_HOPS", "-1"),
+    ("CONSOLE_SECRET_KEY", "short"),
+    ("CONSOLE_IDLE_MINUTES", "0"),
+    ("CONSOLE_SESSION_HOURS", "half a day"),
+    ("CONSOLE_COOKIE_SECURE", "sometimes"),
 ])
 def test_bad_setting_fails_at_start_naming_it(tmp_path, name, value):
     env = {"JWT_SECRET_KEY": "k" * 40, name: value}

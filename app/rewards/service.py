@@ -635,6 +635,14 @@ def verify(staff: User, merchant: Merchant, raw_code: str,
     return redemption
 
 
+def merchant_code(merchant: Merchant, raw_code: str) -> Reservation | None:
+    """The redemption a code names, if it is this merchant's (read only): what a refused
+    verification shows at the counter (when it was used, when it expired)."""
+    code = normalize_code(raw_code)
+    redemption = _reservation(REDEMPTIONS.c.code == code) if code else None
+    return redemption if redemption and redemption.merchant_id == merchant.id else None
+
+
 def _give_back(redemption: Reservation, status: str, actor_id: int | None,
                now: datetime) -> None:
     """Release the hold (takes the user's lock), end the redemption, return the stock."""

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app, request
 from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
@@ -196,10 +198,17 @@ def _wrong_code(response) -> bool:
     return response.status_code in (403, 404, 409, 410)
 
 
+def verify_limit(staff_key: Callable[[], str]) -> Callable:
+    """Wrong codes per staff account (`staff_key` says whose request it is: "verify:<id>").
+    Shared by name, so the API and the console's 核销 screen count against one budget."""
+    return limiter.shared_limit(_verify_limit, scope="verify-code", key_func=staff_key,
+                                deduct_when=_wrong_code)
+
+
 @merchant_blp.route("/redemptions/verify", methods=["POST"])
 @login_required("merchant")
 @idempotent(required=False)
-@limiter.limit(_verify_limit, key_func=_staff_key, deduct_when=_wrong_code)
+@verify_limit(_staff_key)
 @merchant_blp.arguments(VerifyArgsSchema)
 @merchant_blp.response(200, VerificationSchema)
 @error_responses({

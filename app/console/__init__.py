@@ -1,0 +1,19 @@
+"""综合管理平台: the server-rendered console for administrators and merchant staff.
+
+Pages live on one blueprint under /console (app/console/blueprint.py); each group of
+pages is a module of views that call the same service functions as the JSON API.
+docs/console.md says how to add a page.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_console(app: Flask) -> None:
+    from app.console import admin_views, auth_views, merchant_views  # noqa: F401  (routes)
+    from app.console.blueprint import blp
+    from app.console.session import ConsoleSessionInterface
+
+    app.session_interface = ConsoleSessionInterface()
+    app.register_blueprint(blp)
