@@ -37,8 +37,8 @@ def test_admin_signs_in_and_sees_what_waits(app, api, client):
     assert "carbon_console=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Path=/console" in cookie and "Secure" not in cookie  # plain http in tests
     page = client.get("/console/admin").get_data(as_text=True)
-    # The four built-in methodologies' first versions wait for approval.
-    assert 'data-waiting="home.pending_versions">4<' in page
+    # The four built-in methodologies' two releases each wait for approval.
+    assert 'data-waiting="home.pending_versions">8<' in page
     assert "退出登录" in page and "管理员" in page
 
 
