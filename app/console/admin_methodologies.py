@@ -206,14 +206,16 @@ def _read_proposal(current: dict[str, dict[str, Any]]
     try:
         data = ProposalSchema().load(data)
     except ma.ValidationError as err:
+        # A Dict field nests its values' errors ({name: {"value": {"source": [...]}}}); a
+        # value may be anything, so what is wrong under a name is its source.
         problems = err.messages.get("parameters")
-        for name, problem in (problems.items() if isinstance(problems, dict) else ()):
-            if isinstance(problem, dict) and "source" in problem:
-                errors[f"source-{name}"] = t("methodologies.error.source")
+        for name in (problems if isinstance(problems, dict) else ()):
+            errors[f"source-{name}"] = t("methodologies.error.source")
         if "note" in err.messages:
             errors["note"] = t("methodologies.error.note")
-        if not changes and not errors:
-            errors["_form"] = t("methodologies.error.nothing")
+        if not errors:
+            errors["_form"] = t("methodologies.error.nothing" if not changes
+                                else "methodologies.error.value")
     return data, errors
 
 
