@@ -215,7 +215,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "methodologies.was": ("原来源", "Was"),
     "methodologies.parameters": ("参数", "Parameters"),
     "methodologies.decide": ("审批", "Decision"),
-    "methodologies.four_eyes": ("此版本由您提交,须由另一位管理员审批(双人复核)。您仍可驳回撤回它。",
+    "methodologies.four_eyes": ("此版本由您提交,须由另一位管理员审批(双人复核)。"
+                                "您仍可驳回(撤回)此版本。",
                                 "You proposed this version, so another administrator must "
                                 "approve it (four-eyes). You can still reject it."),
     "methodologies.approve_from": ("生效时间(本地时间,留空为立即生效)",
