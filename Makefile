@@ -25,3 +25,7 @@ test: install
 
 lint: install
 	$(BIN)/ruff check .
+
+# The README's console screenshots (docs/screenshots/), needs Chromium like tests/browser.
+screenshots: install
+	$(BIN)/python scripts/screenshots.py

@@ -1,16 +1,19 @@
-"""Regenerate docs/screenshots/*.png: the console on demo-like data, in the browser harness
-of tests/browser (the system's Chromium, zh-CN, Asia/Shanghai).
+"""Regenerate docs/screenshots/*.png (the README shows them): the console on demo-like
+data, in the browser harness of tests/browser (the system's Chromium, CHROMIUM_PATH, default
+/usr/bin/chromium; zh-CN, Asia/Shanghai).
 
-    .venv/bin/python scripts/screenshots.py            # every screenshot
+    .venv/bin/python scripts/screenshots.py            # every screenshot (make screenshots)
     .venv/bin/python scripts/screenshots.py verify     # only those named
 
-Each screenshot is a function in SHOTS: it gets a fresh app (a migrated SQLite database
-in a temporary folder), that app's live server URL and the browser, and writes its PNG.
-Add one for a new page.
+Each screenshot is a function in SHOTS: it gets a fresh app (a migrated SQLite database in a
+temporary folder, data put in through the same service functions the API uses), that app's
+live server URL and the browser, and writes its PNG. A page group adds its own.
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 import sys
 import tempfile
 import threading
@@ -26,8 +29,18 @@ from flask_migrate import upgrade  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
 from app import create_app  # noqa: E402
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, MOBILE, Account, sign_in  # noqa: E402
+from app.uow import unit_of_work  # noqa: E402
+from app.users import service as users  # noqa: E402
+from tests.browser.conftest import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DESKTOP,
+    MOBILE,
+    Account,
+    sign_in,
+)
 from tests.console.shop import open_shop  # noqa: E402
+from tests.helpers import PASSWORD  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
 
@@ -51,18 +64,59 @@ def verify_screen(app: Flask, base_url: str, browser: Any) -> None:
     context.close()
 
 
+def _admin(app: Flask, name: str) -> str:
+    with app.app_context(), unit_of_work():
+        return users.register(email=f"{name}@example.com", password=PASSWORD,
+                              roles=("admin",), display_name=name).email
+
+
+def _sign_in_admin(page: Any, email: str) -> None:
+    page.goto("/console/login")
+    page.get_by_label("邮箱或手机号").fill(email)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(re.compile(r"/console/admin"))
+
+
+def methodology_diff(app: Flask, base_url: str, browser: Any) -> None:
+    """A pending parameter change beside the version in force, as the approver sees it."""
+    from tests.console.review_data import approve_defaults
+
+    approve_defaults(app)
+    proposer, approver = _admin(app, "王方法"), _admin(app, "李审批")
+    context = _context(browser, base_url, DESKTOP)
+    page = context.new_page()
+    _sign_in_admin(page, proposer)
+    page.goto("/console/admin/methodologies/paperless/propose")
+    page.get_by_label("ef_receipt_g_per_sheet 的新值").fill("2.0")
+    page.get_by_label("ef_receipt_g_per_sheet 新值的来源").fill(
+        "南京市纸质小票抽样调查 2026,表 3(每张 2.0 g CO2e)")
+    page.get_by_role("button", name="提交审批").click()
+    page.wait_for_url(re.compile(r"/methodology-versions/\d+$"))
+    version = page.url
+    page.get_by_role("button", name="退出登录").click()
+    _sign_in_admin(page, approver)
+    page.goto(version)
+    page.screenshot(path=str(OUT / "methodology-diff.png"), full_page=True)
+    context.close()
+
+
 SHOTS: dict[str, Callable[[Flask, str, Any], None]] = {
     "verify": verify_screen,
+    "methodology-diff": methodology_diff,
 }
 
 
 def _app(folder: Path) -> Flask:
     env = {"DATABASE_URL": f"sqlite:///{folder / 'screens.db'}",
-           "JWT_SECRET_KEY": "screenshots-" + "x" * 40, "LOG_LEVEL": "WARNING"}
-    app = create_app(env, instance_path=str(folder / "instance"), TESTING=True)
-    with app.app_context():
-        upgrade()
-    return app
+           "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+           "CONSOLE_SECRET_KEY": secrets.token_urlsafe(48), "LOG_LEVEL": "WARNING"}
+    migrating = create_app(env, instance_path=str(folder / "instance"))
+    with migrating.app_context():
+        upgrade(directory=str(ROOT / "migrations"))
+    # Built again on the migrated database: at start-up it records the methodology
+    # modules' default versions, as a served app does.
+    return create_app(env, instance_path=str(folder / "instance"))
 
 
 def main(names: list[str]) -> None:
@@ -70,9 +124,10 @@ def main(names: list[str]) -> None:
 
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM,
+                                     args=[*CHROMIUM_ARGS, "--lang=zh-CN"])
         for name in names or list(SHOTS):
-            with tempfile.TemporaryDirectory() as tmp:
+            with tempfile.TemporaryDirectory() as tmp:  # each screenshot on its own data
                 app = _app(Path(tmp))
                 server = make_server("127.0.0.1", 0, app, threaded=True)
                 thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -81,6 +136,7 @@ def main(names: list[str]) -> None:
                     SHOTS[name](app, f"http://127.0.0.1:{server.server_port}", browser)
                 finally:
                     server.shutdown()
+                    thread.join(timeout=5)
                 print(f"{name}: written")
         browser.close()
 

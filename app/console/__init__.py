@@ -11,6 +11,9 @@ from flask import Flask
 
 
 def init_console(app: Flask) -> None:
+    from app.console import admin_audit as _audit  # noqa: F401  (routes)
+    from app.console import admin_methodologies as _methodologies  # noqa: F401  (routes)
+    from app.console import admin_review as _review  # noqa: F401  (routes)
     from app.console import admin_views, auth_views, merchant_views  # noqa: F401  (routes)
     from app.console.blueprint import blp
     from app.console.session import ConsoleSessionInterface

@@ -48,6 +48,13 @@ MENUS: dict[str, list[tuple[str, list[tuple[str, str]]]]] = {
                        ("menu.settlement", "console.merchant_settlement_own")]),
     ],
 }
+# Methodologies, the review queue, the audit log and ledger health (admin_methodologies.py,
+# admin_review.py, admin_audit.py): added to their groups.
+_ADMIN_GROUPS = dict(MENUS["admin"])
+_ADMIN_GROUPS["menu.methodologies"].append(("methodologies.title", "console.admin_methodologies"))
+_ADMIN_GROUPS["menu.review"].append(("review.title", "console.admin_review"))
+_ADMIN_GROUPS["menu.audit"].extend([("audit.title", "console.admin_audit"),
+                                    ("ledger.title", "console.admin_ledger")])
 
 # No inline script or style anywhere, no eval: htmx's config comes from a meta tag,
 # charts draw on canvas with rich-text tooltips (ECharts' HTML tooltips write styles).

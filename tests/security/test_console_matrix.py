@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from app.extensions import db
 from app.merchants import service as merchants
+from app.methodology import service as methodologies
 from app.rewards import service as rewards
 from app.rewards.schemas import RewardCreateSchema
 from app.uow import unit_of_work
@@ -52,6 +53,25 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/console/merchant/settlement"): {"allowed": {STAFF, OTHER_STAFF}},
     # Merchant A's settlement: its staff and administrators only.
     ("GET", "/console/merchants/<int:merchant_id>/settlement"): {"allowed": {STAFF, ADMIN}},
+    # methodologies, the review queue, the audit log and ledger health: administrators only
+    ("GET", "/console/admin/methodologies"): {"allowed": {ADMIN}},
+    ("GET", "/console/admin/methodologies/<string:code>/propose"): {"allowed": {ADMIN}},
+    ("POST", "/console/admin/methodologies/<string:code>/propose"): {"allowed": {ADMIN}},
+    ("GET", "/console/admin/methodology-versions/<int:version_id>"): {"allowed": {ADMIN}},
+    ("POST", "/console/admin/methodology-versions/<int:version_id>/approve"): {
+        "allowed": {ADMIN}},
+    ("POST", "/console/admin/methodology-versions/<int:version_id>/reject"): {
+        "allowed": {ADMIN}},
+    ("POST", "/console/admin/methodology-versions/<int:version_id>/retire"): {
+        "allowed": {ADMIN}},
+    ("GET", "/console/admin/review"): {"allowed": {ADMIN}},
+    ("GET", "/console/admin/behaviours/<int:behaviour_id>"): {"allowed": {ADMIN}},
+    ("POST", "/console/admin/behaviours/<int:behaviour_id>/approve"): {"allowed": {ADMIN}},
+    ("POST", "/console/admin/behaviours/<int:behaviour_id>/reject"): {"allowed": {ADMIN}},
+    ("POST", "/console/admin/behaviours/<int:behaviour_id>/reverse"): {"allowed": {ADMIN}},
+    ("GET", "/console/admin/audit"): {"allowed": {ADMIN}},
+    ("GET", "/console/admin/ledger"): {"allowed": {ADMIN}},
+    ("POST", "/console/admin/ledger/verify"): {"allowed": {ADMIN}},
 }
 
 
@@ -84,6 +104,7 @@ def principals(app: Flask, monkeypatch) -> dict[str, Any]:
             merchant = merchants.create(admin, name=f"商户 {name}", contact="021-5555 0000")
             merchants.add_staff(admin, merchant, db.session.get(User, ids[name]))
             ids[f"{name}_merchant"] = merchant.id
+        ids["version"] = methodologies.versions("paperless")[0].id
         ids["reward"] = rewards.create_reward(
             db.session.get(User, ids[STAFF]), merchants.get(ids[f"{STAFF}_merchant"]),
             RewardCreateSchema().load({"title_zh": "环保袋", "category": "shopping",
@@ -107,6 +128,8 @@ def _csrf(client: FlaskClient) -> str:
 
 def _path(rule: str, ids: dict[str, int]) -> str:
     return (rule.replace("<int:merchant_id>", str(ids[f"{STAFF}_merchant"]))
+            .replace("<int:version_id>", str(ids["version"]))
+            .replace("<string:code>", "paperless").replace("<int:behaviour_id>", "1")
             .replace("<int:reward_id>", str(ids["reward"])))
 
 
