@@ -23,6 +23,7 @@ from app.partners.models import (
     REVOKED,
     SUSPENDED,
     Partner,
+    PartnerBatch,
     PartnerKey,
     PartnerLink,
     PartnerLinkCode,
@@ -396,4 +397,13 @@ def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for r in results:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
+    db.session.add(PartnerBatch(partner_id=partner.id, records=len(records), counts=counts))
+    db.session.flush()
     return {"results": results, "counts": counts}
+
+
+def recent_batches(partner: Partner, limit: int = 20) -> list[PartnerBatch]:
+    """The partner's latest submissions, newest first, with their outcome counts."""
+    return list(db.session.scalars(
+        select(PartnerBatch).where(PartnerBatch.partner_id == partner.id)
+        .order_by(PartnerBatch.id.desc()).limit(limit)))

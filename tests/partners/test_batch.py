@@ -287,3 +287,21 @@ def test_a_record_with_an_unpaired_surrogate_is_a_422_not_a_500(app, api, approv
     assert assert_problem(resp, 422, "validation-error")["errors"] == {"json": [
         "Contains an unpaired UTF-16 surrogate (U+D800 to U+DFFF)."]}
     assert count(app, "behaviours") == 0
+
+
+def test_each_accepted_batch_is_recorded_with_its_counts_once(app, api, approved, partner,
+                                                              link):
+    from app.partners import service
+    from app.partners.models import Partner
+
+    link("alice")
+    payload = {"records": [trip("b1", "alice", 5), trip("b2", "nobody", 4), "bad"]}
+    first = partner.post("/behaviours", payload, headers={"Idempotency-Key": "rec-1"})
+    partner.post("/behaviours", payload, headers={"Idempotency-Key": "rec-1"})  # a replay
+    partner.post("/behaviours", {"records": [trip("b3", "alice", 1)]})
+    with app.app_context():
+        from app.extensions import db
+
+        batches = service.recent_batches(db.session.get(Partner, partner.creds.id))
+        assert [(b.records, b.counts) for b in batches] == [
+            (1, {"credited": 1}), (3, first.get_json()["counts"])]
