@@ -11,6 +11,9 @@ from flask import Flask
 
 
 def init_console(app: Flask) -> None:
+    from app.console import admin_citizens as _citizens  # noqa: F401  (routes)
+    from app.console import admin_merchants as _merchants  # noqa: F401  (routes)
+    from app.console import admin_partners as _partners  # noqa: F401  (routes)
     from app.console import admin_views, auth_views, merchant_views  # noqa: F401  (routes)
     from app.console.blueprint import blp
     from app.console.session import ConsoleSessionInterface
