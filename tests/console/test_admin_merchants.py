@@ -94,3 +94,24 @@ def test_settlement_of_every_merchant_and_its_csv(app, signed_in):
     assert lines[-1].endswith(",1,100")
     bad = admin.client.get("/console/admin/settlement?from=2026-13-01")
     assert bad.status_code == 422 and "请按 年-月-日 填写日期" in bad.get_data(as_text=True)
+
+
+def test_every_page_of_the_group_reads_in_english(app, signed_in):
+    admin = signed_in("admin")
+    shop = open_shop(app)
+    _pending_change(app, shop, total_stock=40)
+    admin.post("/console/admin/partners/new", {"name": "P", "methodologies": ["recycling"],
+                                               "attempt": "e1"})
+    (pid,), = run_sql(app, "SELECT id FROM partners")
+    with admin.client.session_transaction("/console/") as session:
+        session["lang"] = "en"
+    for path in ("/console/admin/partners", "/console/admin/partners/new",
+                 f"/console/admin/partners/{pid}", "/console/admin/merchants",
+                 f"/console/admin/merchants/{shop.merchant_id}", "/console/admin/revisions",
+                 "/console/admin/settlement", "/console/admin/citizens?q=example",
+                 f"/console/admin/citizens/{shop.staff_id}"):
+        resp = admin.client.get(path)
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 200 and '<html lang="en">' in page, path
+    revisions = admin.client.get("/console/admin/revisions").get_data(as_text=True)
+    assert "Total stock" in revisions and "Reason for rejecting (required)" in revisions

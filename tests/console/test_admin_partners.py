@@ -74,3 +74,24 @@ def test_methodologies_rotate_and_revoke(app, signed_in):
     page = admin.client.get(f"/console/admin/partners/{pid}").get_data(as_text=True)
     assert "已吊销" in page and "尚未报送数据" in page
     assert admin.post(f"/console/admin/partners/{pid}/keys/pk_nope/revoke").status_code == 404
+
+
+def test_partner_page_lists_recent_batches_with_their_outcomes(app, signed_in):
+    from datetime import UTC, datetime, timedelta
+
+    from app.partners import service as partners
+    from app.uow import unit_of_work
+
+    admin = signed_in("admin")
+    _register(admin)
+    (pid,), = run_sql(app, "SELECT id FROM partners")
+    record = {"external_id": "t1", "user_ref": "nobody", "methodology": "green_travel",
+              "occurred_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+              "data": {"mode": "bus", "distance_km": "3"}}
+    with app.app_context(), unit_of_work():
+        partners.submit_batch(partners.get(pid), [record, "not a record"])
+    page = admin.client.get(f"/console/admin/partners/{pid}").get_data(as_text=True)
+    row = page.split("data-batch=")[1].split("</tr>")[0]
+    assert '<td class="num">2</td>' in row
+    assert '已拒绝: <span data-count="rejected">1</span>' in row
+    assert '无效: <span data-count="invalid">1</span>' in row
