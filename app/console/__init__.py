@@ -12,7 +12,10 @@ from flask import Flask
 
 def init_console(app: Flask) -> None:
     from app.console import admin_audit as _audit  # noqa: F401  (routes)
+    from app.console import admin_citizens as _citizens  # noqa: F401  (routes)
+    from app.console import admin_merchants as _merchants  # noqa: F401  (routes)
     from app.console import admin_methodologies as _methodologies  # noqa: F401  (routes)
+    from app.console import admin_partners as _partners  # noqa: F401  (routes)
     from app.console import admin_review as _review  # noqa: F401  (routes)
     from app.console import admin_views, auth_views, merchant_views  # noqa: F401  (routes)
     from app.console.blueprint import blp

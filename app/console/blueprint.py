@@ -56,6 +56,15 @@ _ADMIN_GROUPS["menu.review"].append(("review.title", "console.admin_review"))
 _ADMIN_GROUPS["menu.audit"].extend([("audit.title", "console.admin_audit"),
                                     ("ledger.title", "console.admin_ledger")])
 
+# Partners, merchants and rewards, citizens (admin_partners.py, admin_merchants.py,
+# admin_citizens.py): added to their groups.
+_PEOPLE_GROUPS = dict(MENUS["admin"])
+_PEOPLE_GROUPS["menu.partners"].append(("partners.title", "console.admin_partners"))
+_PEOPLE_GROUPS["menu.merchants"].extend([("merchants.title", "console.admin_merchants"),
+                                         ("revisions.title", "console.admin_revisions"),
+                                         ("settlement.title_all", "console.admin_settlement")])
+_PEOPLE_GROUPS["menu.citizens"].append(("citizens.title", "console.admin_citizens"))
+
 # No inline script or style anywhere, no eval: htmx's config comes from a meta tag,
 # charts draw on canvas with rich-text tooltips (ECharts' HTML tooltips write styles).
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

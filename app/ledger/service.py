@@ -19,6 +19,7 @@ from sqlalchemy import Row, bindparam, event, func, insert, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
+from app.audit import service as audit
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
@@ -776,15 +777,21 @@ def adjust(user_id: int, points: int, *, key: str, reason: str,
     if (done := _replayed(book, key, "adjustment", "admin", str(actor_id))) is not None:
         return done
     if points > 0:
-        return _write_entry(book, _credit_entry(
+        entry = _write_entry(book, _credit_entry(
             book, "adjustment", points, key, cause_type="admin", cause_id=str(actor_id),
             actor_id=actor_id, reason=reason, lot_expires_at=lot_expires_at))
-    if book.available < -points:
-        raise _insufficient(-points, book.available)
-    _take_from_lots(user_id, -points)
-    return _write(book, "adjustment", key, [
-        (book.available_id, points), (system_account_id(ISSUANCE_CODE, ISSUANCE), -points),
-    ], cause_type="admin", cause_id=str(actor_id), actor_id=actor_id, reason=reason)
+    else:
+        if book.available < -points:
+            raise _insufficient(-points, book.available)
+        _take_from_lots(user_id, -points)
+        entry = _write(book, "adjustment", key, [
+            (book.available_id, points), (system_account_id(ISSUANCE_CODE, ISSUANCE), -points),
+        ], cause_type="admin", cause_id=str(actor_id), actor_id=actor_id, reason=reason)
+    # An administrator's act on someone's points: in the audit log beside other admin acts
+    # (once: a replay returned above).
+    audit.record(actor_id, "ledger.adjusted", "user", user_id, points=points, reason=reason,
+                 tx_id=entry.id)
+    return entry
 
 
 # -- reading ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db_types import BigIntId, UtcDateTime, utcnow
@@ -108,3 +108,23 @@ class PartnerLink(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     partner: Mapped[Partner] = relationship(lazy="joined")
+
+
+class PartnerBatch(db.Model):
+    """One accepted submission of behaviour records and how its records ended.
+
+    Kept because behaviours cannot tell it: a record refused for consent or methodology,
+    or invalid, never becomes a behaviour, and behaviours do not say which request
+    brought them. A replayed request (same Idempotency-Key) is answered from the stored
+    response and adds no row.
+    """
+
+    __tablename__ = "partner_batches"
+    __table_args__ = (Index("ix_partner_batches_partner_id_id", "partner_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    records: Mapped[int] = mapped_column(Integer)
+    # Records per outcome status, e.g. {"credited": 3, "rejected": 1}.
+    counts: Mapped[dict[str, int]] = mapped_column(JSON, default=dict)

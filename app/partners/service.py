@@ -23,6 +23,7 @@ from app.partners.models import (
     REVOKED,
     SUSPENDED,
     Partner,
+    PartnerBatch,
     PartnerKey,
     PartnerLink,
     PartnerLinkCode,
@@ -412,7 +413,11 @@ def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
     for index, behaviour in zip(reports, behaviours, strict=True):
         outcomes[index] = _outcome(behaviour.external_id, behaviour.status, [], behaviour,
                                    replayed=not is_new(behaviour))
-    return _answer(loaded, first_of, outcomes)
+    answer = _answer(loaded, first_of, outcomes)
+    db.session.add(PartnerBatch(partner_id=partner.id, records=len(records),
+                                counts=answer["counts"]))
+    db.session.flush()
+    return answer
 
 
 def _answer(loaded: list[tuple[dict | None, list[str]]], first_of: dict[str, int],
@@ -439,3 +444,10 @@ def _answer(loaded: list[tuple[dict | None, list[str]]], first_of: dict[str, int
         results.append(result)
     return {"results": results, "counts": counts, "replayed_counts": replayed,
             "duplicates": duplicates, "written": written}
+
+
+def recent_batches(partner: Partner, limit: int = 20) -> list[PartnerBatch]:
+    """The partner's latest submissions, newest first, with their outcome counts."""
+    return list(db.session.scalars(
+        select(PartnerBatch).where(PartnerBatch.partner_id == partner.id)
+        .order_by(PartnerBatch.id.desc()).limit(limit)))

@@ -66,6 +66,10 @@ def test_admin_sees_any_account_and_adjusts_idempotently(api, app):
     assert api.get(f"/api/v1/admin/users/{citizen.id}/account", admin).get_json()["posted"] == 35
     who = run_sql(app, "SELECT created_by FROM ledger_transactions WHERE type = 'adjustment'")
     assert who == [(admin.id,)]
+    # The administrator's act is in the audit log once, though the request came twice.
+    logged = run_sql(app, "SELECT actor_id, target_id FROM audit_events "
+                          "WHERE action = 'ledger.adjusted'")
+    assert logged == [(admin.id, str(citizen.id))]
 
     assert_problem(api.post(path, admin, json={"points": 5},
                             headers={"Idempotency-Key": "adj-2"}), 422)  # reason is mandatory

@@ -340,3 +340,21 @@ def test_a_partner_record_claimed_elsewhere_is_recorded_and_refused(app, api, ap
     assert body["written"] == 2 and _balance(api, alice) == fine["points"]
     assert run_sql(app, "SELECT claimed_elsewhere FROM behaviours WHERE external_id = 'c1'"
                    )[0][0] in (claim, json.dumps(claim), json.dumps(claim, separators=(",", ":")))
+
+
+def test_each_accepted_batch_is_recorded_with_its_counts_once(app, api, approved, partner,
+                                                              link):
+    from app.partners import service
+    from app.partners.models import Partner
+
+    link("alice")
+    payload = {"records": [trip("b1", "alice", 5), trip("b2", "nobody", 4), "bad"]}
+    first = partner.post("/behaviours", payload, headers={"Idempotency-Key": "rec-1"})
+    partner.post("/behaviours", payload, headers={"Idempotency-Key": "rec-1"})  # a replay
+    partner.post("/behaviours", {"records": [trip("b3", "alice", 1)]})
+    with app.app_context():
+        from app.extensions import db
+
+        batches = service.recent_batches(db.session.get(Partner, partner.creds.id))
+        assert [(b.records, b.counts) for b in batches] == [
+            (1, {"credited": 1}), (3, first.get_json()["counts"])]

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from app.extensions import db
 from app.merchants import service as merchants
 from app.methodology import service as methodologies
+from app.partners import service as partners
 from app.rewards import service as rewards
 from app.rewards.schemas import RewardCreateSchema
 from app.uow import unit_of_work
@@ -72,6 +73,25 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/console/admin/audit"): {"allowed": {ADMIN}},
     ("GET", "/console/admin/ledger"): {"allowed": {ADMIN}},
     ("POST", "/console/admin/ledger/verify"): {"allowed": {ADMIN}},
+    # Partners, merchants and rewards, citizens: administrators only.
+    **{(m, "/console/admin/" + r): {"allowed": {ADMIN}} for m, r in (
+        ("GET", "partners"), ("GET", "partners/new"), ("POST", "partners/new"),
+        ("GET", "partners/<int:partner_id>"),
+        ("POST", "partners/<int:partner_id>/methodologies"),
+        ("POST", "partners/<int:partner_id>/keys"),
+        ("POST", "partners/<int:partner_id>/keys/<string:key_id>/revoke"),
+        ("GET", "merchants"), ("POST", "merchants"), ("GET", "merchants/<int:merchant_id>"),
+        ("POST", "merchants/<int:merchant_id>/suspend"),
+        ("POST", "merchants/<int:merchant_id>/reinstate"),
+        ("POST", "merchants/<int:merchant_id>/staff"),
+        ("POST", "merchants/<int:merchant_id>/staff/<int:user_id>/remove"),
+        ("GET", "revisions"), ("POST", "revisions/<int:revision_id>/approve"),
+        ("POST", "revisions/<int:revision_id>/reject"), ("GET", "settlement"),
+        ("GET", "citizens"), ("GET", "citizens/<int:user_id>"),
+        ("POST", "citizens/<int:user_id>/disable"), ("POST", "citizens/<int:user_id>/enable"),
+        ("POST", "citizens/<int:user_id>/roles/<string:role>/grant"),
+        ("POST", "citizens/<int:user_id>/roles/<string:role>/revoke"),
+        ("POST", "citizens/<int:user_id>/adjust"))},
 }
 
 
@@ -109,6 +129,13 @@ def principals(app: Flask, monkeypatch) -> dict[str, Any]:
             db.session.get(User, ids[STAFF]), merchants.get(ids[f"{STAFF}_merchant"]),
             RewardCreateSchema().load({"title_zh": "环保袋", "category": "shopping",
                                        "points_price": 100, "total_stock": 5})).id
+    with app.app_context(), unit_of_work():  # what the admin pages act on
+        admin = db.session.get(User, ids[ADMIN])
+        ids["user"] = users.register(email="target@example.com", password=PASSWORD).id
+        partner, key, _secret = partners.create(admin, name="matrix partner",
+                                                methodologies=["green_travel"])
+        ids["partner"], ids["key"] = partner.id, key.key_id
+        ids["revision"] = db.session.scalars(rewards.revisions(status="pending")).first().id
     clients = {ANON: app.test_client()}
     for name in SIGNED_IN:
         client = app.test_client()
@@ -130,7 +157,12 @@ def _path(rule: str, ids: dict[str, int]) -> str:
     return (rule.replace("<int:merchant_id>", str(ids[f"{STAFF}_merchant"]))
             .replace("<int:version_id>", str(ids["version"]))
             .replace("<string:code>", "paperless").replace("<int:behaviour_id>", "1")
-            .replace("<int:reward_id>", str(ids["reward"])))
+            .replace("<int:reward_id>", str(ids["reward"]))
+            .replace("<int:partner_id>", str(ids.get("partner")))
+            .replace("<string:key_id>", str(ids.get("key")))
+            .replace("<int:revision_id>", str(ids.get("revision")))
+            .replace("<int:user_id>", str(ids.get("user")))
+            .replace("<string:role>", "citizen"))
 
 
 def test_console_matrix(app, principals):
