@@ -1,14 +1,14 @@
 """Failed logins counted in the database the workers share, so the per-account and
 per-address limits hold exactly across every worker whatever the rate-limit storage does.
 
-Revision ID: 0013
+Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06 21:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
+revision = "0011"
 down_revision = "0010"
 branch_labels = None
 depends_on = None

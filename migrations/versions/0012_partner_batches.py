@@ -1,14 +1,14 @@
 """partner_batches: each accepted submission of behaviour records and its outcome counts
 
-Revision ID: 0019
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06 21:40:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019"
-down_revision = "0009"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
