@@ -25,3 +25,17 @@ def local_date(moment: datetime) -> date:
 def local_midnight(day: date) -> datetime:
     """The moment the local day begins (an aware datetime)."""
     return datetime.combine(day, time(), tzinfo=local_zone())
+
+
+GRAINS = ("day", "week", "month")
+
+
+def grain_label(day: date, grain: str) -> str:
+    """The report row a local day falls in: the day itself (2026-12-06), its ISO week
+    (2026-W49) or its month (2026-12)."""
+    if grain == "month":
+        return day.isoformat()[:7]
+    if grain == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return day.isoformat()

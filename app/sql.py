@@ -5,15 +5,28 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, Table, any_, bindparam, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    Table,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
+from app.localtime import local_midnight
 
 
 def execute(stmt, params=None):
@@ -164,3 +177,45 @@ def per_database(build):
 def count_rows(stmt: Select) -> int:
     """How many rows a listing statement (as the services build them) matches."""
     return db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+
+
+def _epoch_seconds(column):
+    if on_postgresql():
+        return cast(func.floor(func.extract("epoch", column)), BigInteger)
+    # SQLite keeps UTC moments as naive text; '%s' reads them as UTC, whole seconds.
+    return cast(func.strftime("%s", column), Integer)
+
+
+def local_day_number(column, date_from: date, date_to: date):
+    """SQL for the local day (TIMEZONE) on which the UTC moment in `column` falls, counted
+    from `date_from` (0) to `date_to`; moments after the period get numbers past it.
+
+    Grouping by it keeps a report's rows to one per local day, whatever the row count, on
+    both databases: days of one length (DST makes some 23 or 25 hours) are a span in which
+    the day is whole seconds since the span's first midnight, divided by that length. Only
+    moments from `date_from`'s midnight on are numbered right (the division truncates):
+    filter the others out. Group by it from a subquery: PostgreSQL matches a GROUP BY
+    expression to the SELECT's only when their parameters are the same, which a
+    subquery's column needs not.
+    """
+    days = (date_to - date_from).days + 1
+    # In UTC: aware datetimes of one zone subtract as wall-clock times, DST ignored.
+    midnights = [local_midnight(date_from + timedelta(days=i)).astimezone(UTC)
+                 for i in range(days + 1)]
+    lengths = [int((b - a).total_seconds()) for a, b in zip(midnights, midnights[1:],
+                                                            strict=False)]
+    spans: list[tuple[int, int]] = []  # (first day, length) of each run of equal days
+    for i, length in enumerate(lengths):
+        if not spans or spans[-1][1] != length:
+            spans.append((i, length))
+    seconds = _epoch_seconds(column)
+
+    def numbered(first: int, length: int):
+        start = int(midnights[first].timestamp())
+        return first + (seconds - start) // length
+
+    if len(spans) == 1:
+        return numbered(*spans[0])
+    whens = [(column < midnights[nxt[0]], numbered(*span))
+             for span, nxt in zip(spans, spans[1:], strict=False)]
+    return case(*whens, else_=numbered(*spans[-1]))

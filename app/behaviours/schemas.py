@@ -3,6 +3,7 @@ from __future__ import annotations
 import marshmallow as ma
 
 from app.behaviours.models import STATUSES
+from app.behaviours.stats import GROUPINGS
 from app.http.moments import LocalDateRangeArgs, StorableDateTime
 from app.http.pagination import PageArgsSchema
 
@@ -85,9 +86,6 @@ class RateSchema(ma.Schema):
         # A validator, not Range: Range on a Decimal leaks string bounds into OpenAPI.
         if not 0 < value <= 1000:
             raise ma.ValidationError("Must be more than 0 and at most 1000.")
-
-
-GROUPINGS = ("methodology", "day", "month", "source", "partner")
 
 
 class StatsQuerySchema(LocalDateRangeArgs):

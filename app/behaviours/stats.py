@@ -2,49 +2,70 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from app.behaviours.models import Behaviour
 from app.extensions import db
+from app.localtime import local_date
 from app.partners.models import Partner
 
 SELF_REPORTED = "(self-reported)"  # the row of behaviours no partner sent
 
 
+GROUPINGS = ("methodology", "day", "month", "source", "partner")
+
+
 def reductions(group_by: str, date_from: date | None, date_to: date | None) -> dict:
-    # Grouped by the finest key in SQL; months are folded from days here, which stays
-    # portable across SQLite and PostgreSQL date functions.
-    # Partners by id, not name: a partner could be called "(self-reported)" or "total".
-    key = {"methodology": Behaviour.methodology, "source": Behaviour.source,
-           "partner": Behaviour.partner_id}.get(group_by, Behaviour.local_date)
-    stmt = (select(key, func.count(Behaviour.id), func.coalesce(func.sum(Behaviour.credited_g), 0),
+    """Credited reduction and points of the local dates, grouped by one of GROUPINGS."""
+    return reductions_by_all(date_from, date_to, (group_by,))[group_by]
+
+
+def reductions_by_all(date_from: date | None, date_to: date | None,
+                      groupings: tuple[str, ...] = GROUPINGS) -> dict[str, dict]:
+    """reductions() for several groupings from one scan of the behaviours: two statements
+    (the sums, the partners' names) whatever the groupings."""
+    # Grouped in SQL by every key at once, at most a row per day, methodology and partner;
+    # each grouping, and months from days, is folded here, which stays portable across
+    # SQLite's and PostgreSQL's date functions.
+    keys = (Behaviour.local_date, Behaviour.methodology, Behaviour.source, Behaviour.partner_id)
+    stmt = (select(*keys, func.count(Behaviour.id),
+                   func.coalesce(func.sum(Behaviour.credited_g), 0),
                    func.coalesce(func.sum(Behaviour.points), 0))
-            .where(Behaviour.status == "credited").group_by(key).order_by(key))
+            .where(Behaviour.status == "credited").group_by(*keys))
     if date_from:
         stmt = stmt.where(Behaviour.local_date >= date_from)
     if date_to:
         stmt = stmt.where(Behaviour.local_date <= date_to)
+    finest = db.session.execute(stmt).all()
+    names: dict[int, str] = {}
+    if "partner" in groupings:
+        names = dict(db.session.execute(select(Partner.id, Partner.name).where(
+            Partner.id.in_({row[3] for row in finest if row[3]}))).all())
+    return {group_by: _fold(group_by, finest, names) for group_by in groupings}
+
+
+def _fold(group_by: str, finest: list, names: dict[int, str]) -> dict:
+    # Partners by id, not name: a partner could be called "(self-reported)" or "total".
     rows: dict = {}
-    for value, count, grams, points in db.session.execute(stmt):
-        label = value.isoformat()[:7] if group_by == "month" else (
-            value.isoformat() if isinstance(value, date) else value)
+    for day, methodology, source, partner_id, count, grams, points in finest:
+        label = {"methodology": methodology, "source": source, "partner": partner_id,
+                 "month": day.isoformat()[:7]}.get(group_by, day.isoformat())
         row = rows.setdefault(label, [0, Decimal(0), 0])
         row[0] += count
         row[1] += Decimal(grams)
         row[2] += int(points)
-    out = [{"key": str(k), "behaviours": v[0], "reduction_g": v[1], "points": v[2]}
-           for k, v in rows.items()]
     if group_by == "partner":
-        names = dict(db.session.execute(select(Partner.id, Partner.name)
-                                        .where(Partner.id.in_([k for k in rows if k]))).all())
-        for row, partner_id in zip(out, rows, strict=True):
-            row["key"] = names[partner_id] if partner_id else SELF_REPORTED
-            row["partner_id"] = partner_id
-        out.sort(key=lambda row: (row["partner_id"] is not None, row["key"]))
+        out = [{"key": names[k] if k else SELF_REPORTED, "partner_id": k, "behaviours": v[0],
+                "reduction_g": v[1], "points": v[2]} for k, v in rows.items()]
+        out.sort(key=lambda row: (row["partner_id"] is not None, row["key"],
+                                  row["partner_id"] or 0))
+    else:
+        out = [{"key": str(k), "behaviours": v[0], "reduction_g": v[1], "points": v[2]}
+               for k, v in sorted(rows.items())]
     return {"group_by": group_by, "rows": out,
             "total_reduction_g": sum((r["reduction_g"] for r in out), Decimal(0)),
             "total_points": sum(r["points"] for r in out)}
@@ -63,3 +84,20 @@ def csv_rows(report: dict) -> list[list]:
     rows.append(line("total", None, sum(r["behaviours"] for r in report["rows"]),
                      report["total_reduction_g"], report["total_points"]))
     return rows
+
+
+def activity(since: datetime) -> Select:
+    """(user_id, occurred_at) of each counted (credited) behaviour that occurred at or
+    after `since`: what makes a citizen active, with their redemptions."""
+    # The local date narrows the scan to its index; occurred_at decides.
+    return select(Behaviour.user_id, Behaviour.occurred_at).where(
+        Behaviour.status == "credited", Behaviour.local_date >= local_date(since),
+        Behaviour.occurred_at >= since)
+
+
+def in_review() -> tuple[int, datetime | None]:
+    """Behaviours waiting for a reviewer: how many, and when the oldest was reported."""
+    count, oldest = db.session.execute(
+        select(func.count(Behaviour.id), func.min(Behaviour.created_at))
+        .where(Behaviour.status == "pending_review")).one()
+    return count, oldest

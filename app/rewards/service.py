@@ -744,6 +744,13 @@ def settlement_period(date_from: date | None, date_to: date | None,
     return date_from, date_to
 
 
+def fulfilled_in(date_from: date, date_to: date):
+    """The condition of a settlement's redemptions: fulfilled (verified) in the local dates."""
+    since, until = utc_bounds(date_from, date_to)
+    return ((Redemption.status == FULFILLED) & (Redemption.ended_at >= since)
+            & (Redemption.ended_at < until))
+
+
 def settlement(date_from: date, date_to: date, merchant_id: int | None = None) -> dict:
     """Fulfilled redemptions whose verification fell in the local dates, with totals.
 
@@ -753,14 +760,12 @@ def settlement(date_from: date, date_to: date, merchant_id: int | None = None) -
         merchant_name = db.session.scalar(select(Merchant.name).where(Merchant.id == merchant_id))
         if merchant_name is None:
             raise _not_found("merchant")
-    since, until = utc_bounds(date_from, date_to)
     stmt = (select(Redemption.id, Redemption.merchant_id, Merchant.name, Redemption.reward_id,
                    Reward.title_zh, Reward.title_en, Redemption.points, Redemption.ended_at,
                    Redemption.ended_by)
             .join(Reward, Reward.id == Redemption.reward_id)
             .join(Merchant, Merchant.id == Redemption.merchant_id)
-            .where(Redemption.status == FULFILLED, Redemption.ended_at >= since,
-                   Redemption.ended_at < until)
+            .where(fulfilled_in(date_from, date_to))
             .order_by(Redemption.merchant_id, Redemption.ended_at, Redemption.id))
     if merchant_id is not None:
         stmt = stmt.where(Redemption.merchant_id == merchant_id)
