@@ -38,6 +38,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/console/language"): {"allowed": PUBLIC},
     ("GET", "/console/no-access"): {"allowed": PUBLIC},
     ("GET", "/console/admin"): {"allowed": {ADMIN}},
+    ("GET", "/console/admin/dashboard/<table>.csv"): {"allowed": {ADMIN}},
     ("GET", "/console/merchant/verify"): {"allowed": {STAFF, OTHER_STAFF}},
     ("POST", "/console/merchant/verify"): {"allowed": {STAFF, OTHER_STAFF}},
     ("GET", "/console/merchant/redemptions"): {"allowed": {STAFF, OTHER_STAFF}},
@@ -107,7 +108,8 @@ def _csrf(client: FlaskClient) -> str:
 
 def _path(rule: str, ids: dict[str, int]) -> str:
     return (rule.replace("<int:merchant_id>", str(ids[f"{STAFF}_merchant"]))
-            .replace("<int:reward_id>", str(ids["reward"])))
+            .replace("<int:reward_id>", str(ids["reward"]))
+            .replace("<table>", "ledger"))
 
 
 def test_console_matrix(app, principals):
