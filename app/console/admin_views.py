@@ -96,7 +96,8 @@ def _chart(kind: str, categories: list[str], series: list[dict]) -> dict[str, An
 def _reduction_chart(kind: str, report: dict) -> dict[str, Any]:
     rows = report["rows"]
     return _chart(kind, [r["key"] for r in rows], [
-        {"name": t("dashboard.reduction_kg"), "data": [float(kg(r["reduction_g"]))
+        # Charts carry the statistics' exact figure; tables round it to the gram.
+        {"name": t("dashboard.reduction_kg"), "data": [float(Decimal(r["reduction_g"]) / 1000)
                                                        for r in rows]},
         {"name": t("dashboard.points"), "axis": 1, "data": [r["points"] for r in rows]}])
 
