@@ -217,6 +217,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dashboard.open_queue": ("去处理", "Open the queue"),
     "dashboard.csv": ("导出 CSV", "Download CSV"),
     "dashboard.csv_of": ("导出 CSV:{name}", "Download CSV: {name}"),
+    "dashboard.chart_label": ("图表:{name}。数据见下方表格。",
+                              "Chart: {name}. Its numbers are in the table below."),
     "dashboard.table_of": ("数据表:{name}", "Table: {name}"),
     "dashboard.key": ("项目", "Item"),
     "dashboard.date": ("日期", "Date"),

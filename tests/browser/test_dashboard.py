@@ -91,6 +91,11 @@ def test_charts_render_the_statistics_and_settlement_numbers(
     assert sum(redeemed["data"]) == settlement["points"] == 200
     assert [r[4] for r in _csv(page, "ledger")[1:-1]] == [str(n) for n in redeemed["data"]]
 
+    # A tooltip draws on the canvas (an HTML one would break the CSP: the page fixture
+    # fails the test on any violation).
+    page.locator("#chart-ledger").hover()
+    page.wait_for_timeout(300)
+
     # The period switch: today only.
     page.get_by_role("link", name="今日", exact=True).click()
     page.wait_for_url(re.compile(r"period=today"))
@@ -105,3 +110,15 @@ def test_a_bad_custom_period_shows_the_fields_error(page, accounts):
     page.wait_for_url(re.compile(r"period=custom"))
     assert "开始日期不能晚于结束日期" in page.get_by_role("alert").inner_text()
     assert page.locator("[data-chart]").count() == 0
+
+
+def test_charts_speak_the_pages_language(page, accounts):
+    sign_in(page, accounts.admin())
+    page.get_by_role("button", name="English").click()
+    page.wait_for_load_state()
+    ledger = _chart(page, "ledger")
+    assert [s["name"] for s in ledger["series"]] == [
+        "Issued", "Adjusted", "Reversed", "Redeemed", "Expired", "Held by citizens"]
+    # ECharts' aria writes the description it is given as the chart's label.
+    assert page.get_by_role("img", name="Chart: The ledger's flows. Its numbers are in the "
+                            "table below.").count() == 1

@@ -15,7 +15,9 @@
       // asks for reduced motion: what is drawn is final at once.
       animation: !(navigator.webdriver ||
                    window.matchMedia("(prefers-reduced-motion: reduce)").matches),
-      aria: { enabled: true },
+      // ECharts' generated description reads every point aloud; ours names the chart
+      // and points to the table that holds its numbers.
+      aria: { enabled: true, label: { description: spec.description } },
       tooltip: { trigger: "axis", renderMode: "richText" },
       legend: { top: 0, type: "scroll" },
       grid: { left: 8, right: 8, top: 36, bottom: 8, containLabel: true },
