@@ -126,3 +126,13 @@ def test_the_page_in_english(app, signed_in):
     assert "<h1 class=\"page-title\">Dashboard</h1>" in page
     assert "Reduction and points by methodology" in page
     assert "Download CSV" in page
+
+
+def test_what_waits_links_to_the_queue_pages_that_exist(app, signed_in):
+    # The review queue's page stands in for the page group that provides it.
+    app.add_url_rule("/console/admin/review-stub", endpoint="console.admin_review",
+                     view_func=lambda: "queue")
+    admin = signed_in("admin")
+    page = admin.client.get("/console/admin?period=today").get_data(as_text=True)
+    assert '<a href="/console/admin/review-stub">去处理' in page
+    assert page.count("去处理") == 1  # the other queues' pages are not in this application
