@@ -107,7 +107,9 @@ def test_bad_periods_come_back_as_the_form_with_the_fields_error(app, signed_in)
     admin.post("/console/language", {"lang": "en"})
     resp = admin.client.get("/console/admin?period=fortnight")
     assert resp.status_code == 422
-    assert "Choose today, the last 7 or 30 days" in resp.get_data(as_text=True)
+    page = resp.get_data(as_text=True)
+    assert '<a href="#f-period">Choose today, the last 7 or 30 days' in page
+    assert 'id="f-period"' in page
 
 
 def test_csv_of_an_unknown_table_or_a_bad_period_is_refused(app, signed_in):
