@@ -26,7 +26,8 @@ OPTION = """(id) => {
   const option = chart.getOption();
   return {categories: option.xAxis[0].data,
           series: option.series.map(s => ({name: s.name, data: s.data})),
-          aria: [].concat(option.aria)[0].enabled, renderer: chart.getZr().painter.type};
+          aria: [].concat(option.aria)[0].enabled, animation: option.animation,
+          renderer: chart.getZr().painter.type};
 }"""
 
 
@@ -65,6 +66,7 @@ def test_charts_render_the_statistics_and_settlement_numbers(
                         world.admin).get_json()
         chart = _chart(page, f"reductions_{group}")
         assert chart["aria"] is True and chart["renderer"] == "canvas"
+        assert chart["animation"] is False  # a browser driven by a machine: drawn at once
         kg, points = chart["series"]
         assert len(kg["data"]) == len(stats["rows"]) > 0, group  # not blank
         assert kg["data"] == [float(Decimal(r["reduction_g"]) / 1000) for r in stats["rows"]]
