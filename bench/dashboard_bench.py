@@ -9,7 +9,9 @@ behaviours (default 100,000) spread over --days (90) for --citizens (3,000) citi
 each with its ledger earn written at the behaviour's moment, from three partners and
 self-reports, and --redemptions redemptions (half of them verified), and times it again,
 for the last 30 and the last 90 days. Each figure is the median of --runs runs after one
-warm-up, with the statements it sent. The scratch database is dropped at the end.
+warm-up, with the statements it sent. Beside each, the console's dashboard page (GET
+/console/admin for the same dates, charts' JSON and tables rendered) through the test
+client, signed in as the demo administrator. The scratch database is dropped at the end.
 """
 
 from __future__ import annotations
@@ -70,19 +72,42 @@ def run(args: argparse.Namespace, url: str, folder: str) -> None:
     result = app.test_cli_runner().invoke(seed_demo)
     assert result.exit_code == 0, result.output
     kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
-    print(f"dashboard assembly, {kind}, median of {args.runs} runs (in-process)")
+    page = console_client(app, result.output)
+    print(f"dashboard assembly and page, {kind}, median of {args.runs} runs (in-process)")
     measure(app, args.runs, "demo data, last 30 days", 30)
+    measure(app, args.runs, "  page: demo data, last 30 days", 30, page)
     started = time.perf_counter()
     seed(app, args)
     print(f"  (seeded {args.behaviours:,} behaviours, {args.citizens:,} citizens, "
           f"{args.redemptions} redemptions in {time.perf_counter() - started:.0f} s)")
-    measure(app, args.runs, f"+{args.behaviours:,} behaviours, last 30 days", 30)
-    measure(app, args.runs, f"+{args.behaviours:,} behaviours, last 90 days", 90)
+    for days in (30, 90):
+        measure(app, args.runs, f"+{args.behaviours:,} behaviours, last {days} days", days)
+        measure(app, args.runs, f"  page: +{args.behaviours:,}, last {days} days", days, page)
     with app.app_context():
         db.engine.dispose()
 
 
-def measure(app, runs: int, label: str, days: int) -> None:
+def console_client(app, demo_output: str):
+    """A test client signed in to the console as the demo administrator (its password is
+    in `flask seed-demo`'s output)."""
+    import re
+
+    from app.demo.cli import DEMO_ACCOUNTS
+
+    email = DEMO_ACCOUNTS[0][0]
+    password = re.search(rf"{re.escape(email)}\s+(\S+)", demo_output).group(1)
+    client = app.test_client()
+    token = re.search(r'name="csrf-token" content="([^"]+)"',
+                      client.get("/console/login").get_data(as_text=True)).group(1)
+    resp = client.post("/console/login", data={"identifier": email, "password": password,
+                                                "csrf_token": token})
+    assert resp.status_code == 302, resp.status_code
+    return client
+
+
+def measure(app, runs: int, label: str, days: int, page=None) -> None:
+    """The median time of reports.dashboard() for the last `days` local days or, with a
+    signed-in console client as `page`, of the dashboard page for the same dates."""
     from sqlalchemy import event
 
     from app.db_types import utcnow
@@ -101,23 +126,31 @@ def measure(app, runs: int, label: str, days: int) -> None:
     def ended(conn, cursor, statement, parameters, context, executemany):
         sent[-1][1] = time.perf_counter() - sent[-1][1]
 
-    times = []
+    times, in_sql = [], []
     for i in range(runs + 1):
         with app.app_context():
             sent.clear()
             event.listen(engine, "before_cursor_execute", count)
             event.listen(engine, "after_cursor_execute", ended)
+            date_from = today - timedelta(days=days - 1)
             started = time.perf_counter()
-            reports.dashboard(today - timedelta(days=days - 1), today)
+            if page is None:
+                reports.dashboard(date_from, today)
+            else:
+                resp = page.get("/console/admin", query_string={
+                    "period": "custom", "from": date_from.isoformat(), "to": today.isoformat()})
+                assert resp.status_code == 200, resp.status_code
             elapsed = time.perf_counter() - started
             event.remove(engine, "before_cursor_execute", count)
             event.remove(engine, "after_cursor_execute", ended)
             db.session.rollback()
         if i:  # the first run warms caches and prepares statements
             times.append(elapsed)
+            in_sql.append(sum(seconds for _statement, seconds in sent))
     print(f"  {label:<40} {1000 * statistics.median(times):8.1f} ms  "
-          f"(min {1000 * min(times):.1f}, max {1000 * max(times):.1f})  "
-          f"{len(sent)} statements; the slowest of the last run:")
+          f"(min {1000 * min(times):.1f}, max {1000 * max(times):.1f}; outside SQL "
+          f"{1000 * statistics.median(t - q for t, q in zip(times, in_sql, strict=True)):.1f})"
+          f"  {len(sent)} statements; the slowest of the last run:")
     for statement, seconds in sorted(sent, key=lambda s: -s[1])[:3]:
         print(f"    {1000 * seconds:7.1f} ms  {' '.join(statement.split())[:110]}")
 

@@ -11,7 +11,7 @@ def test_admin_signs_in_to_the_shell_in_chinese_and_switches_to_english(page, ac
     admin = accounts.admin()
     sign_in(page, admin)
     assert page.locator("html").get_attribute("lang") == "zh-CN"
-    assert page.get_by_role("heading", level=1).inner_text() == "待办总览"
+    assert page.get_by_role("heading", level=1).inner_text() == "数据总览"
     menu = page.get_by_role("navigation", name="主菜单")
     for group in ("总览", "方法学", "审核", "合作方", "商户与权益", "市民", "审计与账本"):
         assert menu.get_by_text(group, exact=True).count() >= 1, group
@@ -23,7 +23,7 @@ def test_admin_signs_in_to_the_shell_in_chinese_and_switches_to_english(page, ac
     page.get_by_role("button", name="English").click()
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "en"
-    assert page.get_by_role("heading", level=1).inner_text() == "What waits"
+    assert page.get_by_role("heading", level=1).inner_text() == "Dashboard"
 
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r"/console/login"))

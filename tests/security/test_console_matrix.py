@@ -40,6 +40,7 @@ EXPECTED: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/console/language"): {"allowed": PUBLIC},
     ("GET", "/console/no-access"): {"allowed": PUBLIC},
     ("GET", "/console/admin"): {"allowed": {ADMIN}},
+    ("GET", "/console/admin/dashboard/<table>.csv"): {"allowed": {ADMIN}},
     ("GET", "/console/merchant/verify"): {"allowed": {STAFF, OTHER_STAFF}},
     ("POST", "/console/merchant/verify"): {"allowed": {STAFF, OTHER_STAFF}},
     ("GET", "/console/merchant/redemptions"): {"allowed": {STAFF, OTHER_STAFF}},
@@ -162,7 +163,8 @@ def _path(rule: str, ids: dict[str, int]) -> str:
             .replace("<string:key_id>", str(ids.get("key")))
             .replace("<int:revision_id>", str(ids.get("revision")))
             .replace("<int:user_id>", str(ids.get("user")))
-            .replace("<string:role>", "citizen"))
+            .replace("<string:role>", "citizen")
+            .replace("<table>", "ledger"))
 
 
 def test_console_matrix(app, principals):
