@@ -21,14 +21,14 @@ _seq = itertools.count(1)
 
 
 def approve_defaults(app: Flask) -> int:
-    """Every discovered default version approved by a new administrator, in force from a
+    """Every discovered 1.0.0 default version approved by a new administrator, in force from a
     year ago; that administrator's id."""
     with app.app_context(), unit_of_work():
         admin = users.register(email=f"approver{next(_seq)}-{uuid.uuid4().hex[:6]}@example.com",
                                password=PASSWORD, roles=("admin",))
-        for version in methodologies.versions():
-            if version.status == "pending":
-                methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
+        # Release 1.0.0, whose figures these pages' tests use (10 sheets: 67 points).
+        for version in methodologies.discovered_pending("1.0.0"):
+            methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
         return admin.id
 
 

@@ -61,9 +61,8 @@ def _seed(app) -> dict[str, object]:
                                roles=("admin",))
         staff = users.register(email="contract-staff@example.com", password=PASSWORD)
         db.session.flush()
-        for version in methodologies.versions():
-            if version.status == "pending":
-                methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
+        for version in methodologies.discovered_pending("1.0.0"):
+            methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
         merchant = merchants.create(admin, name="绿色咖啡 Green Café", contact="021-0000 0000")
         merchants.add_staff(admin, merchant, staff)
         reward = rewards.create_reward(staff, merchant, {

@@ -119,6 +119,7 @@ EXPECTED: dict[Operation, Rule] = {
     ("GET", f"{V1}/admin/conversion-rates"): rule(ADMIN),
     ("POST", f"{V1}/admin/conversion-rates"): rule(ADMIN),
     ("GET", f"{V1}/admin/stats/reductions"): rule(ADMIN),
+    ("GET", f"{V1}/admin/stats/reductions.csv"): rule(ADMIN),
     # -- merchants
     ("POST", f"{V1}/admin/merchants"): rule(ADMIN),
     ("GET", f"{V1}/admin/merchants"): rule(ADMIN),
@@ -151,12 +152,14 @@ EXPECTED: dict[Operation, Rule] = {
     ("POST", f"{V1}/merchant/redemptions/verify"):
         rule(STAFF, scoped=True, body=lambda w: {"code": w.redemption_code}),
     ("GET", f"{V1}/merchant/settlement"): rule(ALL_STAFF),
+    ("GET", f"{V1}/merchant/settlement.csv"): rule(ALL_STAFF),
     ("GET", f"{V1}/admin/rewards"): rule(ADMIN),
     ("GET", f"{V1}/admin/rewards/{{reward_id}}"): rule(ADMIN),
     ("GET", f"{V1}/admin/rewards/revisions"): rule(ADMIN),
     ("POST", f"{V1}/admin/rewards/revisions/{{revision_id}}/approve"): rule(ADMIN),
     ("POST", f"{V1}/admin/rewards/revisions/{{revision_id}}/reject"): rule(ADMIN),
     ("GET", f"{V1}/admin/merchants/settlement"): rule(ADMIN),
+    ("GET", f"{V1}/admin/merchants/settlement.csv"): rule(ADMIN),
     # -- data partners
     ("POST", f"{V1}/admin/partners"): rule(ADMIN),
     ("GET", f"{V1}/admin/partners"): rule(ADMIN),
@@ -257,7 +260,7 @@ def test_expectations_agree_with_declared_security() -> None:
         schemes = {name for requirement in op.get("security", []) for name in requirement}
         if not schemes:
             ok = {ANON, PARTNER} <= expected.allowed
-        elif schemes == {"partnerHmac"}:
+        elif schemes == {"partnerHmac", "partnerKey", "partnerTimestamp"}:
             ok = expected.allowed == {PARTNER}
         else:
             ok = ANON not in expected.allowed and PARTNER not in expected.allowed
