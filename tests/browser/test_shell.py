@@ -15,7 +15,8 @@ def test_admin_signs_in_to_the_shell_in_chinese_and_switches_to_english(page, ac
     menu = page.get_by_role("navigation", name="主菜单")
     for group in ("总览", "方法学", "审核", "合作方", "商户与权益", "市民", "审计与账本"):
         assert menu.get_by_text(group, exact=True).count() >= 1, group
-    assert page.locator('[data-waiting="home.pending_versions"]').inner_text() == "8"  # two releases of each built-in
+    # Both releases of each built-in wait for approval.
+    assert page.locator('[data-waiting="home.pending_versions"]').inner_text() == "8"
     # The keyboard reaches the menu: the skip link first, then the page.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip-link"
