@@ -130,11 +130,10 @@ def test_the_page_in_english(app, signed_in):
     assert "Download CSV" in page
 
 
-def test_what_waits_links_to_the_queue_pages_that_exist(app, signed_in):
-    # The review queue's page stands in for the page group that provides it.
-    app.add_url_rule("/console/admin/review-stub", endpoint="console.admin_review",
-                     view_func=lambda: "queue")
+def test_what_waits_links_to_each_queue_page(app, signed_in):
     admin = signed_in("admin")
     page = admin.client.get("/console/admin?period=today").get_data(as_text=True)
-    assert '<a href="/console/admin/review-stub">去处理' in page
-    assert page.count("去处理") == 1  # the other queues' pages are not in this application
+    for queue in ("/console/admin/methodologies", "/console/admin/review",
+                  "/console/admin/revisions"):
+        assert f'<a href="{queue}">去处理' in page, queue
+    assert page.count("去处理") == 3
