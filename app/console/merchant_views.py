@@ -229,11 +229,17 @@ def merchant_reward_edit(reward_id: int):
     return redirect(url_for("console.merchant_rewards", sent=1))
 
 
+SETTLEMENT_ARGS = ("from", "to", "format")
+
+
 @blp.route("/merchant/settlement")
 @console_login_required("merchant")
 def merchant_settlement_own():
+    # Only the page's own fields: the rest of a query would reach url_for as its keywords
+    # (merchant_id twice is a 500, _external/_scheme an absolute URL).
+    kept = {k: request.args[k] for k in SETTLEMENT_ARGS if k in request.args}
     return redirect(url_for("console.merchant_settlement", merchant_id=_my_merchant().id,
-                            **request.args))
+                            **kept))
 
 
 def _period() -> tuple[date | None, date | None, dict[str, str]]:
