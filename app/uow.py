@@ -8,10 +8,10 @@ command or a scheduled job (unit_of_work()).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from flask import Response
+from flask import Response, current_app
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -41,12 +41,22 @@ def commit_request(response: Response) -> Response:
     except DATABASE_UNAVAILABLE:
         db.session.rollback()
         log.exception("commit failed: database unavailable")
-        return unavailable_response()
+        return _failure(503, unavailable_response)
     except IntegrityError:
         db.session.rollback()
         log.exception("commit failed: constraint violated")
-        return conflict_response()
+        return _failure(409, conflict_response)
     return response
+
+
+# app.extensions[FAILURE_PAGE]: (status) -> an area's own error page for this request, or
+# None for the problem. The console registers its HTML page for its paths.
+FAILURE_PAGE = "commit_failure_page"
+
+
+def _failure(status: int, problem: Callable[[], Response]) -> Response:
+    page = current_app.extensions.get(FAILURE_PAGE)
+    return (page(status) if page else None) or problem()
 
 
 # The server is down or restarting, the connection died, or the pool is exhausted: the

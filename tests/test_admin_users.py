@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from tests.conftest import run_sql
+from tests.console.conftest import console_login
 from tests.helpers import assert_problem
 
 
@@ -72,3 +73,23 @@ def test_disable_is_idempotent_and_filterable(api):
         assert resp.status_code == 200 and resp.get_json()["disabled"] is True
     listed = api.get("/api/v1/admin/users?disabled=true", admin).get_json()
     assert [u["id"] for u in listed["items"]] == [citizen.id]
+
+
+def test_disable_ends_sessions_and_tokens_for_good(api, app):
+    """Enabling the account again does not bring back what disabling ended (ASVS 7.4.2):
+    the old console cookie and the old refresh token stay refused."""
+    admin = api.caller("admin")
+    staff = api.caller("merchant")
+    console = app.test_client()
+    assert console_login(console, staff.email).status_code == 302
+    assert console.get("/console/merchant/verify").status_code == 200
+    assert api.post(f"/api/v1/admin/users/{staff.id}/disable", admin).status_code == 200
+    assert api.post(f"/api/v1/admin/users/{staff.id}/enable", admin).status_code == 200
+    resp = console.get("/console/merchant/verify")
+    assert resp.status_code == 302 and "/console/login" in resp.headers["Location"]
+    refresh = api.client.post("/api/v1/auth/refresh",
+                              headers={"Authorization": f"Bearer {staff.refresh_token}"})
+    assert_problem(refresh, 401)
+    assert_problem(api.get("/api/v1/account", staff), 401)
+    # A new sign-in works.
+    assert api.login(staff.email).status_code == 200

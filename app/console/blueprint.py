@@ -10,7 +10,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, g, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    g,
+    has_request_context,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -97,8 +106,18 @@ blp.add_app_template_global(csrf_token, "csrf_token")
 blp.add_app_template_global(MESSAGES.__contains__, "has_message")
 
 
-@blp.context_processor
+def is_console_path() -> bool:
+    """Whether this request's path is the console's, routed to a page or not (an unknown
+    page, a wrong method or a bad id never reaches the blueprint's own hooks)."""
+    prefix = blp.url_prefix or ""
+    return request.path == prefix or request.path.startswith(prefix + "/")
+
+
+# App-wide, for the error pages of /console paths no console route matched.
+@blp.app_context_processor
 def _shell() -> dict[str, Any]:
+    if not has_request_context() or not is_console_path():
+        return {}
     user = load_user()
     role = console_role(user)
     return {"lang": language(), "languages": LANGUAGES, "user": user, "role": role,
@@ -112,8 +131,12 @@ def _check_csrf() -> Any:
     return None
 
 
-@blp.after_request
+# App-wide: every response under /console, including the 404 of a page that does not
+# exist, the 405 of a wrong method and a failed commit's page. The API's are untouched.
+@blp.after_app_request
 def _security_headers(response: Response) -> Response:
+    if not is_console_path():
+        return response
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["X-Frame-Options"] = "DENY"
@@ -145,7 +168,38 @@ def _http_error(err: HTTPException) -> Any:
         from app.console.merchant_views import verify_page
 
         return verify_page(error=t("error.429"), status=429)  # the form stays usable
-    return error_page(err.code or 500)
+    response = make_response(error_page(err.code or 500))
+    valid_methods = getattr(err, "valid_methods", None)
+    if err.code == 405 and valid_methods:
+        response.headers["Allow"] = ", ".join(valid_methods)
+    return response
+
+
+def app_http_error(err: HTTPException) -> Any:
+    """404 and 405 app-wide: a /console path no console route matched gets the console's
+    page; any other path the API's problem, as before."""
+    if is_console_path():
+        return _http_error(err)
+    from app.extensions import api
+
+    return api.handle_http_exception(err)
+
+
+def commit_failure_page(status: int) -> Response | None:
+    """A console page's work could not be committed (409, 503): the console's page in
+    place of the API's problem (app.uow.commit_request); None elsewhere."""
+    if not is_console_path():
+        return None
+    if status == 503:
+        g.console_user = None  # the page asks nothing more of a database that is down
+    try:
+        response = make_response(error_page(status))
+    except Exception:  # noqa: BLE001  (the problem is still an answer)
+        log.exception("console error page failed after a failed commit")
+        return None
+    if status == 503:
+        response.headers["Retry-After"] = "2"
+    return _security_headers(response)
 
 
 @blp.errorhandler(ApiError)

@@ -15,6 +15,7 @@ from app.console.session import console_login_required, current_user
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.exports import csv_response
+from app.http.limit_keys import limit_key
 from app.http.problems import ApiError
 from app.localtime import local_date, local_zone
 from app.merchants import service as merchants
@@ -40,7 +41,9 @@ OUTCOMES = {
 
 
 def _console_staff_key() -> str:
-    return f"verify:{current_user().id}"
+    # The API's key for the same account (its JWT's "sub" is the id as text): one budget
+    # of wrong codes across both, stored hashed.
+    return limit_key("verify", str(current_user().id))
 
 
 def _title(reward: Any) -> str:
@@ -226,11 +229,17 @@ def merchant_reward_edit(reward_id: int):
     return redirect(url_for("console.merchant_rewards", sent=1))
 
 
+SETTLEMENT_ARGS = ("from", "to", "format")
+
+
 @blp.route("/merchant/settlement")
 @console_login_required("merchant")
 def merchant_settlement_own():
+    # Only the page's own fields: the rest of a query would reach url_for as its keywords
+    # (merchant_id twice is a 500, _external/_scheme an absolute URL).
+    kept = {k: request.args[k] for k in SETTLEMENT_ARGS if k in request.args}
     return redirect(url_for("console.merchant_settlement", merchant_id=_my_merchant().id,
-                            **request.args))
+                            **kept))
 
 
 def _period() -> tuple[date | None, date | None, dict[str, str]]:

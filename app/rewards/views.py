@@ -199,8 +199,9 @@ def _wrong_code(response) -> bool:
 
 
 def verify_limit(staff_key: Callable[[], str]) -> Callable:
-    """Wrong codes per staff account (`staff_key` says whose request it is: "verify:<id>").
-    Shared by name, so the API and the console's 核销 screen count against one budget."""
+    """Wrong codes per staff account (`staff_key` says whose request it is, as
+    limit_key("verify", <user id>)). Shared by name and key, so the API and the console's
+    核销 screen count against one budget."""
     return limiter.shared_limit(_verify_limit, scope="verify-code", key_func=staff_key,
                                 deduct_when=_wrong_code)
 

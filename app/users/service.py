@@ -154,6 +154,9 @@ def disable(actor: User, user: User) -> User:
         return user
     refuse_last_admin(user)
     user.disabled_at = utcnow()
+    # Every session and token ends for good (ASVS 7.4.2): enabling the account again does
+    # not revive them; the user signs in anew.
+    user.token_epoch += 1
     audit.record(actor.id, "user.disabled", "user", user.id)
     db.session.flush()
     return user

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app.extensions import db
 from app.users.models import User
@@ -231,3 +232,57 @@ def test_every_page_renders_in_both_languages(app, signed_in, lang):
         resp = client.get(path)
         assert resp.status_code == 200, path
         assert f'<html lang="{lang}">' in resp.get_data(as_text=True), path
+
+
+def _is_console_error_page(resp, status: int) -> None:
+    assert resp.status_code == status
+    assert resp.mimetype == "text/html", resp.get_data(as_text=True)[:300]
+    assert "<html" in resp.get_data(as_text=True)
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/console/nonexistent", 404),
+    ("/console/logout", 405),  # POST only
+    ("/console/admin/citizens/abc", 404),  # not an id: no route matches
+])
+def test_unmatched_console_paths_get_the_console_page_and_headers(signed_in, path, status):
+    """No console route matched, so the blueprint's own hooks never ran: the app-wide ones
+    still answer with the console's page and headers."""
+    admin = signed_in("admin")
+    resp = admin.client.get(path)
+    _is_console_error_page(resp, status)
+    if status == 405:
+        assert "POST" in resp.headers["Allow"]
+    assert 'class="menu-group"' in resp.get_data(as_text=True)  # the shell knows the user
+
+
+def test_unmatched_api_paths_keep_their_problems(client):
+    for path, status in [("/api/v1/nonexistent", 404), ("/api/v1/auth/login", 405)]:
+        resp = client.get(path)
+        assert resp.status_code == status
+        assert resp.mimetype == "application/problem+json"
+        assert "Content-Security-Policy" not in resp.headers
+    assert client.get("/api/v1/auth/login").headers["Allow"]
+
+
+@pytest.mark.parametrize(("error", "status"), [
+    (IntegrityError("COMMIT", {}, Exception("duplicate key")), 409),
+    (OperationalError("COMMIT", {}, Exception("server closed the connection")), 503),
+])
+def test_failed_commit_after_a_console_page_is_the_console_page(app, signed_in, monkeypatch,
+                                                                error, status):
+    admin = signed_in("admin")
+
+    def fail() -> None:
+        raise error
+
+    with app.app_context():
+        monkeypatch.setattr(db.session, "commit", fail)
+        resp = admin.client.get("/console/admin")
+    _is_console_error_page(resp, status)  # the API's own stays a problem: test_errors.py
+    if status == 503:
+        assert resp.headers["Retry-After"] == "2"

@@ -105,6 +105,18 @@ def test_settlement_by_period_and_csv(app, shop, staff):
     assert backwards.status_code == 422
 
 
+def test_own_settlement_redirect_passes_only_its_own_fields(shop, staff):
+    """The query's known fields go along; anything else (another merchant_id, url_for's
+    _external and _scheme) is dropped rather than a 500 or an absolute http:// URL."""
+    own = f"/console/merchants/{shop.merchant_id}/settlement"
+    resp = staff.client.get("/console/merchant/settlement?from=2026-01-01&to=2026-01-31"
+                            "&format=csv&merchant_id=1")
+    assert resp.status_code == 302
+    assert resp.headers["Location"] == f"{own}?from=2026-01-01&to=2026-01-31&format=csv"
+    resp = staff.client.get("/console/merchant/settlement?_external=1&_scheme=http")
+    assert resp.status_code == 302 and resp.headers["Location"] == own
+
+
 def test_admin_opens_any_merchants_settlement(app, shop, signed_in):
     admin = signed_in("admin")
     assert admin.client.get(f"/console/merchants/{shop.merchant_id}/settlement"

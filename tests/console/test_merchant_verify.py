@@ -9,6 +9,7 @@ import pytest
 
 from tests.console.conftest import console_login
 from tests.console.shop import open_shop
+from tests.helpers import PASSWORD
 
 
 @pytest.fixture
@@ -77,3 +78,24 @@ def test_wrong_codes_share_the_api_limit(app, shop, staff):
     assert _post(staff, "ZZZZ-ZZZZ-ZZZY").status_code == 404
     resp = _post(staff, shop.code())
     assert resp.status_code == 429 and "操作过于频繁" in resp.get_data(as_text=True)
+
+
+def test_wrong_codes_in_the_api_and_the_console_count_against_one_budget(app, shop, staff):
+    """One counter per account, whichever door the wrong codes come through (else each
+    door would double the guessing budget)."""
+    app.config["VERIFY_FAILURE_LIMIT"] = "3 per 15 minutes"
+    api_client = app.test_client()
+    token = api_client.post("/api/v1/auth/login", json={
+        "identifier": shop.staff_email, "password": PASSWORD}).get_json()["access_token"]
+
+    def api_verify(code: str):
+        return api_client.post("/api/v1/merchant/redemptions/verify", json={"code": code},
+                               headers={"Authorization": f"Bearer {token}"})
+
+    assert api_verify("ZZZZ-ZZZZ-ZZZZ").status_code == 404
+    assert _post(staff, "ZZZZ-ZZZZ-ZZZY").status_code == 404
+    assert api_verify("ZZZZ-ZZZZ-ZZZX").status_code == 404
+    code = shop.code()
+    assert _post(staff, code).status_code == 429
+    assert api_verify(code).status_code == 429
+    assert shop.status_of(code) == "reserved"
