@@ -33,6 +33,7 @@ from .base import Parameter, PlausibilityContext, check_daily_count, decimal_par
 from .green_travel import BIKES, GreenTravel, PointSchema, _overlaps
 
 MODES = ("bus", "metro", "bike", "e_bike", "walk")
+STEPS_GROUP = "walk_steps"  # the dedupe group of a day's step count
 FILINGS = Path(__file__).resolve().parent.parent / "docs" / "methodologies"
 
 SHENZHEN_2021 = (
@@ -90,6 +91,14 @@ class GreenTravelV2(GreenTravel):
     record_schema = GreenTravelRecordSchemaV2
     earlier_releases = (GreenTravel,)
     filing_document = str(FILINGS / "green_travel.md")
+    # A step count is the day's walking, not a trip: it is the same act only as another
+    # source's step count at the same instant, never a trip it happens to be stamped
+    # inside. Steps and walk trips of one day exclude each other in _check_walking.
+    timeless_groups = frozenset({STEPS_GROUP})
+
+    @classmethod
+    def dedupe_group(cls, record: Mapping[str, Any]) -> str:
+        return STEPS_GROUP if record.get("steps") is not None else super().dedupe_group(record)
 
     @classmethod
     def default_parameters(cls) -> dict[str, Parameter]:

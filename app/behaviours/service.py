@@ -105,10 +105,6 @@ def _window(record: dict[str, Any], occurred_at: datetime) -> tuple[datetime, da
     return start, max(start, end)
 
 
-def _dedupe_group(record: dict[str, Any]) -> str:
-    return str(record.get("mode") or record.get("kind") or "")
-
-
 @dataclass
 class Report:
     """One reported behaviour, validated on its own, before the checks under the lock."""
@@ -327,7 +323,7 @@ def _judge(r: Report, nearby: Nearby) -> Draft:
     behaviour = Draft(
         user_id=user_id, methodology=cls.code, source=r.source, partner_id=r.partner_id,
         external_id=r.external_id, occurred_at=r.occurred_at, local_date=day,
-        window_start=start, window_end=end, dedupe_group=_dedupe_group(r.record),
+        window_start=start, window_end=end, dedupe_group=cls.dedupe_group(r.record),
         data=r.data, evidence=r.evidence, claimed_elsewhere=r.claimed_elsewhere, reasons=[],
         reduction_g=Decimal(0), credited_g=Decimal(0), points=0)
     if r.claimed_elsewhere is not None:

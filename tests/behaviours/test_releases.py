@@ -125,6 +125,36 @@ def test_steps_and_walk_trips_of_one_day_exclude_each_other_in_either_order(
     assert out["status"] == "rejected" and "exclude each other" in out["reasons"][0]
 
 
+@pytest.mark.parametrize("steps_first", [True, False])
+def test_a_days_steps_are_not_a_trip_they_are_stamped_inside(
+        app, api, approve_all, partner_id, steps_first):
+    """Steps stamped 08:30 and a metro trip 08:10-08:50 from another source are two acts;
+    steps match only another source's steps of the same instant."""
+    from tests.behaviours.test_crediting import post, trip
+
+    approve_all("2.0.0")
+    me = api.caller()
+    start = utcnow() - timedelta(hours=3)
+    stamped = start + timedelta(minutes=20)
+
+    def steps(key: str) -> dict:
+        return submit(app, me.id, "green_travel", {"mode": "walk", "steps": 9000}, stamped,
+                      key, partner_id)
+
+    def metro() -> dict:
+        return post(api, me, "green_travel", trip(start, 40), start + timedelta(minutes=40),
+                    "metro").get_json()
+
+    first, second = (steps("steps"), metro()) if steps_first else (metro(), steps("steps"))
+    assert first["status"] == second["status"] == "credited", (first, second)
+    # The same count from another source at the same instant is the same act.
+    counted = first if steps_first else second
+    again = post(api, me, "green_travel", {"mode": "walk", "steps": 9000}, stamped, "again")
+    assert again.get_json()["status"] == "rejected"
+    assert again.get_json()["reasons"] == [
+        f"duplicate of behaviour {counted['id']} (partner) covering the same time"]
+
+
 def test_admin_listing_names_every_installed_release(api):
     listing = api.get("/api/v1/admin/methodologies", api.caller("admin")).get_json()
     for module in listing["loaded"]:
