@@ -267,7 +267,9 @@ class GreenTravelV2(GreenTravel):
 
         km = cls.distance_km(record, params)
         max_km = decimal_param(params, f"max_trip_km_{mode}")
-        if km > max_km:
+        # A step count is a day's walking, not one walk: the walking cap caps it, and the
+        # per-trip length (30 km = 39,370 steps of 0.762 m) does not refuse it.
+        if record.get("steps") is None and km > max_km:
             reasons.append(f"{mode} trip of {km} km exceeds the {max_km} km limit per trip")
         if mode == "walk":
             reasons.extend(cls._check_walking(record, params, context))
