@@ -97,15 +97,27 @@ def test_proposals_under_2_0_0_keep_four_eyes(app, api, approve_all):
     assert ok.status_code == 200
 
 
-def test_public_view_shows_the_release_in_force_and_links_its_filing(api, approve_all):
+def test_public_view_shows_the_release_in_force_and_links_its_filing(app, api, approve_all):
     approve_all()
     paperless = api.get("/api/v1/methodologies/paperless").get_json()
     assert paperless["module_version"] == "1.0.0" and "a4_sheet_mass_g" in paperless["parameters"]
-    assert paperless["filing_document"] == "/api/v1/methodologies/paperless/filing"
+    # 1.0.0 is in force and has no filing document: none is linked, not 2.0.0's.
+    assert paperless["filing_document"] is None
+    assert_problem(api.get("/api/v1/methodologies/paperless/filing?release=1.0.0"), 404)
+
+    bob = api.caller("admin")  # not the one who approved 1.0.0
+    vid = pending_2_0_0(app, "paperless")
+    assert api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", bob, json={
+        "effective_from": utcnow().isoformat()}).status_code == 200
+    paperless = api.get("/api/v1/methodologies/paperless").get_json()
+    assert paperless["module_version"] == "2.0.0"
+    assert paperless["filing_document"] == "/api/v1/methodologies/paperless/filing?release=2.0.0"
     filing = api.get(paperless["filing_document"])
     assert filing.status_code == 200 and filing.mimetype == "text/markdown"
     text = filing.get_data(as_text=True)
     assert "基准线情景 Baseline scenario" in text and "issuer_paper_default" in text
+    assert api.get("/api/v1/methodologies/paperless/filing").get_data(as_text=True) == text
+    assert_problem(api.get("/api/v1/methodologies/paperless/filing?release=9.9.9"), 404)
     assert_problem(api.get("/api/v1/methodologies/teleport/filing"), 404)
 
 
