@@ -310,7 +310,12 @@ def _instant_tolerance(r: Report) -> timedelta:
     if version is None:
         return timedelta(0)
     try:
-        seconds = methodologies.typed_values(r.cls, version).get(TOLERANCE_PARAMETER, 0)
+        # Typed by the class of the version's release: the newest class may take other
+        # parameters than the release in force (1.0.0 has no tolerance at all).
+        cls = methodologies.release(version)
+        seconds = methodologies.typed_values(cls, version).get(TOLERANCE_PARAMETER, 0)
+    except ApiError:
+        return timedelta(0)  # the release is gone: judging rejects the record
     except (ValueError, TypeError, KeyError, ArithmeticError):
         return timedelta(0)  # a set the module no longer takes: judging rejects the record
     return timedelta(seconds=float(seconds))

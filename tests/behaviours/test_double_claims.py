@@ -34,10 +34,23 @@ class TolerantTravel(GreenTravel):
             TOLERANCE_S, "s", "test", "how far two sources' instants of one trip may lie")}
 
 
+class TolerantTravelV2(TolerantTravel):
+    """A newer release installed beside it, taking a parameter 1.0.0 has not: the tolerance
+    of 1.0.0, in force, is read with 1.0.0's class (the newest could not type its set)."""
+
+    version = "2.0.0"
+    earlier_releases = (TolerantTravel,)
+
+    @classmethod
+    def default_parameters(cls) -> dict[str, Parameter]:
+        return {**super().default_parameters(), "only_in_2_0_0": Parameter(
+            1, "", "test", "a parameter the release in force does not take")}
+
+
 @pytest.fixture(autouse=True)
 def _approved(app, approve_all):
     with app.app_context(), unit_of_work():
-        methodologies.registry().register(TolerantTravel)
+        methodologies.registry().register(TolerantTravelV2)
         methodologies.sync_discovered()
     approve_all()
 
