@@ -91,6 +91,14 @@ class Nearby:
         """A behaviour judged in this batch: the later ones see it."""
         self.by_user.setdefault(behaviour.user_id, []).append(behaviour)
 
+    def credited_act(self, new: Any, cls: type[Methodology],
+                     tolerance: timedelta = timedelta(0)) -> Any:
+        """An earlier record of the same act credited or awaiting review, if there is one."""
+        return next((b for b in self.by_user.get(new.user_id, ()) if b is not new
+                     and b.status in ("credited", "pending_review")
+                     and b.methodology == new.methodology
+                     and _one_act(b, new, cls, tolerance)), None)
+
     def around(self, new: Any, cls: type[Methodology],
                tolerance: timedelta = timedelta(0)) -> Neighbours:
         """Same user and local day, or the same act (a trip across midnight)."""
