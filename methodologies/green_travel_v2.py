@@ -123,8 +123,9 @@ class GreenTravelV2(GreenTravel):
                 "the accounting review (shared/reference/accounting-review.md, table 1; "
                 "confirm at the platform's published rule before filing)",
                 "Reduction per km cycled. The smaller of the two Wuhan values (2025: 93.3 "
-                "g/km) and below the bus+metro reductions a cyclist might otherwise have "
-                "taken; bike manufacture and shared-bike rebalancing are inside this margin.",
+                "g/km), below the metro reduction (46.7) though above the electric-bus one "
+                "(26.9); bike manufacture and shared-bike rebalancing are inside the margin "
+                "to Wuhan's 2025 value.",
             ),
             "grid_ef_g_per_kwh": Parameter(
                 D("536.6"), "g CO2 / kWh",
