@@ -108,12 +108,18 @@ class GreenTravelV2(GreenTravel):
             "rf_bus_g_per_pkm": Parameter(
                 D("26.9"), "g CO2e / passenger-km", f"{SHENZHEN_2021}: electric bus 26.9",
                 "Reduction per passenger-km of a bus trip against the motorised trip it "
-                "displaces. Replace with the city's operator data (kWh/vkm × grid factor, "
-                "diesel L/km × 2.6–2.7 kg/L, ÷ average load) when supplied.",
+                "displaces: Shenzhen's electric-bus value, a fixed figure imported as "
+                "published, computed on Guangdong's grid. grid_ef_g_per_kwh does not reach "
+                "it: a grid update changes nothing here until the city's operator data "
+                "(kWh/vkm × grid factor, diesel L/km × 2.6–2.7 kg/L, ÷ average load) "
+                "replaces it.",
             ),
             "rf_metro_g_per_pkm": Parameter(
                 D("46.7"), "g CO2e / passenger-km", f"{SHENZHEN_2021}: metro 46.7",
-                "Reduction per passenger-km of a metro trip; below Wuhan 2025's 78.4 g/km and "
+                "Reduction per passenger-km of a metro trip: Shenzhen's fixed imported "
+                "figure, computed on Guangdong's grid, which a grid_ef_g_per_kwh update does "
+                "not reach until local operator data replaces it. Below Wuhan 2025's 78.4 "
+                "g/km and "
                 "the Beijing Transport Institute's ≈61 g/pkm (accounting review), so the "
                 "smallest of the published comparators.",
             ),
@@ -133,8 +139,12 @@ class GreenTravelV2(GreenTravel):
                 "factors (Dec 2024, www.mee.gov.cn): national average 0.5366 kg CO2/kWh, as "
                 "cited in the accounting review (confirm at the announcement; a Jiangsu city "
                 "uses the Jiangsu row of the same table)",
-                "Grid emission factor for every electricity-based factor (e_bike). A yearly "
-                "update is one approved version.",
+                "Grid emission factor for every electricity-based factor (e_bike; not the "
+                "imported bus and metro figures). The national 2022 average is used pending "
+                "the verified Jiangsu provincial row: the national figure is the one the "
+                "review could cite, and the provincial row was not yet checked against the "
+                "announcement. A Jiangsu deployment should replace it by one approved "
+                "version; a yearly update is likewise one approved version.",
             ),
             "e_bike_kwh_per_km": Parameter(
                 D("0.02"), "kWh / km",

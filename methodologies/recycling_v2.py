@@ -11,7 +11,10 @@ DESNZ's cut-off convention the emissions of burning waste and the energy it yiel
 that energy's users, so the disposal route adds nothing to the factors above and the credit
 is the production saving alone. Conservative for the route: burning plastics and synthetic
 textiles emits fossil CO2 (about 2 kg per kg of plastic) that recycling avoids and that is not
-credited here. Records come from partner kiosks and stations that weigh the material.
+credited here. Not conservative in one respect, stated in the filing (§2, §5): the cut-off
+convention ignores the energy incinerating paper, board and textiles would have recovered,
+which the grid then makes up; that displaced energy is not deducted. Records come from
+partner kiosks and stations that weigh the material.
 """
 
 from __future__ import annotations
