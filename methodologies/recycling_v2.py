@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from .base import Parameter
-from .recycling import DESNZ_2025_MATERIAL, WARM_V16, Recycling
+from .recycling import DESNZ_2025_MATERIAL, Recycling
 
 FILINGS = Path(__file__).resolve().parent.parent / "docs" / "methodologies"
 BASELINE_ROUTE = (
@@ -90,7 +90,10 @@ class RecyclingV2(Recycling):
             ),
             "ef_e_waste_g_per_kg": Parameter(
                 D("992.08"), "g CO2e avoided / kg",
-                f"{WARM_V16}: mixed electronics, recycling factor −0.90 MTCO2E/short ton",
+                "US EPA Waste Reduction Model (WARM) v16 documentation, "
+                "https://www.epa.gov/warm: mixed electronics, the recycling factor alone "
+                "(−0.90 MTCO2E/short ton; no landfilling term subtracted), converted at "
+                "1 short ton = 907.18474 kg",
                 f"{BASELINE_ROUTE}. 0.90 t / 907.18474 kg = 992.08 g/kg (rounded down): the "
                 "material-recovery credit alone, no disposal term; DESNZ 2025 has no mixed "
                 "electronics row.",
