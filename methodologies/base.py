@@ -273,6 +273,10 @@ class Methodology(ABC):
     # times overlap are then one act reported twice. Otherwise (a meal, a weighing, an
     # invoice) only the same instant from another source is.
     occupies_time: ClassVar[bool] = False
+    # Dedupe groups (see dedupe_group) whose records take no time even when the
+    # methodology's acts do (a day's step count is not a trip): such a record is one act
+    # only with a record of its own group at the same instant, as for an act of no time.
+    timeless_groups: ClassVar[frozenset[str]] = frozenset()
     # Record fields that tell who the person is or where and when they were (places,
     # exact times, free text, identifiers of people or places): anonymise() drops them.
     personal_fields: ClassVar[frozenset[str]] = frozenset()
@@ -282,6 +286,16 @@ class Methodology(ABC):
     earlier_releases: ClassVar[tuple[type[Methodology], ...]] = ()
     # The filing document (Markdown): an absolute path, or None. See docs/methodologies/.
     filing_document: ClassVar[str | None] = None
+
+    @classmethod
+    def dedupe_group(cls, record: Mapping[str, Any]) -> str:
+        """The kind of act a record is, for matching one act reported twice."""
+        return str(record.get("mode") or record.get("kind") or "")
+
+    @classmethod
+    def takes_time(cls, *groups: str) -> bool:
+        """Whether records of these dedupe groups are matched as acts that take time."""
+        return cls.occupies_time and not set(groups) & cls.timeless_groups
 
     @classmethod
     @abstractmethod

@@ -33,6 +33,7 @@ from .base import Parameter, PlausibilityContext, check_daily_count, decimal_par
 from .green_travel import BIKES, GreenTravel, PointSchema, _overlaps
 
 MODES = ("bus", "metro", "bike", "e_bike", "walk")
+STEPS_GROUP = "walk_steps"  # the dedupe group of a day's step count
 FILINGS = Path(__file__).resolve().parent.parent / "docs" / "methodologies"
 
 SHENZHEN_2021 = (
@@ -90,6 +91,14 @@ class GreenTravelV2(GreenTravel):
     record_schema = GreenTravelRecordSchemaV2
     earlier_releases = (GreenTravel,)
     filing_document = str(FILINGS / "green_travel.md")
+    # A step count is the day's walking, not a trip: it is the same act only as another
+    # source's step count at the same instant, never a trip it happens to be stamped
+    # inside. Steps and walk trips of one day exclude each other in _check_walking.
+    timeless_groups = frozenset({STEPS_GROUP})
+
+    @classmethod
+    def dedupe_group(cls, record: Mapping[str, Any]) -> str:
+        return STEPS_GROUP if record.get("steps") is not None else super().dedupe_group(record)
 
     @classmethod
     def default_parameters(cls) -> dict[str, Parameter]:
@@ -99,12 +108,18 @@ class GreenTravelV2(GreenTravel):
             "rf_bus_g_per_pkm": Parameter(
                 D("26.9"), "g CO2e / passenger-km", f"{SHENZHEN_2021}: electric bus 26.9",
                 "Reduction per passenger-km of a bus trip against the motorised trip it "
-                "displaces. Replace with the city's operator data (kWh/vkm × grid factor, "
-                "diesel L/km × 2.6–2.7 kg/L, ÷ average load) when supplied.",
+                "displaces: Shenzhen's electric-bus value, a fixed figure imported as "
+                "published, computed on Guangdong's grid. grid_ef_g_per_kwh does not reach "
+                "it: a grid update changes nothing here until the city's operator data "
+                "(kWh/vkm × grid factor, diesel L/km × 2.6–2.7 kg/L, ÷ average load) "
+                "replaces it.",
             ),
             "rf_metro_g_per_pkm": Parameter(
                 D("46.7"), "g CO2e / passenger-km", f"{SHENZHEN_2021}: metro 46.7",
-                "Reduction per passenger-km of a metro trip; below Wuhan 2025's 78.4 g/km and "
+                "Reduction per passenger-km of a metro trip: Shenzhen's fixed imported "
+                "figure, computed on Guangdong's grid, which a grid_ef_g_per_kwh update does "
+                "not reach until local operator data replaces it. Below Wuhan 2025's 78.4 "
+                "g/km and "
                 "the Beijing Transport Institute's ≈61 g/pkm (accounting review), so the "
                 "smallest of the published comparators.",
             ),
@@ -114,8 +129,9 @@ class GreenTravelV2(GreenTravel):
                 "the accounting review (shared/reference/accounting-review.md, table 1; "
                 "confirm at the platform's published rule before filing)",
                 "Reduction per km cycled. The smaller of the two Wuhan values (2025: 93.3 "
-                "g/km) and below the bus+metro reductions a cyclist might otherwise have "
-                "taken; bike manufacture and shared-bike rebalancing are inside this margin.",
+                "g/km), below the metro reduction (46.7) though above the electric-bus one "
+                "(26.9); bike manufacture and shared-bike rebalancing are inside the margin "
+                "to Wuhan's 2025 value.",
             ),
             "grid_ef_g_per_kwh": Parameter(
                 D("536.6"), "g CO2 / kWh",
@@ -123,8 +139,12 @@ class GreenTravelV2(GreenTravel):
                 "factors (Dec 2024, www.mee.gov.cn): national average 0.5366 kg CO2/kWh, as "
                 "cited in the accounting review (confirm at the announcement; a Jiangsu city "
                 "uses the Jiangsu row of the same table)",
-                "Grid emission factor for every electricity-based factor (e_bike). A yearly "
-                "update is one approved version.",
+                "Grid emission factor for every electricity-based factor (e_bike; not the "
+                "imported bus and metro figures). The national 2022 average is used pending "
+                "the verified Jiangsu provincial row: the national figure is the one the "
+                "review could cite, and the provincial row was not yet checked against the "
+                "announcement. A Jiangsu deployment should replace it by one approved "
+                "version; a yearly update is likewise one approved version.",
             ),
             "e_bike_kwh_per_km": Parameter(
                 D("0.02"), "kWh / km",
@@ -258,7 +278,9 @@ class GreenTravelV2(GreenTravel):
 
         km = cls.distance_km(record, params)
         max_km = decimal_param(params, f"max_trip_km_{mode}")
-        if km > max_km:
+        # A step count is a day's walking, not one walk: the walking cap caps it, and the
+        # per-trip length (30 km = 39,370 steps of 0.762 m) does not refuse it.
+        if record.get("steps") is None and km > max_km:
             reasons.append(f"{mode} trip of {km} km exceeds the {max_km} km limit per trip")
         if mode == "walk":
             reasons.extend(cls._check_walking(record, params, context))

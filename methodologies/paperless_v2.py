@@ -64,7 +64,10 @@ class PaperlessV2(Paperless):
             "invoice_sheet_mass_g": Parameter(
                 D("2.688"), "g / invoice",
                 "Chinese paper invoice format 240 × 140 mm (the 增值税发票 format of the State "
-                "Taxation Administration) = 0.0336 m², at 80 g/m² = 2.688 g",
+                "Taxation Administration) = 0.0336 m², at 80 g/m² = 2.688 g. 80 g/m² is an "
+                "assumption (common office paper; the format does not fix the stock): "
+                "conservative taken with the count of one part only, since a multi-part "
+                "invoice's other parts (at least as heavy together) are not credited",
                 "One sheet (the buyer's part) per paper invoice. Conservative: 1.0.0 counted "
                 "an A4 sheet (4.99 g), and the issuer's other parts are not counted.",
             ),

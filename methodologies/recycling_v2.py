@@ -11,7 +11,10 @@ DESNZ's cut-off convention the emissions of burning waste and the energy it yiel
 that energy's users, so the disposal route adds nothing to the factors above and the credit
 is the production saving alone. Conservative for the route: burning plastics and synthetic
 textiles emits fossil CO2 (about 2 kg per kg of plastic) that recycling avoids and that is not
-credited here. Records come from partner kiosks and stations that weigh the material.
+credited here. Not conservative in one respect, stated in the filing (§2, §5): the cut-off
+convention ignores the energy incinerating paper, board and textiles would have recovered,
+which the grid then makes up; that displaced energy is not deducted. Records come from
+partner kiosks and stations that weigh the material.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from .base import Parameter
-from .recycling import DESNZ_2025_MATERIAL, WARM_V16, Recycling
+from .recycling import DESNZ_2025_MATERIAL, Recycling
 
 FILINGS = Path(__file__).resolve().parent.parent / "docs" / "methodologies"
 BASELINE_ROUTE = (
@@ -87,7 +90,10 @@ class RecyclingV2(Recycling):
             ),
             "ef_e_waste_g_per_kg": Parameter(
                 D("992.08"), "g CO2e avoided / kg",
-                f"{WARM_V16}: mixed electronics, recycling factor −0.90 MTCO2E/short ton",
+                "US EPA Waste Reduction Model (WARM) v16 documentation, "
+                "https://www.epa.gov/warm: mixed electronics, the recycling factor alone "
+                "(−0.90 MTCO2E/short ton; no landfilling term subtracted), converted at "
+                "1 short ton = 907.18474 kg",
                 f"{BASELINE_ROUTE}. 0.90 t / 907.18474 kg = 992.08 g/kg (rounded down): the "
                 "material-recovery credit alone, no disposal term; DESNZ 2025 has no mixed "
                 "electronics row.",

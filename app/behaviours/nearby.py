@@ -91,14 +91,21 @@ class Nearby:
         """A behaviour judged in this batch: the later ones see it."""
         self.by_user.setdefault(behaviour.user_id, []).append(behaviour)
 
+    def credited_act(self, new: Any, cls: type[Methodology],
+                     tolerance: timedelta = timedelta(0)) -> Any:
+        """An earlier record of the same act credited or awaiting review, if there is one."""
+        return next((b for b in self.by_user.get(new.user_id, ()) if b is not new
+                     and b.status in ("credited", "pending_review")
+                     and b.methodology == new.methodology
+                     and _one_act(b, new, cls, tolerance)), None)
+
     def around(self, new: Any, cls: type[Methodology],
                tolerance: timedelta = timedelta(0)) -> Neighbours:
         """Same user and local day, or the same act (a trip across midnight)."""
         rows = [b for b in self.by_user.get(new.user_id, ()) if b is not new]
         duplicate = next((b for b in rows if (b.status in CLAIMED or b.claimed_elsewhere)
                           and b.methodology == new.methodology
-                          and (cls.occupies_time or b.dedupe_group == new.dedupe_group)
-                          and same_act(b, new, cls.occupies_time, tolerance)), None)
+                          and _one_act(b, new, cls, tolerance)), None)
         that_day = [b for b in rows if b.status in COUNTED and b.local_date == new.local_date]
         credited = [b for b in that_day if b.status == "credited"]
         return Neighbours(
@@ -109,11 +116,20 @@ class Nearby:
             credited_g_all=sum((b.credited_g or Decimal(0) for b in credited), Decimal(0)))
 
 
+def _one_act(a: Any, b: Any, cls: type[Methodology], tolerance: timedelta) -> bool:
+    # A record of a group that takes no time (a day's step count) is matched only within
+    # its own group, like any act that takes none.
+    timed = cls.takes_time(a.dedupe_group, b.dedupe_group)
+    return ((timed or a.dedupe_group == b.dedupe_group)
+            and same_act(a, b, timed, tolerance))
+
+
 def same_act(a: Any, b: Any, occupies_time: bool,
              tolerance: timedelta = timedelta(0)) -> bool:
     """Whether two records of one user and methodology are one act reported twice.
 
-    An act that takes the person's time (a trip; Methodology.occupies_time), whatever the
+    An act that takes the person's time (a trip; Methodology.occupies_time, except the
+    groups in Methodology.timeless_groups, such as a day's step count), whatever the
     mode each record names (a person makes one trip at a time): two spans are one act if
     they overlap (trips that only touch, a change from bus to metro, are two), and an
     instant (a tap-in or tap-out time) is the act of a span of another mode it falls

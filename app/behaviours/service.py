@@ -2,7 +2,8 @@
 
 Order of checks for one record, all under the user's ledger lock (so caps and duplicate
 checks see every earlier record of that user): a resend from the same partner returns
-the first outcome; a reduction declared claimed in another mechanism is refused; an
+the first outcome; a reduction declared claimed in another mechanism is refused (and an
+earlier credited or pending record of the same act is named and audited for review); an
 approved methodology version must be in force when the behaviour occurred; the same act
 reported twice (any source) is a duplicate; the methodology's plausibility checks; the
 self-report policy; the daily caps. The points come from the user's running totals
@@ -103,10 +104,6 @@ def _window(record: dict[str, Any], occurred_at: datetime) -> tuple[datetime, da
     start = record.get("started_at") or occurred_at
     end = record.get("ended_at") or start
     return start, max(start, end)
-
-
-def _dedupe_group(record: dict[str, Any]) -> str:
-    return str(record.get("mode") or record.get("kind") or "")
 
 
 @dataclass
@@ -254,6 +251,11 @@ def _store(new: list[Draft], books: dict[int, ledger.Book]) -> None:
         draft.id, draft.created_at = behaviour_id, now
         if (earlier := getattr(draft, "duplicate_of", None)) is not None:
             draft.reasons = [_duplicate_reason(earlier)]  # its id is known now
+        if (earlier := getattr(draft, "conflicts_with", None)) is not None:
+            draft.reasons = [*draft.reasons, _conflict_reason(earlier)]
+            audit.record(None, "behaviour.claimed_elsewhere_conflict", "behaviour", earlier.id,
+                         behaviour_id=draft.id, status=earlier.status,
+                         mechanism=draft.claimed_elsewhere["mechanism"])
     _credit([d for d in new if d.status == "credited"], books)
     insert_rows(BEHAVIOURS, [{key: d.__dict__[key] for key in _COLUMN_KEYS} for d in new])
 
@@ -314,7 +316,12 @@ def _instant_tolerance(r: Report) -> timedelta:
     if version is None:
         return timedelta(0)
     try:
-        seconds = methodologies.typed_values(r.cls, version).get(TOLERANCE_PARAMETER, 0)
+        # Typed by the class of the version's release: the newest class may take other
+        # parameters than the release in force (1.0.0 has no tolerance at all).
+        cls = methodologies.release(version)
+        seconds = methodologies.typed_values(cls, version).get(TOLERANCE_PARAMETER, 0)
+    except ApiError:
+        return timedelta(0)  # the release is gone: judging rejects the record
     except (ValueError, TypeError, KeyError, ArithmeticError):
         return timedelta(0)  # a set the module no longer takes: judging rejects the record
     return timedelta(seconds=float(seconds))
@@ -327,11 +334,15 @@ def _judge(r: Report, nearby: Nearby) -> Draft:
     behaviour = Draft(
         user_id=user_id, methodology=cls.code, source=r.source, partner_id=r.partner_id,
         external_id=r.external_id, occurred_at=r.occurred_at, local_date=day,
-        window_start=start, window_end=end, dedupe_group=_dedupe_group(r.record),
+        window_start=start, window_end=end, dedupe_group=cls.dedupe_group(r.record),
         data=r.data, evidence=r.evidence, claimed_elsewhere=r.claimed_elsewhere, reasons=[],
         reduction_g=Decimal(0), credited_g=Decimal(0), points=0)
     if r.claimed_elsewhere is not None:
-        # Recorded, so that the same act from another source is refused as its duplicate.
+        # Refused, and recorded so that the same act from another source is refused as its
+        # duplicate. An earlier credit of the same act from another source stands (a
+        # partner's declaration alone does not take a citizen's points) but is now filed in
+        # two mechanisms: the reason names it and _store audits it for an administrator.
+        behaviour.conflicts_with = nearby.credited_act(behaviour, cls, r.tolerance)
         nearby.add(behaviour)
         return _decided(behaviour, "rejected", [claimed_elsewhere_reason(r.claimed_elsewhere)])
     version = _in_force(cls.code, r.occurred_at)
@@ -393,6 +404,11 @@ def claimed_elsewhere_reason(claim: dict[str, Any]) -> str:
     # kept when an account is erased.
     return (f"already claimed in another mechanism ({claim['mechanism']}): one reduction is "
             "filed once (DB11/T 3043-2024), so it is recorded without credit")
+
+
+def _conflict_reason(earlier: Any) -> str:
+    return (f"the same act was already recorded as behaviour {earlier.id} ({earlier.status}): "
+            "an administrator should review it")
 
 
 def _duplicate_reason(earlier: Any) -> str:

@@ -5,7 +5,8 @@ Per user and conversion rate the platform keeps the grams credited and the point
 for them (credit_totals). A credit adds its grams and is given floor(total grams × rate)
 minus the points already issued under that rate: the sub-point remainders of small
 records carry forward instead of being dropped one by one (twenty 1 km bus trips of
-7.65 g earn the 153 points their 153 g earn, not 20 × 7). Rounding stays downward, so the
+26.9 g under green_travel 2.0.0 earn the 538 points their 538 g earn, not 20 × 26 = 520).
+Rounding stays downward, so the
 total is never more than the grams earn.
 
 A reversal takes back exactly what its record added, grams and points. The totals are then

@@ -34,7 +34,15 @@ class PublicMethodologySchema(ResponseSchema):
     record_schema = ma.fields.Dict(metadata={"description": "JSON Schema of `data`"})
     filing_document = ma.fields.String(
         allow_none=True, metadata={"description": "URL of the filing document (Markdown, "
-                                   "Chinese and English): scope, baseline, formula, sources"})
+                                   "Chinese and English: scope, baseline, formula, sources) of "
+                                   "the release in force, or of the newest release when none "
+                                   "is; null when that release has no filing document (the "
+                                   "built-ins' 1.0.0 has none)"})
+
+
+class FilingQuerySchema(ma.Schema):
+    release = ma.fields.String(validate=ma.validate.Length(min=1, max=32), metadata={
+        "description": "The release whose filing document to serve; the newest when absent"})
 
 
 class VersionSchema(ResponseSchema):

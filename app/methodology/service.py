@@ -358,8 +358,10 @@ def retire(actor: User, version_id: int, reason: str) -> MethodologyVersion:
 
 
 def filing_url(cls: type[Methodology]) -> str | None:
-    """Where the API serves the methodology's filing document, if it has one."""
-    return f"/api/v1/methodologies/{cls.code}/filing" if filing_path(cls) else None
+    """Where the API serves this release's own filing document, if it has one."""
+    if filing_path(cls) is None:
+        return None
+    return f"/api/v1/methodologies/{cls.code}/filing?release={cls.version}"
 
 
 def filing_path(cls: type[Methodology]) -> Path | None:
@@ -367,11 +369,13 @@ def filing_path(cls: type[Methodology]) -> Path | None:
     return path if path is not None and path.is_file() else None
 
 
-def filing_text(code: str) -> str:
-    """The filing document of the newest release of `code` (404 when it has none)."""
-    path = filing_path(module(code))
+def filing_text(code: str, version: str | None = None) -> str:
+    """The filing document of one release of `code`, the newest when `version` is None
+    (404 when that release has none)."""
+    path = filing_path(module(code, version))
     if path is None:
-        raise ApiError(404, f"Methodology {code!r} has no filing document.", slug="not-found")
+        what = f"Methodology {code!r}" if version is None else f"Release {version} of {code!r}"
+        raise ApiError(404, f"{what} has no filing document.", slug="not-found")
     return path.read_text(encoding="utf-8")
 
 
@@ -391,5 +395,7 @@ def public_view(code: str, version: MethodologyVersion | None) -> dict[str, Any]
         "effective_from": version.effective_from if version else None,
         "parameters": values or full_parameters(cls),
         "record_schema": record_json_schema(cls),
-        "filing_document": filing_url(module(code)),
+        # The document of the release in force, not the newest one's (none for a release
+        # without one, such as the built-ins' 1.0.0).
+        "filing_document": filing_url(cls),
     }

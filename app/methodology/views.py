@@ -9,6 +9,7 @@ from app.methodology import service
 from app.methodology.schemas import (
     AdminListingSchema,
     ApprovalSchema,
+    FilingQuerySchema,
     ProposalSchema,
     PublicMethodologySchema,
     ReasonSchema,
@@ -43,10 +44,12 @@ def get_methodology(code: str):
 
 
 @blp.route("/<string:code>/filing", methods=["GET"])
+@blp.arguments(FilingQuerySchema, location="query")
 @blp.response(200, {"type": "string"}, content_type="text/markdown")
-def get_filing_document(code: str):
-    """The methodology's filing document (Chinese and English), as Markdown."""
-    return Response(service.filing_text(code), mimetype="text/markdown")
+def get_filing_document(args: dict, code: str):
+    """A release's filing document (Chinese and English), as Markdown: the newest
+    release's unless `release` names another."""
+    return Response(service.filing_text(code, args.get("release")), mimetype="text/markdown")
 
 
 @admin_blp.route("/methodologies", methods=["GET"])

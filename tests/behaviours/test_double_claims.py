@@ -34,10 +34,23 @@ class TolerantTravel(GreenTravel):
             TOLERANCE_S, "s", "test", "how far two sources' instants of one trip may lie")}
 
 
+class TolerantTravelV2(TolerantTravel):
+    """A newer release installed beside it, taking a parameter 1.0.0 has not: the tolerance
+    of 1.0.0, in force, is read with 1.0.0's class (the newest could not type its set)."""
+
+    version = "2.0.0"
+    earlier_releases = (TolerantTravel,)
+
+    @classmethod
+    def default_parameters(cls) -> dict[str, Parameter]:
+        return {**super().default_parameters(), "only_in_2_0_0": Parameter(
+            1, "", "test", "a parameter the release in force does not take")}
+
+
 @pytest.fixture(autouse=True)
 def _approved(app, approve_all):
     with app.app_context(), unit_of_work():
-        methodologies.registry().register(TolerantTravel)
+        methodologies.registry().register(TolerantTravelV2)
         methodologies.sync_discovered()
     approve_all()
 
@@ -158,6 +171,47 @@ def test_a_self_report_claimed_elsewhere_is_recorded_and_refused(app, api, two_p
         headers={"Idempotency-Key": "d"})
     assert "claimed_elsewhere" in assert_problem(bad, 422, "validation-error")["errors"]
     assert run_sql(app, "SELECT count(*) FROM behaviours")[0][0] == 2
+
+
+def test_a_claim_elsewhere_after_a_credit_of_the_same_act_is_flagged_not_reversed(
+        app, api, two_partners):
+    card, _ = two_partners
+    me = api.caller()
+    start = utcnow() - timedelta(hours=3)
+    first = post(api, me, "green_travel", trip(start, 20), start + timedelta(minutes=20),
+                 "trip").get_json()
+    assert first["status"] == "credited" and first["points"] > 0
+    # A partner then sends the same trip, declared claimed in a bank's carbon account.
+    def claim(at, external_id: str) -> dict:
+        from app.behaviours import service as behaviours
+
+        with app.app_context(), unit_of_work():
+            b = behaviours.submit(user_id=me.id, methodology="green_travel", occurred_at=at,
+                                  data={"mode": "metro", "distance_km": "10"}, evidence=None,
+                                  source="partner", partner_id=card, external_id=external_id,
+                                  claimed_elsewhere=CLAIM)
+            return {"id": b.id, "status": b.status, "reasons": b.reasons}
+
+    claimed = claim(start + timedelta(minutes=10), "claimed")
+    assert claimed["status"] == "rejected"
+    assert claimed["reasons"] == [
+        "already claimed in another mechanism (bank carbon account): one reduction is filed "
+        "once (DB11/T 3043-2024), so it is recorded without credit",
+        f"the same act was already recorded as behaviour {first['id']} (credited): an "
+        "administrator should review it"]
+    # The earlier credit stands: a partner's declaration alone takes no citizen's points.
+    assert run_sql(app, "SELECT status, points FROM behaviours WHERE id = :i",
+                   i=first["id"]) == [("credited", first["points"])]
+    [(actor, target_type, target_id, details)] = run_sql(
+        app, "SELECT actor_id, target_type, target_id, details FROM audit_events "
+             "WHERE action = 'behaviour.claimed_elsewhere_conflict'")
+    assert (actor, target_type, target_id) == (None, "behaviour", str(first["id"]))
+    assert "BCA-2026-0042" not in str(details) and str(claimed["id"]) in str(details)
+    # A claim with no earlier credit of its act is refused with its one reason, unaudited.
+    alone = claim(start + timedelta(hours=2), "alone")
+    assert alone["status"] == "rejected" and len(alone["reasons"]) == 1
+    assert run_sql(app, "SELECT count(*) FROM audit_events WHERE action = "
+                        "'behaviour.claimed_elsewhere_conflict'") == [(1,)]
 
 
 def test_erasure_keeps_the_claims_mechanism_and_drops_its_reference(app, api):

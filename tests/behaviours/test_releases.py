@@ -97,15 +97,27 @@ def test_proposals_under_2_0_0_keep_four_eyes(app, api, approve_all):
     assert ok.status_code == 200
 
 
-def test_public_view_shows_the_release_in_force_and_links_its_filing(api, approve_all):
+def test_public_view_shows_the_release_in_force_and_links_its_filing(app, api, approve_all):
     approve_all()
     paperless = api.get("/api/v1/methodologies/paperless").get_json()
     assert paperless["module_version"] == "1.0.0" and "a4_sheet_mass_g" in paperless["parameters"]
-    assert paperless["filing_document"] == "/api/v1/methodologies/paperless/filing"
+    # 1.0.0 is in force and has no filing document: none is linked, not 2.0.0's.
+    assert paperless["filing_document"] is None
+    assert_problem(api.get("/api/v1/methodologies/paperless/filing?release=1.0.0"), 404)
+
+    bob = api.caller("admin")  # not the one who approved 1.0.0
+    vid = pending_2_0_0(app, "paperless")
+    assert api.post(f"/api/v1/admin/methodology-versions/{vid}/approve", bob, json={
+        "effective_from": utcnow().isoformat()}).status_code == 200
+    paperless = api.get("/api/v1/methodologies/paperless").get_json()
+    assert paperless["module_version"] == "2.0.0"
+    assert paperless["filing_document"] == "/api/v1/methodologies/paperless/filing?release=2.0.0"
     filing = api.get(paperless["filing_document"])
     assert filing.status_code == 200 and filing.mimetype == "text/markdown"
     text = filing.get_data(as_text=True)
     assert "基准线情景 Baseline scenario" in text and "issuer_paper_default" in text
+    assert api.get("/api/v1/methodologies/paperless/filing").get_data(as_text=True) == text
+    assert_problem(api.get("/api/v1/methodologies/paperless/filing?release=9.9.9"), 404)
     assert_problem(api.get("/api/v1/methodologies/teleport/filing"), 404)
 
 
@@ -123,6 +135,36 @@ def test_steps_and_walk_trips_of_one_day_exclude_each_other_in_either_order(
     out = submit(app, me.id, "green_travel", second, morning + timedelta(minutes=5), "second",
                  partner_id)
     assert out["status"] == "rejected" and "exclude each other" in out["reasons"][0]
+
+
+@pytest.mark.parametrize("steps_first", [True, False])
+def test_a_days_steps_are_not_a_trip_they_are_stamped_inside(
+        app, api, approve_all, partner_id, steps_first):
+    """Steps stamped 08:30 and a metro trip 08:10-08:50 from another source are two acts;
+    steps match only another source's steps of the same instant."""
+    from tests.behaviours.test_crediting import post, trip
+
+    approve_all("2.0.0")
+    me = api.caller()
+    start = utcnow() - timedelta(hours=3)
+    stamped = start + timedelta(minutes=20)
+
+    def steps(key: str) -> dict:
+        return submit(app, me.id, "green_travel", {"mode": "walk", "steps": 9000}, stamped,
+                      key, partner_id)
+
+    def metro() -> dict:
+        return post(api, me, "green_travel", trip(start, 40), start + timedelta(minutes=40),
+                    "metro").get_json()
+
+    first, second = (steps("steps"), metro()) if steps_first else (metro(), steps("steps"))
+    assert first["status"] == second["status"] == "credited", (first, second)
+    # The same count from another source at the same instant is the same act.
+    counted = first if steps_first else second
+    again = post(api, me, "green_travel", {"mode": "walk", "steps": 9000}, stamped, "again")
+    assert again.get_json()["status"] == "rejected"
+    assert again.get_json()["reasons"] == [
+        f"duplicate of behaviour {counted['id']} (partner) covering the same time"]
 
 
 def test_admin_listing_names_every_installed_release(api):

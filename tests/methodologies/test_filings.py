@@ -42,6 +42,7 @@ def test_worked_examples_reproduce(cls) -> None:
         if "refused" in example:
             assert any(example["refused"] in r for r in reasons), (example, reasons)
             continue
+        assert reasons == [], (example, reasons)  # an example not marked refused passes
         reduction = cls.quantify(record, params)
         assert reduction == Decimal(example["reduction_g"]), example
         figure = example.get("credited_g", example["reduction_g"])

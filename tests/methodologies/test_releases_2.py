@@ -73,6 +73,16 @@ def test_walking_per_step_with_its_own_cap() -> None:
     assert travel(mode="walk", distance_km="2") == Decimal("52.493")
 
 
+def test_a_days_steps_are_capped_not_refused_by_the_walk_trip_length() -> None:
+    # 40,000 steps × 0.762 m = 30.48 km, over the 30 km of one walk: capped at 296 g.
+    many = trip(mode="walk", steps=40_000)
+    assert GreenTravelV2.plausibility(many, GT, ctx()) == []
+    assert GreenTravelV2.quantify(many, GT) == Decimal("296")
+    # A walk trip of that length is still refused.
+    assert GreenTravelV2.plausibility(trip(mode="walk", distance_km="30.48"), GT, ctx()) == [
+        "walk trip of 30.48 km exceeds the 30 km limit per trip"]
+
+
 def test_car_occupancy_is_gone_and_every_parameter_is_cited() -> None:
     params = GreenTravelV2.default_parameters()
     assert "car_occupancy" not in params and "ef_car_g_per_vkm" not in params
