@@ -11,7 +11,7 @@ from flask import redirect, request, url_for
 
 from app.console.blueprint import blp, render
 from app.console.i18n import t
-from app.console.merchant_views import _local, _period, _title
+from app.console.merchant_views import _local, _title, settlement_period_args
 from app.console.session import console_login_required, current_user
 from app.extensions import db
 from app.http.exports import csv_response
@@ -201,13 +201,7 @@ def admin_revision_reject(revision_id: int):
 @console_login_required("admin")
 def admin_settlement():
     """Every merchant's fulfilled redemptions in a period; CSV with ?format=csv."""
-    date_from, date_to, errors = _period()
-    if not errors:
-        try:
-            date_from, date_to = rewards.settlement_period(date_from, date_to)
-        except ApiError as err:
-            errors = {"from" if "from" in (err.errors or {}) else "to":
-                      t("settlement.error.period")}
+    date_from, date_to, errors = settlement_period_args()
     if errors:
         return render("console/merchants/settlement.html", t("settlement.title_all"), 422,
                       report=None, errors=errors, args=request.args)

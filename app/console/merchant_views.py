@@ -242,7 +242,9 @@ def merchant_settlement_own():
                             **kept))
 
 
-def _period() -> tuple[date | None, date | None, dict[str, str]]:
+def settlement_period_args() -> tuple[date | None, date | None, dict[str, str]]:
+    """The settlement period from ?from=&to= (local dates), held to the API's rules
+    (rewards.settlement_period); the fields' errors in the page's language."""
     errors: dict[str, str] = {}
     parsed: dict[str, date | None] = {}
     for name in ("from", "to"):
@@ -252,7 +254,14 @@ def _period() -> tuple[date | None, date | None, dict[str, str]]:
         except ValueError:
             parsed[name] = None
             errors[name] = t("settlement.error.date")
-    return parsed["from"], parsed["to"], errors
+    if errors:
+        return parsed["from"], parsed["to"], errors
+    try:
+        date_from, date_to = rewards.settlement_period(parsed["from"], parsed["to"])
+    except ApiError as err:
+        return parsed["from"], parsed["to"], {
+            "from" if "from" in (err.errors or {}) else "to": t("settlement.error.period")}
+    return date_from, date_to, {}
 
 
 @blp.route("/merchants/<int:merchant_id>/settlement")
@@ -266,13 +275,7 @@ def merchant_settlement(merchant_id: int):
         if own is None or own.id != merchant_id:
             abort(403)
     merchant = merchants.get(merchant_id)
-    date_from, date_to, errors = _period()
-    if not errors:
-        try:
-            date_from, date_to = rewards.settlement_period(date_from, date_to)
-        except ApiError as err:
-            errors = {"from" if "from" in (err.errors or {}) else "to":
-                      t("settlement.error.period")}
+    date_from, date_to, errors = settlement_period_args()
     if errors:
         return render("console/merchant/settlement.html", t("menu.settlement"), 422,
                       merchant=merchant, report=None, errors=errors, args=request.args)
