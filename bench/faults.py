@@ -693,11 +693,10 @@ def seed_due(url: str, users: int, redemptions: int, token_file: Path) -> None:
     5th's; then `redemptions` reservations (real clock) whose expiry is moved to the past."""
     from sqlalchemy import select
 
-    from app import create_app
+    from app import create_app, rewards
     from app.db_types import utcnow
     from app.extensions import db
     from app.ledger import service as ledger
-    from app.rewards import service as rewards
     from app.uow import unit_of_work
     from app.users.models import User
 

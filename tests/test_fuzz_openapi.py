@@ -69,7 +69,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from app import create_app
+from app import create_app, rewards
 from app.auth.passwords import hash_password
 from app.behaviours import service as behaviours
 from app.extensions import db
@@ -79,7 +79,6 @@ from app.merchants import service as merchants
 from app.methodology import service as methodologies
 from app.partners import service as partners
 from app.partners.signing import canonical, sign
-from app.rewards import service as rewards
 from app.uow import unit_of_work
 from app.users.models import ROLES, User, UserRole
 from tests.conftest import TEST_JWT_SECRET, _truncate_all

@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from app import rewards
 from app.auth.passwords import hash_password
 from app.db_types import utcnow
 from app.demo import history
@@ -16,7 +17,6 @@ from app.extensions import db
 from app.merchants import service as merchants
 from app.merchants.models import Merchant
 from app.methodology import service as methodologies
-from app.rewards import service as rewards
 from app.rewards.schemas import RewardCreateSchema
 from app.uow import unit_of_work
 from app.users import service

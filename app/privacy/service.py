@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 
+from app import rewards
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.models import RevokedToken
@@ -27,7 +28,6 @@ from app.merchants.models import MerchantStaff
 from app.methodology import service as methodologies
 from app.partners import service as partners
 from app.partners.models import PartnerLink, PartnerLinkCode
-from app.rewards import service as rewards
 from app.rewards.models import Redemption, RewardRevision
 from app.sql import on_postgresql
 from app.users.models import User, UserRole
@@ -105,7 +105,7 @@ def erase(user: User, password: str) -> None:
     ledger.lock_book(user.id)
     # Reserved redemptions are given back first, through the normal path: the holds are
     # released in the ledger and the stock restored.
-    rewards.give_back_all(user)
+    rewards.forget_user(user)
     _anonymise_behaviours(user.id)
     for model in (PartnerLink, PartnerLinkCode, RevokedToken, MerchantStaff, IdempotencyKey,
                   UserRole):

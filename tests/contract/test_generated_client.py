@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from app import rewards
 from app.db_types import utcnow
 from app.extensions import db
 from app.merchants import service as merchants
 from app.methodology import service as methodologies
-from app.rewards import service as rewards
 from app.uow import unit_of_work
 from app.users import service as users
 from tests.helpers import PASSWORD

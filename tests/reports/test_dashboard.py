@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from app import rewards
 from app.behaviours import service as behaviours
 from app.behaviours.schemas import StatsSchema
 from app.behaviours.stats import GROUPINGS
@@ -20,7 +21,6 @@ from app.ledger import service as ledger
 from app.localtime import local_date
 from app.partners.models import Partner
 from app.reports import service as reports
-from app.rewards import service as rewards
 from app.uow import unit_of_work
 from tests.conftest import run_sql
 from tests.helpers import counting_statements

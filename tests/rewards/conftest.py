@@ -151,11 +151,11 @@ def world(app: Flask, api: Api) -> World:
 
 @pytest.fixture
 def at(monkeypatch) -> Callable[[datetime], None]:
-    """Move the rewards service's clock (and the expiry job's)."""
-    from app.rewards import jobs, service
+    """Move the clock of every rewards module that reads it (the expiry job's too)."""
+    from app.rewards import jobs, listing, management, redemption, release, settlements
 
     def move(moment: datetime) -> None:
-        monkeypatch.setattr(service, "utcnow", lambda: moment)
-        monkeypatch.setattr(jobs, "utcnow", lambda: moment)
+        for module in (listing, management, redemption, release, settlements, jobs):
+            monkeypatch.setattr(module, "utcnow", lambda: moment)
 
     return move

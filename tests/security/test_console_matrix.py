@@ -15,11 +15,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app import rewards
 from app.extensions import db
 from app.merchants import service as merchants
 from app.methodology import service as methodologies
 from app.partners import service as partners
-from app.rewards import service as rewards
 from app.rewards.schemas import RewardCreateSchema
 from app.uow import unit_of_work
 from app.users import service as users
