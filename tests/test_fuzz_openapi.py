@@ -529,7 +529,7 @@ def api_schema(fuzz_app):
 def _operations() -> list[tuple[str, str]]:
     """Every operation of the document, read at collection time (no database needed)."""
     app = create_app({"DATABASE_URL": "sqlite://", "JWT_SECRET_KEY": TEST_JWT_SECRET,
-                      "METHODOLOGY_SYNC_ON_START": "0", "LOG_LEVEL": "WARNING"},
+                      "LOG_LEVEL": "WARNING"},
                      instance_path=str(Path(tempfile.gettempdir()) / "fuzz-collect"))
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     return [pytest.param(method.upper(), path, id=f"{method.upper()} {path}")
