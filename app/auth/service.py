@@ -98,6 +98,12 @@ def token_user(claims: dict[str, Any]) -> User | None:
     return user
 
 
+def forget_user(user_id: int) -> None:
+    """Erasure: drop the account's blocklist rows (its bumped token epoch refuses every
+    token it ever had, listed or not)."""
+    db.session.execute(delete(RevokedToken).where(RevokedToken.user_id == user_id))
+
+
 def purge_expired(now: datetime) -> int:
     result = db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now))
     return result.rowcount
