@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from app.auth.models import RevokedToken
-from app.auth.passwords import hash_password, needs_rehash, verify_password
+from app.auth.passwords import needs_rehash, verify_password
 from app.extensions import db
 from app.http.problems import ApiError
 from app.users import service as users
@@ -34,7 +34,7 @@ def authenticate(identifier: str, password: str) -> User:
     if user.disabled:
         raise ApiError(403, "This account is disabled.", slug="account-disabled")
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        users.rehash_password(user, password)
     return user
 
 

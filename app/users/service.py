@@ -77,6 +77,11 @@ def lock(user_id: int) -> None:
     db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
+def rehash_password(user: User, password: str) -> None:
+    """The same password under the current hashing parameters (after a login proved it)."""
+    user.password_hash = hash_password(password)
+
+
 def update_profile(user: User, *, display_name: str | None = None,
                    password: str | None = None, old_password: str | None = None) -> User:
     if display_name is not None:
