@@ -5,8 +5,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import DatabaseError
+from sqlalchemy.pool import Pool
 
 from app import create_app
 from app.extensions import db
@@ -34,6 +35,25 @@ def test_create_app_does_not_touch_the_schema(tmp_path):
         from sqlalchemy import inspect
 
         assert inspect(db.engine).get_table_names() == []
+        db.engine.dispose()
+
+
+def test_create_app_opens_no_database_connection(db_url, tmp_path):
+    """Building the app (each worker, each CLI call) writes nothing and reads nothing: not
+    even on a migrated database, where a write would be possible."""
+    opened = []
+
+    def count(dbapi_connection, record) -> None:
+        opened.append(dbapi_connection)
+
+    event.listen(Pool, "connect", count)
+    try:
+        app = create_app({"DATABASE_URL": db_url, "JWT_SECRET_KEY": TEST_JWT_SECRET},
+                         instance_path=str(tmp_path / "i"))
+    finally:
+        event.remove(Pool, "connect", count)
+    assert opened == []
+    with app.app_context():
         db.engine.dispose()
 
 

@@ -7,7 +7,7 @@ import logging
 from app.db_types import utcnow
 from app.ledger import service
 from app.ledger.verify import verify
-from app.scheduler.jobs import job
+from app.scheduler.registry import job
 from app.uow import unit_of_work
 
 log = logging.getLogger(__name__)

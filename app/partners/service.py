@@ -299,6 +299,18 @@ def my_links(user: User, status: str | None = None):
     return stmt.order_by(PartnerLink.id.desc())
 
 
+def my_link_codes(user: User):
+    return (select(PartnerLinkCode).where(PartnerLinkCode.user_id == user.id)
+            .order_by(PartnerLinkCode.created_at))
+
+
+def forget_user(user_id: int) -> None:
+    """Erasure: the links (the partners' pseudonyms of the person) and codes go; a partner
+    then finds the reference unlinked, as after the user revoked it."""
+    for model in (PartnerLink, PartnerLinkCode):
+        db.session.execute(delete(model).where(model.user_id == user_id))
+
+
 def revoke_link(user: User, link_id: int) -> PartnerLink:
     link = db.session.get(PartnerLink, link_id)
     if link is None or link.user_id != user.id:

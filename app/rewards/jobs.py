@@ -6,7 +6,7 @@ import logging
 
 from app import rewards
 from app.db_types import utcnow
-from app.scheduler.jobs import job
+from app.scheduler.registry import job
 from app.uow import unit_of_work
 
 log = logging.getLogger(__name__)

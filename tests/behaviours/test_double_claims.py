@@ -11,7 +11,7 @@ import pytest
 
 from app.db_types import utcnow
 from app.extensions import db
-from app.methodology import service as methodologies
+from app.methodology import service as methodology
 from app.uow import unit_of_work
 from methodologies.base import Parameter
 from methodologies.green_travel import GreenTravel
@@ -50,8 +50,8 @@ class TolerantTravelV2(TolerantTravel):
 @pytest.fixture(autouse=True)
 def _approved(app, approve_all):
     with app.app_context(), unit_of_work():
-        methodologies.registry().register(TolerantTravelV2)
-        methodologies.sync_discovered()
+        methodology.registry().register(TolerantTravelV2)
+        methodology.sync_discovered()
     approve_all()
 
 
