@@ -8,9 +8,8 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import DatabaseError
 
-from app import create_app
+from app import create_app, ledger
 from app.extensions import db
-from app.ledger import service as ledger
 from app.ledger.verify import verify
 from app.ops.views import migration_heads
 from app.uow import unit_of_work

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 
+from app import ledger
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.models import RevokedToken
@@ -22,7 +23,6 @@ from app.db_types import utcnow
 from app.extensions import db
 from app.http.idempotency import IdempotencyKey
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.merchants.models import MerchantStaff
 from app.methodology import service as methodologies
 from app.partners import service as partners

@@ -22,13 +22,13 @@ from flask import current_app
 from sqlalchemy import Select, bindparam, func, insert, literal, select, update
 from sqlalchemy.orm import contains_eager, selectinload
 
+from app import ledger
 from app.audit import service as audit
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.moments import utc_bounds
 from app.http.pagination import paged, paginate
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.localtime import local_date, local_midnight, local_zone
 from app.merchants.models import ACTIVE, Merchant
 from app.rewards.models import (

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from app import ledger
 from app.extensions import db
-from app.ledger import service as ledger
 from app.merchants import service as merchants
 from app.rewards import service as rewards
 from app.rewards.schemas import RewardCreateSchema
