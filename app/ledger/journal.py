@@ -149,9 +149,9 @@ def write_entries(entries: list[Entry], *, whole_rows: bool = True) -> list[Row 
 
 
 MOVE_BALANCE = (update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account")).values(
-   balance=ACCOUNTS.c.balance + bindparam("change"),
-   lifetime_earned=ACCOUNTS.c.lifetime_earned + bindparam("points"),
-   lifetime_reduction_g=ACCOUNTS.c.lifetime_reduction_g + bindparam("grams")))
+    balance=ACCOUNTS.c.balance + bindparam("change"),
+    lifetime_earned=ACCOUNTS.c.lifetime_earned + bindparam("points"),
+    lifetime_reduction_g=ACCOUNTS.c.lifetime_reduction_g + bindparam("grams")))
 
 _TX_COLUMNS = ", ".join(c.name for c in TXS.c if c.name != "id")
 
