@@ -161,12 +161,11 @@ def seed(app, args: argparse.Namespace) -> None:
     behaviours' moments, then redemptions through the rewards service."""
     from sqlalchemy import select
 
-    from app import rewards
+    from app import ledger, rewards
     from app.auth.passwords import hash_password
     from app.behaviours.models import Behaviour
     from app.db_types import utcnow
     from app.extensions import db
-    from app.ledger import service as ledger
     from app.localtime import local_date
     from app.merchants.models import Merchant
     from app.partners.models import Partner

@@ -57,10 +57,9 @@ def seed(url: str, citizens: int = USERS) -> None:
     written in bulk but left as registration leaves a citizen (role, empty accounts)."""
     from flask_migrate import upgrade
 
-    from app import create_app
+    from app import create_app, ledger
     from app.auth.passwords import hash_password
     from app.extensions import db
-    from app.ledger import service as ledger
     from app.methodology import service as methodology
     from app.uow import unit_of_work
     from app.users import service as users

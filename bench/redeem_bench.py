@@ -108,10 +108,10 @@ class World:
 
 def seed(app, *, merchants: int, rewards: int, users: int) -> World:
     """Everything through the services, as the API would create it."""
+    from app import ledger
     from app import rewards as reward_api
     from app.auth.passwords import hash_password
     from app.extensions import db
-    from app.ledger import service as ledger
     from app.merchants import service as merchant_service
     from app.rewards.models import RewardRevision
     from app.uow import unit_of_work
@@ -203,8 +203,8 @@ def _redeem_worker(app, wid, users, reward_ids, duration, barrier, results) -> N
 
 def _hold_worker(app, wid, users, _rewards, duration, barrier, results) -> None:
     """Baseline: ledger.hold alone, the part of a redemption that is the ledger's."""
+    from app import ledger
     from app.extensions import db
-    from app.ledger import service as ledger
     from app.uow import unit_of_work
 
     ok = 0

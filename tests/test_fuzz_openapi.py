@@ -69,12 +69,11 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from app import create_app, rewards
+from app import create_app, ledger, rewards
 from app.auth.passwords import hash_password
 from app.behaviours import service as behaviours
 from app.extensions import db
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.merchants import service as merchants
 from app.methodology import service as methodology
 from app.partners import service as partners

@@ -9,9 +9,8 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import Pool
 
-from app import create_app
+from app import create_app, ledger
 from app.extensions import db
-from app.ledger import service as ledger
 from app.ledger.verify import verify
 from app.ops.views import migration_heads
 from app.uow import unit_of_work

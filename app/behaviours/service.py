@@ -27,6 +27,7 @@ from sqlalchemy import event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from app import ledger
 from app.audit import service as audit
 from app.behaviours import totals
 from app.behaviours.models import Behaviour, ConversionRate
@@ -34,7 +35,6 @@ from app.behaviours.nearby import Nearby, Neighbours
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.ledger.models import LedgerTransaction
 from app.localtime import local_date
 from app.methodology import service as methodologies

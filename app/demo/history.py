@@ -15,11 +15,10 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app import rewards
+from app import ledger, rewards
 from app.behaviours import service as behaviours
 from app.db_types import utcnow
 from app.extensions import db
-from app.ledger import service as ledger
 from app.localtime import local_date, local_midnight
 from app.partners import service as partners
 from app.partners.models import Partner

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from app import rewards
+from app import ledger, rewards
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth import service as auth
@@ -23,7 +23,6 @@ from app.db_types import utcnow
 from app.extensions import db
 from app.http import idempotency
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.merchants import service as merchants
 from app.methodology import service as methodologies
 from app.partners import service as partners

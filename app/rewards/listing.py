@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import contains_eager
 
+from app import ledger
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.pagination import paged, paginate
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.merchants.models import ACTIVE, Merchant
 from app.rewards.models import Reward
 

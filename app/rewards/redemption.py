@@ -14,9 +14,9 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import bindparam, func, insert, literal, select, update
 
+from app import ledger
 from app.db_types import utcnow
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.localtime import local_date, local_midnight
 from app.merchants.models import ACTIVE, Merchant
 from app.rewards.codes import new_code, normalize_code

@@ -10,9 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
+from app import ledger
 from app.db_types import utcnow
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.rewards.models import CANCELLED, EXPIRED, RESERVED
 from app.rewards.reservations import (
     REDEMPTIONS,

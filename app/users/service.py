@@ -6,12 +6,12 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, or_, select
 
+from app import ledger
 from app.audit import service as audit
 from app.auth.passwords import hash_password, verify_password
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.merchants.models import MerchantStaff
 from app.users.models import ROLES, User, UserRole
 from app.users.schemas import normalize_email, normalize_mobile

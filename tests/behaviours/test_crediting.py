@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app import ledger
 from app.behaviours import service as behaviours
 from app.behaviours.models import Behaviour
 from app.db_types import utcnow
 from app.extensions import db
-from app.ledger import service as ledger
 from app.uow import unit_of_work
 from tests.conftest import run_sql
 from tests.helpers import assert_problem

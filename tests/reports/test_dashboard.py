@@ -10,14 +10,13 @@ from datetime import date, timedelta
 
 import pytest
 
-from app import rewards
+from app import ledger, rewards
 from app.behaviours import service as behaviours
 from app.behaviours.schemas import StatsSchema
 from app.behaviours.stats import GROUPINGS
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.localtime import local_date
 from app.partners.models import Partner
 from app.reports import service as reports

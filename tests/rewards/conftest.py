@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app import ledger
 from app.auth import service as auth
 from app.auth.passwords import hash_password
 from app.extensions import db
-from app.ledger import service as ledger
 from app.ledger.models import Hold, LedgerTransaction
 from app.rewards.models import Redemption, Reward
 from app.uow import unit_of_work

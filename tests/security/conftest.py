@@ -17,10 +17,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from app import ledger
 from app.auth import service as auth
 from app.auth.passwords import hash_password
 from app.extensions import db
-from app.ledger import service as ledger
 from app.methodology import service as methodology
 from app.partners.signing import sign
 from app.uow import unit_of_work
