@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import redirect, request, url_for
 
-from app.behaviours import service as behaviours
+from app import behaviours
 from app.console.blueprint import blp, render
 from app.console.i18n import MESSAGES, t
 from app.console.session import console_login_required, current_user

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.behaviours import service as behaviours
+from app import behaviours
 from app.db_types import utcnow
 from app.extensions import db
 from app.ledger import service as ledger

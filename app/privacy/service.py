@@ -10,21 +10,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, or_, select
 
+from app import behaviours
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.auth.models import RevokedToken
 from app.auth.passwords import verify_password
-from app.behaviours import service as behaviours
-from app.behaviours.models import Behaviour
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.idempotency import IdempotencyKey
 from app.http.problems import ApiError
 from app.ledger import service as ledger
 from app.merchants.models import MerchantStaff
-from app.methodology import service as methodologies
 from app.partners import service as partners
 from app.partners.models import PartnerLink, PartnerLinkCode
 from app.rewards import service as rewards
@@ -35,9 +33,6 @@ from app.users.service import refuse_last_admin
 
 ERASED_NAME = "已注销用户"
 UNUSABLE_PASSWORD = "!erased"  # not an Argon2 hash: no password can ever match it
-ERASED_BEFORE_REVIEW = "account erased before review"
-# behaviours.reject and .reverse copy the reviewer's free text into the reasons after these.
-_REVIEW_TEXT = ("rejected on review: ", "reversed: ")
 
 
 def export(user: User) -> dict[str, Any]:
@@ -106,7 +101,7 @@ def erase(user: User, password: str) -> None:
     # Reserved redemptions are given back first, through the normal path: the holds are
     # released in the ledger and the stock restored.
     rewards.give_back_all(user)
-    _anonymise_behaviours(user.id)
+    behaviours.forget_user(user.id)
     for model in (PartnerLink, PartnerLinkCode, RevokedToken, MerchantStaff, IdempotencyKey,
                   UserRole):
         db.session.execute(delete(model).where(model.user_id == user.id))
@@ -121,35 +116,3 @@ def erase(user: User, password: str) -> None:
     audit.record(user.id, "user.erased", "user", user.id)
     db.session.flush()
     db.session.expire(user, ["roles"])
-
-
-def _anonymise_behaviours(user_id: int) -> None:
-    """Each behaviour keeps what the accounting needs, as its methodology decides.
-
-    The data is reduced by `Methodology.anonymise` (what is kept still recomputes to the
-    stored reduction); evidence, the partner's record id (which the partner maps to its own
-    user), the reference of a claim made elsewhere (the other mechanism's id, which may lead
-    to the person there) and the reviewer's free text go; the span shrinks to the moment
-    the behaviour is dated to, which is all the day's caps and the version in force need.
-    A self-report still queued for review is rejected: a deleted account can earn nothing.
-    """
-    registry = methodologies.registry()
-    rows = db.session.execute(
-        select(Behaviour.id, Behaviour.methodology, Behaviour.data, Behaviour.status,
-               Behaviour.reasons, Behaviour.occurred_at, Behaviour.claimed_elsewhere)
-        .where(Behaviour.user_id == user_id)).all()
-    changes = []
-    for id_, code, data, status, reasons, occurred_at, claim in rows:
-        # A methodology no longer loaded cannot say what is safe to keep: nothing is.
-        kept = registry.get(code).anonymise(data) if code in registry else {}
-        reasons = [next((prefix.removesuffix(": ") for prefix in _REVIEW_TEXT
-                         if reason.startswith(prefix)), reason) for reason in reasons]
-        if status == "pending_review":
-            status, reasons = "rejected", [*reasons, ERASED_BEFORE_REVIEW]
-        changes.append({"id": id_, "data": kept, "evidence": None, "external_id": None,
-                        "review_note": None, "status": status, "reasons": reasons,
-                        "window_start": occurred_at, "window_end": occurred_at,
-                        "claimed_elsewhere": claim and {"mechanism": claim["mechanism"]}})
-    if changes:
-        # One UPDATE by primary key for all rows (an executemany).
-        db.session.execute(update(Behaviour), changes)

@@ -253,7 +253,7 @@ def test_a_database_failure_while_judging_is_not_taken_for_the_methodologys(
     methodology's own bug would only refuse its record."""
     from sqlalchemy.exc import OperationalError
 
-    from app.behaviours import service as behaviours
+    from app import behaviours
 
     def unavailable(at):
         raise OperationalError("SELECT conversion_rates …", {}, Exception("server closed"))
