@@ -10,11 +10,10 @@ from typing import Any
 
 from flask import current_app
 
-from app.behaviours import totals
+from app.behaviours import rates, totals
 from app.behaviours.drafts import Draft
 from app.behaviours.models import Behaviour
 from app.behaviours.nearby import Neighbours
-from app.behaviours.rates import conversion_rate, rate_of
 from app.behaviours.reporting import Report
 from app.ledger import service as ledger
 from methodologies.base import Methodology
@@ -45,7 +44,7 @@ def decide_credit(cls: type[Methodology], params: dict[str, Any],
                        "reduction")
     if grams <= 0 < behaviour.reduction_g:
         return decided(behaviour, "capped", ["daily cap reached: recorded without points"])
-    behaviour.conversion_rate_id = conversion_rate(behaviour.occurred_at).id
+    behaviour.conversion_rate_id = rates.conversion_rate(behaviour.occurred_at).id
     behaviour.credited_g = grams
     behaviour.points = 0  # set when it is posted (credit): it depends on the user's totals
     return decided(behaviour, "credited", reasons)
@@ -54,7 +53,7 @@ def decide_credit(cls: type[Methodology], params: dict[str, Any],
 def credit(credited: list[Behaviour | Draft], books: dict[int, ledger.Book]) -> None:
     """Give the credited behaviours their points from the users' running totals (in the
     order given), post them to the ledger, and count the reduction of those earning none."""
-    totals.award((b, rate_of(b)) for b in credited)
+    totals.award((b, rates.rate_of(b)) for b in credited)
     _earn([b for b in credited if b.points > 0], books)
     for b in credited:
         if b.points == 0 and b.credited_g > 0:
