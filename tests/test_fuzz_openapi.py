@@ -69,9 +69,8 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from app import create_app, ledger, rewards
+from app import behaviours, create_app, ledger, rewards
 from app.auth.passwords import hash_password
-from app.behaviours import service as behaviours
 from app.extensions import db
 from app.http.problems import ApiError
 from app.merchants import service as merchants

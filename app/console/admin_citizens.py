@@ -10,8 +10,7 @@ from typing import Any
 
 from flask import redirect, request, url_for
 
-from app import ledger
-from app.behaviours import service as behaviours
+from app import behaviours, ledger
 from app.console.blueprint import blp, render
 from app.console.i18n import MESSAGES, t
 from app.console.session import console_login_required, current_user

@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow as ma
 from flask import redirect, request, url_for
 
-from app.behaviours import service as behaviours
+from app import behaviours
 from app.behaviours.models import STATUSES, Behaviour
 from app.behaviours.schemas import AdminQuerySchema, NoteSchema
 from app.console.admin_methodologies import local_time

@@ -15,8 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app import ledger, rewards
-from app.behaviours import service as behaviours
+from app import behaviours, ledger, rewards
 from app.db_types import utcnow
 from app.extensions import db
 from app.localtime import local_date, local_midnight

@@ -3,9 +3,8 @@ from __future__ import annotations
 from flask import request
 from flask_smorest import Blueprint
 
-from app import ledger
+from app import behaviours, ledger
 from app.auth.guard import current_user, login_required
-from app.behaviours import service as behaviours
 from app.http.idempotency import HEADER, idempotent
 from app.http.moments import utc_bounds
 from app.http.pagination import page_of, paginate

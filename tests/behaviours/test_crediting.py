@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import ledger
-from app.behaviours import service as behaviours
+from app import behaviours, ledger
 from app.behaviours.models import Behaviour
 from app.db_types import utcnow
 from app.extensions import db

@@ -183,7 +183,7 @@ def test_a_claim_elsewhere_after_a_credit_of_the_same_act_is_flagged_not_reverse
     assert first["status"] == "credited" and first["points"] > 0
     # A partner then sends the same trip, declared claimed in a bank's carbon account.
     def claim(at, external_id: str) -> dict:
-        from app.behaviours import service as behaviours
+        from app import behaviours
 
         with app.app_context(), unit_of_work():
             b = behaviours.submit(user_id=me.id, methodology="green_travel", occurred_at=at,

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from flask import Flask
 
-from app.behaviours import service as behaviours
+from app import behaviours
 from app.db_types import utcnow
 from app.extensions import db
 from app.methodology import service as methodology

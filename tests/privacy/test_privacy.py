@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.behaviours import service as behaviours
+from app import behaviours
+from app.behaviours import ERASED_BEFORE_REVIEW
 from app.behaviours.models import Behaviour
 from app.db_types import utcnow
 from app.extensions import db
@@ -16,7 +17,6 @@ from app.ledger.verify import verify
 from app.methodology import service as methodology
 from app.partners import service as partners
 from app.partners.models import Partner, PartnerLinkCode
-from app.privacy.service import ERASED_BEFORE_REVIEW
 from app.uow import unit_of_work
 from app.users.models import User
 from methodologies.green_travel import haversine_km

@@ -10,8 +10,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from app import ledger, rewards
-from app.behaviours import service as behaviours
+from app import behaviours, ledger, rewards
 from app.behaviours.schemas import StatsSchema
 from app.behaviours.stats import GROUPINGS
 from app.db_types import utcnow
