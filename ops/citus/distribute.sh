@@ -35,4 +35,4 @@ if [[ -z "$flask" ]]; then
 fi
 echo "== 9. flask ledger verify"
 cd "$root"
-DATABASE_URL="$url" METHODOLOGY_SYNC_ON_START=0 "$flask" --app wsgi ledger verify
+DATABASE_URL="$url" "$flask" --app wsgi ledger verify
