@@ -13,7 +13,7 @@ from app.ledger.models import (  # noqa: F401
     Lot,
 )
 from app.merchants.models import Merchant, MerchantStaff  # noqa: F401
-from app.methodology.models import MethodologyVersion  # noqa: F401
+from app.methodology.models import MethodologyVersion, ReferenceGeneration  # noqa: F401
 from app.partners.models import (  # noqa: F401
     Partner,
     PartnerKey,

@@ -16,7 +16,7 @@ parameter hash, the input and the reduction.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,16 +25,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import ledger
 from app.audit import service as audit
+from app.behaviours import reference
 from app.behaviours.crediting import credit, decide_credit, decided, span
 from app.behaviours.drafts import COLUMN_KEYS, Draft
 from app.behaviours.models import Behaviour
 from app.behaviours.nearby import Nearby, Neighbours
+from app.behaviours.reference import Reference, Version
 from app.behaviours.reporting import Report
-from app.behaviours.unit_cache import unit_cache
 from app.db_types import utcnow
 from app.http.problems import ApiError
 from app.methodology import service as methodology
-from app.methodology.models import MethodologyVersion
 from app.sql import insert_rows, new_ids
 from methodologies.base import PlausibilityContext
 
@@ -44,14 +44,15 @@ BEHAVIOURS = Behaviour.__table__
 TOLERANCE_PARAMETER = "instant_match_tolerance_s"
 
 
-def store(new: list[Draft], books: dict[int, ledger.Book]) -> None:
+def store(new: list[Draft], books: dict[int, ledger.Book], ids: list[int] | None) -> None:
     """Insert the judged behaviours with their earns.
 
-    Ids come first so the earns can be keyed by them and the rows inserted already
-    pointing at their earns: one insert, no update after it.
+    Ids come first (`ids`, drawn already, or drawn here) so the earns can be keyed by them
+    and the rows inserted already pointing at their earns: one insert, no update after it.
     """
     now = utcnow()
-    for draft, behaviour_id in zip(new, new_ids(BEHAVIOURS, len(new)), strict=True):
+    ids = sorted(ids or ())[:len(new)] if ids is not None else new_ids(BEHAVIOURS, len(new))
+    for draft, behaviour_id in zip(new, ids, strict=True):
         draft.id, draft.created_at = behaviour_id, now
         if (earlier := getattr(draft, "duplicate_of", None)) is not None:
             draft.reasons = [_duplicate_reason(earlier)]  # its id is known now
@@ -64,12 +65,13 @@ def store(new: list[Draft], books: dict[int, ledger.Book]) -> None:
     insert_rows(BEHAVIOURS, [{key: d.__dict__[key] for key in COLUMN_KEYS} for d in new])
 
 
-def instant_tolerance(r: Report) -> timedelta:
+def instant_tolerance(r: Report, known: Reference) -> timedelta:
     """How far (the methodology version's `instant_match_tolerance_s`) an instant such as a
     tap-in may lie from another source's record of the same trip and still be that trip;
     0 for a version without the parameter (1.0.0) or a methodology whose acts take no time.
     """
-    version = _in_force(r.cls.code, r.occurred_at) if r.cls.occupies_time else None
+    version = (methodology.in_force(known.crediting_versions(r.cls.code), r.occurred_at)
+               if r.cls.occupies_time else None)
     if version is None:
         return timedelta(0)
     try:
@@ -102,7 +104,8 @@ def judge(r: Report, nearby: Nearby) -> Draft:
         behaviour.conflicts_with = nearby.credited_act(behaviour, cls, r.tolerance)
         nearby.add(behaviour)
         return decided(behaviour, "rejected", [claimed_elsewhere_reason(r.claimed_elsewhere)])
-    version = _in_force(cls.code, r.occurred_at)
+    version = methodology.in_force(reference.checked().crediting_versions(cls.code),
+                                   r.occurred_at)
     if version is None:
         return decided(behaviour, "rejected", [
             f"no approved version of {cls.code} was in force when this behaviour occurred"])
@@ -126,7 +129,7 @@ def judge(r: Report, nearby: Nearby) -> Draft:
     return behaviour
 
 
-def _assess(r: Report, behaviour: Draft, version: MethodologyVersion,
+def _assess(r: Report, behaviour: Draft, version: Version,
             near: Neighbours) -> None:
     """The methodology's part: duplicate, plausibility, reduction, policy and caps."""
     if near.duplicate is not None:
@@ -172,9 +175,3 @@ def _duplicate_reason(earlier: Any) -> str:
     return (f"duplicate of behaviour {earlier.id} ({earlier.source}) covering the same "
             "time")
 
-
-def _in_force(code: str, at: datetime) -> MethodologyVersion | None:
-    cache = unit_cache().setdefault("versions", {})
-    if code not in cache:
-        cache[code] = methodology.crediting_versions(code)
-    return methodology.in_force(cache[code], at)

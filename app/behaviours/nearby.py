@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, Subquery, bindparam, select
 
 from app.behaviours.models import Behaviour
 from app.sql import execute, one_of, per_database
@@ -44,15 +44,35 @@ _NEARBY_COLUMNS = (Behaviour.id, Behaviour.user_id, Behaviour.methodology, Behav
 _STRETCH = timedelta(days=2)  # records this close in time are read together
 
 
+def _near(users: str):
+    return (one_of(Behaviour.user_id, name=users)
+            & (Behaviour.status.in_(CLAIMED) | Behaviour.claimed_elsewhere.is_not(None))
+            & (Behaviour.local_date.between(
+                bindparam("first_day", type_=Behaviour.local_date.type),
+                bindparam("last_day", type_=Behaviour.local_date.type))
+               | ((Behaviour.window_start <= bindparam("last", type_=Behaviour.window_start.type))
+                  & (Behaviour.window_end >= bindparam("first",
+                                                       type_=Behaviour.window_end.type)))))
+
+
 @per_database
 def _nearby_statement():
-    return select(*_NEARBY_COLUMNS).where(
-        one_of(Behaviour.user_id, name="users"),
-        Behaviour.status.in_(CLAIMED) | Behaviour.claimed_elsewhere.is_not(None),
-        Behaviour.local_date.between(bindparam("first_day", type_=Behaviour.local_date.type),
-                                     bindparam("last_day", type_=Behaviour.local_date.type))
-        | ((Behaviour.window_start <= bindparam("last", type_=Behaviour.window_start.type))
-           & (Behaviour.window_end >= bindparam("first", type_=Behaviour.window_end.type))))
+    return select(*_NEARBY_COLUMNS).where(_near("users"))
+
+
+_carrying_statements: dict[Any, Any] = {}
+
+
+def _carrying_statement(carried: Subquery):
+    """The nearby read with one more row's columns (`carried`, a one-row subquery) in
+    front: its columns on every row, and one row of them (the rest NULL) when there is no
+    neighbour."""
+    stmt = _carrying_statements.get(carried)
+    if stmt is None:
+        stmt = _carrying_statements[carried] = select(
+            *carried.c, *_NEARBY_COLUMNS).select_from(
+            carried.outerjoin(Behaviour.__table__, _near("users")))
+    return stmt
 
 
 class Nearby:
@@ -66,8 +86,14 @@ class Nearby:
         self.by_user: dict[int, list[Any]] = {}  # each user's, oldest first
 
     @classmethod
-    def read(cls, spans: list[tuple[int, date, datetime, datetime]]) -> Nearby:
+    def read(cls, spans: list[tuple[int, date, datetime, datetime]],
+             carried: Subquery | None = None, params: dict[str, Any] | None = None
+             ) -> tuple[Nearby, Row | None]:
+        """The neighbours of the spans (user, local day, first and last moment), and the
+        row of `carried` (a one-row subquery taking `params`) when given: its columns ride
+        in the first read, or are read alone when there is no span."""
         found: dict[int, Any] = {}  # by id: stretches can overlap
+        extra = None
         spans = sorted(spans, key=lambda s: s[2])
         i = 0
         while i < len(spans):
@@ -78,14 +104,22 @@ class Nearby:
             users = sorted({s[0] for s in stretch})
             first_day, last_day = min(s[1] for s in stretch), max(s[1] for s in stretch)
             first, last = min(s[2] for s in stretch), max(s[3] for s in stretch)
-            found.update((row.id, row) for row in execute(_nearby_statement(), {
-                "users": users, "first_day": first_day, "last_day": last_day,
-                "first": first, "last": last}))
+            values = {"users": users, "first_day": first_day, "last_day": last_day,
+                      "first": first, "last": last}
+            if carried is None:
+                rows = execute(_nearby_statement(), values).all()
+            else:
+                rows = execute(_carrying_statement(carried), {**values, **params}).all()
+                extra, carried = rows[0], None
+                rows = [row for row in rows if row.id is not None]
+            found.update((row.id, row) for row in rows)
             i = j
+        if carried is not None:
+            extra = execute(select(carried), params).one()
         nearby = cls()
         for _, row in sorted(found.items()):
             nearby.by_user.setdefault(row.user_id, []).append(row)
-        return nearby
+        return nearby, extra
 
     def add(self, behaviour: Any) -> None:
         """A behaviour judged in this batch: the later ones see it."""

@@ -47,7 +47,7 @@ def approve(actor: User, behaviour_id: int, note: str | None) -> Behaviour:
     cls = methodology.release(version)
     if version.status not in methodology.CREDITING:
         return _finish(behaviour, "rejected", [f"methodology version is now {version.status}"])
-    nearby = Nearby.read([span(behaviour)])
+    nearby, _ = Nearby.read([span(behaviour)])
     decide_credit(cls, methodology.typed_values(cls, version), behaviour,
                   nearby.around(behaviour, cls))
     if behaviour.status == "credited":

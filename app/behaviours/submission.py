@@ -7,17 +7,19 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Subquery, bindparam, func, literal, select
 
 from app import ledger
+from app.behaviours import reference
 from app.behaviours.drafts import Draft, written
-from app.behaviours.judging import instant_tolerance, judge, store
+from app.behaviours.judging import BEHAVIOURS, instant_tolerance, judge, store
 from app.behaviours.models import Behaviour
 from app.behaviours.nearby import Nearby
 from app.behaviours.reporting import Report, report
 from app.extensions import db
 from app.http.problems import ApiError
-from app.sql import one_of, per_database, planned_for_its_values
+from app.methodology import generation
+from app.sql import on_postgresql, one_of, per_database, planned_for_its_values
 from app.users.models import User
 
 
@@ -40,18 +42,27 @@ def submit_many(reports: list[Report]) -> list[Behaviour | Draft]:
     recorded. Flushes only.
     """
     books = ledger.lock_books(r.user_id for r in reports)
-    # An erasure holds the same lock: a report that got past the token or link check
-    # just before it finished must not store the erased person's data again.
-    erased = _erased(books)
-    if erased and len(reports) == 1:
-        raise ApiError(401, "The token's account is no longer active.", slug="revoked-token")
     resent = _partner_resends(reports)  # read under the locks: a concurrent resend waits
     fresh = [r for r in reports if _key(r) not in resent]
+    known = reference.provisional()
     for r in fresh:
-        r.tolerance = instant_tolerance(r)
-    # Widened by the tolerance: an instant that far from an earlier record may be its act.
-    nearby = Nearby.read([(r.user_id, r.local_date, r.window_start - r.tolerance,
-                           r.window_end + r.tolerance) for r in fresh])
+        r.tolerance = instant_tolerance(r, known)
+    # Read after the lock, in the statement that reads the neighbours: the erased flags
+    # (an erasure holds the same lock: a report that got past the token or link check just
+    # before it finished must not store the erased person's data again), the reference
+    # generation and, on PostgreSQL, the new behaviours' ids.
+    nearby, after = Nearby.read(_spans(fresh), *_after_lock(sorted(books), len(fresh)))
+    erased = set(after.erased or ()) if on_postgresql() else _erased(books)
+    if erased and len(reports) == 1:
+        raise ApiError(401, "The token's account is no longer active.", slug="revoked-token")
+    if not reference.confirm(after.generation):
+        # Versions or rates changed since this process read them: judged by the new ones,
+        # and the neighbours read again if an instant's tolerance changed with them.
+        tolerances = [r.tolerance for r in fresh]
+        for r in fresh:
+            r.tolerance = instant_tolerance(r, reference.checked())
+        if tolerances != [r.tolerance for r in fresh]:
+            nearby, _ = Nearby.read(_spans(fresh))
     out: list[Behaviour | Draft] = []
     new: list[Draft] = []
     for r in reports:
@@ -68,8 +79,14 @@ def submit_many(reports: list[Report]) -> list[Behaviour | Draft]:
             if r.partner_id is not None:
                 resent[_key(r)] = behaviour  # the same external id again in this batch
         out.append(behaviour)
-    store(new, books)
+    store(new, books, after.new_ids if on_postgresql() else None)
     return out
+
+
+def _spans(fresh: list[Report]) -> list[tuple]:
+    # Widened by the tolerance: an instant that far from an earlier record may be its act.
+    return [(r.user_id, r.local_date, r.window_start - r.tolerance,
+             r.window_end + r.tolerance) for r in fresh]
 
 
 def is_new(behaviour: Behaviour | Draft) -> bool:
@@ -85,6 +102,28 @@ def _erased_statement():
 
 def _erased(user_ids: Iterable[int]) -> set[int]:
     return set(db.session.scalars(_erased_statement(), {"users": sorted(user_ids)}))
+
+
+@per_database
+def _after_lock_row():
+    """One row: the erased among the users, the reference generation and (PostgreSQL)
+    `count` new behaviour ids. SQLite reads the erased apart (no arrays) and takes its
+    ids when storing (new_ids)."""
+    columns = [generation.CURRENT.label("generation")]
+    if on_postgresql():
+        columns += [
+            select(func.array_agg(User.id)).where(
+                one_of(User.id, name="all_users"), User.deleted_at.is_not(None)
+            ).scalar_subquery().label("erased"),
+            select(func.array_agg(func.nextval(func.pg_get_serial_sequence(
+                literal(BEHAVIOURS.name), literal("id"))))).select_from(
+                func.generate_series(1, bindparam("count", type_=Integer))
+            ).scalar_subquery().label("new_ids")]
+    return select(*columns).subquery("after_lock")
+
+
+def _after_lock(user_ids: list[int], count: int) -> tuple[Subquery, dict[str, Any]]:
+    return _after_lock_row(), {"all_users": user_ids, "count": count}
 
 
 def _key(r: Report) -> tuple[int, str] | None:

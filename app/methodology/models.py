@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -60,3 +62,15 @@ class MethodologyVersion(db.Model):
     @property
     def label(self) -> str:
         return f"{self.version}+{self.parameters_hash[:8]}"
+
+
+class ReferenceGeneration(db.Model):
+    """A counter moved in the same transaction as any change to the reference data judging
+    reads (methodology versions, conversion rates): a process that cached them reads it
+    after the user's lock and reloads when it moved (app/methodology/generation.py)."""
+
+    __tablename__ = "reference_generation"
+    __table_args__ = (CheckConstraint("id = 1", name="one_row"),)
+
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)

@@ -24,6 +24,7 @@ from app.audit import service as audit
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
+from app.methodology import generation  # noqa: F401  (its listener: a change moves it)
 from app.methodology.models import MethodologyVersion
 from app.sql import insert_ignoring_conflicts, on_postgresql
 from app.users.models import User
