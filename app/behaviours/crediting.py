@@ -4,6 +4,7 @@ transaction. Judging a new record and approving a queued one both end here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from app.behaviours.drafts import Draft
 from app.behaviours.models import Behaviour
 from app.behaviours.nearby import Neighbours
 from app.behaviours.reporting import Report
+from app.sql import on_postgresql
 from methodologies.base import Methodology
 
 
@@ -50,23 +52,48 @@ def decide_credit(cls: type[Methodology], params: dict[str, Any],
     return decided(behaviour, "credited", reasons)
 
 
-def credit(credited: list[Behaviour | Draft], books: dict[int, ledger.Book]) -> None:
+def credit(credited: list[Behaviour | Draft], books: dict[int, ledger.Book],
+           before: dict[totals.Key, tuple[Decimal, int]] | None = None,
+           riding: Callable[[], ledger.Rider] | None = None) -> bool:
     """Give the credited behaviours their points from the users' running totals (in the
-    order given), post them to the ledger, and count the reduction of those earning none."""
-    totals.award((b, rates.rate_of(b)) for b in credited)
-    _earn([b for b in credited if b.points > 0], books)
+    order given), post them to the ledger, and count the reduction of those earning none.
+
+    `before`: the users' totals, read under their locks already (totals.award). `riding`:
+    the caller's own write, built once the points are set, to ride in the earn's journal
+    statement with the totals' write (PostgreSQL, when anything earns points). Whether it
+    rode: if not, the caller writes it itself, after this.
+    """
+    unwritten = totals.award(((b, rates.rate_of(b)) for b in credited), before)
+    earning = [b for b in credited if b.points > 0]
+    riders = []
+    if earning and on_postgresql():
+        riders = [totals.rider(unwritten)] if unwritten else []
+        riders += [riding()] if riding is not None else []
+    else:
+        totals.write(unwritten)
+    _earn(earning, books, riders)
     for b in credited:
         if b.points == 0 and b.credited_g > 0:
             ledger.count_reduction(books[b.user_id], b.credited_g)
+    return riding is not None and bool(earning) and on_postgresql()
 
 
-def _earn(behaviours: list[Behaviour | Draft], books: dict[int, ledger.Book]) -> None:
+def earn_key(behaviour_id: int) -> str:
+    """The idempotency key of a behaviour's earn (the journal's key: one earn each)."""
+    return f"{EARN_KEY_PREFIX}{behaviour_id}"
+
+
+EARN_KEY_PREFIX = "behaviour:"
+
+
+def _earn(behaviours: list[Behaviour | Draft], books: dict[int, ledger.Book],
+          riders: list[ledger.Rider]) -> None:
     """Post the credited behaviours' points to the ledger (one write) and link each earn."""
     if not behaviours:
         return
     txs = ledger.earn_many([
-        ledger.Earning(b.user_id, b.points, key=f"behaviour:{b.id}", cause_type="behaviour",
+        ledger.Earning(b.user_id, b.points, key=earn_key(b.id), cause_type="behaviour",
                        cause_id=str(b.id), reduction_g=b.credited_g) for b in behaviours],
-        books)
+        books, riders)
     for behaviour, tx in zip(behaviours, txs, strict=True):
         behaviour.ledger_tx_id = tx.id

@@ -25,8 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from app import ledger
 from app.audit import service as audit
-from app.behaviours import reference
-from app.behaviours.crediting import credit, decide_credit, decided, span
+from app.behaviours import reference, totals
+from app.behaviours.crediting import EARN_KEY_PREFIX, credit, decide_credit, decided, span
 from app.behaviours.drafts import COLUMN_KEYS, Draft
 from app.behaviours.models import Behaviour
 from app.behaviours.nearby import Nearby, Neighbours
@@ -35,7 +35,7 @@ from app.behaviours.reporting import Report
 from app.db_types import utcnow
 from app.http.problems import ApiError
 from app.methodology import service as methodology
-from app.sql import insert_rows, new_ids
+from app.sql import as_json, insert_rows, new_ids
 from methodologies.base import PlausibilityContext
 
 log = logging.getLogger(__name__)
@@ -44,14 +44,17 @@ BEHAVIOURS = Behaviour.__table__
 TOLERANCE_PARAMETER = "instant_match_tolerance_s"
 
 
-def store(new: list[Draft], books: dict[int, ledger.Book], ids: list[int] | None) -> None:
+def store(new: list[Draft], books: dict[int, ledger.Book], ids: list[int] | None = None,
+          before: dict[totals.Key, tuple[Decimal, int]] | None = None) -> None:
     """Insert the judged behaviours with their earns.
 
     Ids come first (`ids`, drawn already, or drawn here) so the earns can be keyed by them
-    and the rows inserted already pointing at their earns: one insert, no update after it.
+    and the rows inserted already pointing at their earns: one insert, no update after it,
+    in the earns' journal statement on PostgreSQL when anything earns points. `before`:
+    the users' credit totals, read under their locks already.
     """
     now = utcnow()
-    ids = sorted(ids or ())[:len(new)] if ids is not None else new_ids(BEHAVIOURS, len(new))
+    ids = sorted(ids)[:len(new)] if ids is not None else new_ids(BEHAVIOURS, len(new))
     for draft, behaviour_id in zip(new, ids, strict=True):
         draft.id, draft.created_at = behaviour_id, now
         if (earlier := getattr(draft, "duplicate_of", None)) is not None:
@@ -61,8 +64,25 @@ def store(new: list[Draft], books: dict[int, ledger.Book], ids: list[int] | None
             audit.record(None, "behaviour.claimed_elsewhere_conflict", "behaviour", earlier.id,
                          behaviour_id=draft.id, status=earlier.status,
                          mechanism=draft.claimed_elsewhere["mechanism"])
-    credit([d for d in new if d.status == "credited"], books)
-    insert_rows(BEHAVIOURS, [{key: d.__dict__[key] for key in COLUMN_KEYS} for d in new])
+    if not credit([d for d in new if d.status == "credited"], books, before,
+                  riding=lambda: ledger.Rider("behaviours_written", _INSERT_RIDING,
+                                              {"behaviours": as_json(_rows(new))})):
+        insert_rows(BEHAVIOURS, _rows(new))
+
+
+def _rows(new: list[Draft]) -> list[dict[str, Any]]:
+    return [{key: d.__dict__[key] for key in COLUMN_KEYS} for d in new]
+
+
+# The behaviours' insert as a query of the earns' journal statement: each row points at
+# its earn, the transaction written under its earn key (none: no points).
+_INSERT_RIDING = f"""
+    INSERT INTO behaviours ({", ".join(COLUMN_KEYS)})
+    SELECT {", ".join("tx.id" if key == "ledger_tx_id" else f"b.{key}" for key in COLUMN_KEYS)}
+    FROM json_populate_recordset(NULL::behaviours, CAST(:behaviours AS json)) AS b
+    LEFT JOIN tx ON tx.user_id = b.user_id
+        AND tx.idempotency_key = '{EARN_KEY_PREFIX}' || b.id
+"""
 
 
 def instant_tolerance(r: Report, known: Reference) -> timedelta:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Integer, Subquery, bindparam, func, literal, select
 
 from app import ledger
-from app.behaviours import reference
+from app.behaviours import reference, totals
 from app.behaviours.drafts import Draft, written
 from app.behaviours.judging import BEHAVIOURS, instant_tolerance, judge, store
 from app.behaviours.models import Behaviour
@@ -79,7 +79,10 @@ def submit_many(reports: list[Report]) -> list[Behaviour | Draft]:
             if r.partner_id is not None:
                 resent[_key(r)] = behaviour  # the same external id again in this batch
         out.append(behaviour)
-    store(new, books, after.new_ids if on_postgresql() else None)
+    if on_postgresql():
+        store(new, books, after.new_ids or [], totals.read_before(after.totals))
+    else:
+        store(new, books)
     return out
 
 
@@ -106,9 +109,10 @@ def _erased(user_ids: Iterable[int]) -> set[int]:
 
 @per_database
 def _after_lock_row():
-    """One row: the erased among the users, the reference generation and (PostgreSQL)
-    `count` new behaviour ids. SQLite reads the erased apart (no arrays) and takes its
-    ids when storing (new_ids)."""
+    """One row: the reference generation and, on PostgreSQL, the erased among the users,
+    `count` new behaviour ids and the users' credit totals (under their locks: the credits
+    are computed from them). SQLite reads the erased and the totals apart (no arrays) and
+    takes its ids when storing (new_ids)."""
     columns = [generation.CURRENT.label("generation")]
     if on_postgresql():
         columns += [
@@ -118,7 +122,8 @@ def _after_lock_row():
             select(func.array_agg(func.nextval(func.pg_get_serial_sequence(
                 literal(BEHAVIOURS.name), literal("id"))))).select_from(
                 func.generate_series(1, bindparam("count", type_=Integer))
-            ).scalar_subquery().label("new_ids")]
+            ).scalar_subquery().label("new_ids"),
+            totals.before_statement().scalar_subquery().label("totals")]
     return select(*columns).subquery("after_lock")
 
 

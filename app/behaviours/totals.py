@@ -25,8 +25,9 @@ from collections.abc import Iterable
 from decimal import ROUND_FLOOR, Decimal, localcontext
 from typing import Any
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import Text, bindparam, cast, func, select, text, update
 
+from app import ledger
 from app.behaviours.models import CreditTotal
 from app.sql import as_json, dialect_insert, execute, on_postgresql, one_of, per_database
 
@@ -41,28 +42,75 @@ def points_for(total_g: Decimal, points_per_gram: Decimal) -> int:
         return int((total_g * points_per_gram).to_integral_value(rounding=ROUND_FLOOR))
 
 
-def award(credits: Iterable[tuple[Any, Decimal]]) -> None:
+def award(credits: Iterable[tuple[Any, Decimal]],
+          before: dict[Key, tuple[Decimal, int]] | None = None) -> list[dict[str, Any]]:
     """Give each credited behaviour (with its rate) its points from the running totals,
-    in order, and move the totals: one statement on PostgreSQL, two on SQLite.
+    in order; the totals' rows left to write (`write`, or in the earn's journal statement:
+    `rider`).
 
-    A behaviour's `credited_g` is set; its `points` are set here.
+    `before`: the users' totals read under their locks already (those of this batch's
+    users; a missing key has none). Without it they are read here: on PostgreSQL read and
+    moved in one statement, leaving nothing to write. A behaviour's `credited_g` is set;
+    its `points` are set here.
     """
     credits = list(credits)
     if not credits:
-        return
+        return []
     added: dict[Key, Decimal] = {}
     for behaviour, rate in credits:
         key = (behaviour.user_id, rate)
         added[key] = added.get(key, Decimal(0)) + behaviour.credited_g
-    running = _add(added)
+    moved = before is None and on_postgresql()
+    running = _add(added) if before is None else {k: v for k, v in before.items()
+                                                  if k in added}
     for behaviour, rate in credits:
         key = (behaviour.user_id, rate)
         grams, points = running.get(key, (Decimal(0), 0))
         grams += behaviour.credited_g
         behaviour.points = max(points_for(grams, rate) - points, 0)
         running[key] = (grams, points + behaviour.points)
-    if not on_postgresql():
-        _write_sqlite(running)
+    if moved:
+        return []
+    return [{"user_id": user_id, "points_per_gram": rate, "credited_g": grams,
+             "points": points} for (user_id, rate), (grams, points) in running.items()]
+
+
+def write(rows: list[dict[str, Any]]) -> None:
+    """Write the totals `award` left (their new values: the caller holds the locks)."""
+    if rows:
+        execute(_write_statement(), rows)
+
+
+# The same write as a data-modifying query of the earn's journal statement.
+_RIDER = """
+    INSERT INTO credit_totals (user_id, points_per_gram, credited_g, points)
+    SELECT user_id, points_per_gram, credited_g, points
+    FROM json_populate_recordset(NULL::credit_totals, CAST(:credit_totals AS json))
+    ON CONFLICT (user_id, points_per_gram) DO UPDATE SET
+        credited_g = excluded.credited_g, points = excluded.points
+"""
+
+
+def rider(rows: list[dict[str, Any]]) -> ledger.Rider:
+    """The totals' write to ride in the earn's journal statement (PostgreSQL)."""
+    return ledger.Rider("credit_totals_written", _RIDER, {"credit_totals": as_json(rows)})
+
+
+def read_before(found: list[list[Any]] | None) -> dict[Key, tuple[Decimal, int]]:
+    """The totals as read by the POST's nearby statement ([user, rate, grams, points]
+    arrays, the numbers as text: exact)."""
+    return {(int(user_id), Decimal(rate)): (Decimal(grams), int(points))
+            for user_id, rate, grams, points in found or ()}
+
+
+@per_database
+def before_statement():
+    """The totals of the users bound as `all_users` as one JSON array (read_before), for
+    a statement that reads them with other things."""
+    return select(func.json_agg(func.json_build_array(
+        TOTALS.c.user_id, cast(TOTALS.c.points_per_gram, Text),
+        cast(TOTALS.c.credited_g, Text), TOTALS.c.points))).where(
+        one_of(TOTALS.c.user_id, name="all_users"))
 
 
 def take_back(user_id: int, points_per_gram: Decimal, grams: Decimal, points: int) -> None:
@@ -119,10 +167,9 @@ def _add(added: dict[Key, Decimal]) -> dict[Key, tuple[Decimal, int]]:
             if (row.user_id, row.points_per_gram) in added}
 
 
-def _write_sqlite(running: dict[Key, tuple[Decimal, int]]) -> None:
+@per_database
+def _write_statement():
     stmt = dialect_insert(TOTALS)
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[TOTALS.c.user_id, TOTALS.c.points_per_gram],
         set_={"credited_g": stmt.excluded.credited_g, "points": stmt.excluded.points})
-    execute(stmt, [{"user_id": user_id, "points_per_gram": rate, "credited_g": grams,
-                    "points": points} for (user_id, rate), (grams, points) in running.items()])

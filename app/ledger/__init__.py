@@ -18,6 +18,7 @@ from app.ledger.corrections import adjust, reversal_of, reverse, reverse_earn
 from app.ledger.earning import Earning, count_reduction, earn, earn_many
 from app.ledger.expiry import expire_user_lots, users_with_due_lots
 from app.ledger.holds import capture, hold, release
+from app.ledger.journal import Rider
 from app.ledger.reading import account_balance, available, entries, summary
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "ISSUANCE_CODE",
     "Book",
     "Earning",
+    "Rider",
     "account_balance",
     "adjust",
     "available",

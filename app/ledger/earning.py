@@ -3,6 +3,7 @@ settled first, the rest opens a lot."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ from app.ledger.books import ISSUANCE_CODE, Book, own_book, system_account_id
 from app.ledger.journal import (
     MOVE_BALANCE,
     Entry,
+    Rider,
     carry_balances,
     key_reused,
     new_entry,
@@ -72,14 +74,16 @@ class Earning:
     reduction_g: Decimal
 
 
-def earn_many(earnings: list[Earning], books: dict[int, Book]) -> list[Row]:
+def earn_many(earnings: list[Earning], books: dict[int, Book],
+              riders: Sequence[Rider] = ()) -> list[Row]:
     """Several earns, one user or many, written together (a partner batch); for each, its
     transaction's id (the rows may hold no more than id, user_id and idempotency_key).
 
     The caller holds every user's lock (`books`, from lock_books). The keys must be new
     (a batch keys its earns by the behaviours it has just inserted): a used key is a 409
     and the caller's transaction rolls back. One user's earns follow each other in order,
-    each settling debt first and recording the balances after it.
+    each settling debt first and recording the balances after it. `riders` (PostgreSQL):
+    the caller's own writes, in the same statement (journal.Rider).
     """
     now = utcnow()
     expires_at = lot_expiry(now)  # the same for every earn of the batch
@@ -92,7 +96,7 @@ def earn_many(earnings: list[Earning], books: dict[int, Book]) -> list[Row]:
                              lifetime=True, now=now, lot_expires_at=expires_at)
         carry_balances(book, entry)  # the user's next earn starts from this one's balances
         entries.append(entry)
-    txs = write_entries(entries, whole_rows=False)
+    txs = write_entries(entries, whole_rows=False, riders=riders)
     if any(tx is None for tx in txs):
         raise key_reused()
     return txs

@@ -6,9 +6,12 @@ Functions flush; callers commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
 from sqlalchemy import Row, bindparam, insert, select, text, update
 from sqlalchemy.dialects import sqlite
@@ -135,16 +138,32 @@ def write_entry(book: Book, entry: Entry, replay_ok: bool = False) -> Row | None
     return tx
 
 
-def write_entries(entries: list[Entry], *, whole_rows: bool = True) -> list[Row | None]:
+@dataclass(frozen=True)
+class Rider:
+    """A caller's own write that rides in the journal statement on PostgreSQL: the body of
+    a data-modifying WITH query named `name`, over the caller's tables of the same users,
+    which may join `tx` (the transactions written: id, user_id, idempotency_key, …); its
+    parameters' names must be its own (not txs, postings, moves or lots)."""
+
+    name: str
+    sql: str
+    params: dict[str, Any]
+
+
+def write_entries(entries: list[Entry], *, whole_rows: bool = True,
+                  riders: Sequence[Rider] = ()) -> list[Row | None]:
     """Write the entries; for each, its transaction row, or None if its key was taken.
 
     Without `whole_rows`, the rows may hold only id, user_id and idempotency_key.
+    `riders` (PostgreSQL only) are written by the same statement.
     """
     if on_postgresql():
         written = {(tx.user_id, tx.idempotency_key): tx
-                   for tx in _write_in_one_statement(entries, whole_rows)}
+                   for tx in _write_in_one_statement(entries, whole_rows, riders)}
         return [written.get((e.tx_row["user_id"], e.tx_row["idempotency_key"]))
                 for e in entries]
+    if riders:
+        raise AssertionError("journal riders are for PostgreSQL's one statement")
     return [_write_step_by_step(e) for e in entries]
 
 
@@ -204,7 +223,18 @@ _JOURNAL_PG_IDS = text(_JOURNAL_WRITES + "SELECT id, user_id, idempotency_key FR
     TXS.c.id, TXS.c.user_id, TXS.c.idempotency_key)
 
 
-def _write_in_one_statement(entries: list[Entry], whole_rows: bool) -> list[Row]:
+@lru_cache(maxsize=16)
+def _journal_with(riders: tuple[tuple[str, str], ...], whole_rows: bool):
+    """The journal statement with the riders' queries after its own (built once each)."""
+    ridden = "".join(f", {name} AS (\n{sql}\n)\n" for name, sql in riders)
+    if whole_rows:
+        return text(_JOURNAL_WRITES + ridden + "SELECT * FROM tx").columns(*TXS.c)
+    return text(_JOURNAL_WRITES + ridden + "SELECT id, user_id, idempotency_key FROM tx"
+                ).columns(TXS.c.id, TXS.c.user_id, TXS.c.idempotency_key)
+
+
+def _write_in_one_statement(entries: list[Entry], whole_rows: bool,
+                            riders: Sequence[Rider] = ()) -> list[Row]:
     postings, moves, lots = [], [], []
     for e in entries:
         owner = {"user_id": e.tx_row["user_id"], "key": e.tx_row["idempotency_key"]}
@@ -215,9 +245,15 @@ def _write_in_one_statement(entries: list[Entry], whole_rows: bool) -> list[Row]
         if e.lot:
             lots.append({**owner, "amount": e.lot["amount"],
                          "expires_at": e.lot["expires_at"]})
-    return _sql(_JOURNAL_PG if whole_rows else _JOURNAL_PG_IDS, {
-        "txs": as_json([e.tx_row for e in entries]), "postings": as_json(postings),
-        "moves": as_json(moves), "lots": as_json(lots)}).all()
+    if riders:
+        stmt = _journal_with(tuple((r.name, r.sql) for r in riders), whole_rows)
+    else:
+        stmt = _JOURNAL_PG if whole_rows else _JOURNAL_PG_IDS
+    params = {"txs": as_json([e.tx_row for e in entries]), "postings": as_json(postings),
+              "moves": as_json(moves), "lots": as_json(lots)}
+    for rider in riders:
+        params.update(rider.params)
+    return _sql(stmt, params).all()
 
 
 _INSERT_TX = (sqlite.insert(TXS).on_conflict_do_nothing(
