@@ -15,9 +15,13 @@ parameter hash, the input and the reduction.
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 import marshmallow as ma
@@ -36,7 +40,7 @@ from app.db_types import utcnow
 from app.http.problems import ApiError
 from app.methodology import service as methodology
 from app.sql import as_json, insert_rows, new_ids
-from methodologies.base import PlausibilityContext
+from methodologies.base import Methodology, PlausibilityContext
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +172,7 @@ def _assess(r: Report, behaviour: Draft, version: Version,
     params = methodology.typed_values(cls, version)
     reasons = cls.plausibility(record, params, PlausibilityContext(
         same_day_count=len(near.same_day), source=r.source,
-        same_day_records=tuple(cls.load_record(b.data) for b in near.same_day)))
+        same_day_records=tuple(stored_record(cls, b) for b in near.same_day)))
     if reasons:
         decided(behaviour, "rejected", reasons)
         return
@@ -177,6 +181,20 @@ def _assess(r: Report, behaviour: Draft, version: Version,
         decided(behaviour, "pending_review", ["self-report queued for review"])
     else:
         decide_credit(cls, params, behaviour, near)
+
+
+def stored_record(cls: type[Methodology], earlier: Any) -> Mapping[str, Any]:
+    """An earlier record's data as `cls`'s schema loads it: a row read by Nearby (its
+    stored text), or a record judged earlier in this batch."""
+    text = getattr(earlier, "data_text", None)
+    return cls.load_record(earlier.data) if text is None else _loaded(cls, text)
+
+
+@lru_cache(maxsize=4096)
+def _loaded(cls: type[Methodology], text: str) -> Mapping[str, Any]:
+    # By class and stored text: the same text always loads to the same record, and the
+    # day's earlier records came back with every POST of that day (read-only: shared).
+    return MappingProxyType(cls.load_record(json.loads(text)))
 
 
 def claimed_elsewhere_reason(claim: dict[str, Any]) -> str:

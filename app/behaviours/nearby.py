@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Subquery, bindparam, select
+from sqlalchemy import Row, Subquery, Text, bindparam, cast, select
 
 from app.behaviours.models import Behaviour
 from app.sql import execute, one_of, per_database
@@ -35,12 +35,14 @@ class Neighbours:
     credited_g_all: Decimal  # and all methodologies
 
 
-# What judging needs of an earlier behaviour (whole ORM objects cost more to load).
+# What judging needs of an earlier behaviour (whole ORM objects cost more to load). Its
+# data as stored text: judging loads it through the methodology's schema, once per text
+# and process (judging.stored_record).
 _NEARBY_COLUMNS = (Behaviour.id, Behaviour.user_id, Behaviour.methodology, Behaviour.source,
                    Behaviour.partner_id, Behaviour.external_id, Behaviour.status,
                    Behaviour.local_date, Behaviour.window_start, Behaviour.window_end,
-                   Behaviour.dedupe_group, Behaviour.credited_g, Behaviour.data,
-                   Behaviour.claimed_elsewhere)
+                   Behaviour.dedupe_group, Behaviour.credited_g,
+                   cast(Behaviour.data, Text).label("data_text"), Behaviour.claimed_elsewhere)
 _STRETCH = timedelta(days=2)  # records this close in time are read together
 
 
