@@ -73,31 +73,69 @@ def insert_ignoring_conflicts(model: type, rows: list[dict[str, Any]]) -> None:
     insert_rows(model.__table__, rows, ignore_conflicts=True)
 
 
-def insert_rows(table: Table, rows: list[dict[str, Any]], *,
-                ignore_conflicts: bool = False) -> None:
-    """Insert many rows (all with the same keys) without reading anything back.
+def insert_rows(table: Table, rows: list[dict[str, Any]], *, ignore_conflicts: bool = False,
+                update_on: tuple[str, ...] | None = None) -> None:
+    """The one way a hot path writes rows past the ORM: insert many rows (all with the
+    same keys) without reading anything back, the same on both databases.
+
+    `ignore_conflicts`: a row that conflicts is skipped. `update_on`: a row that conflicts
+    on these columns (a unique key) replaces the other columns' values (an upsert of
+    values the caller computed under its locks).
 
     PostgreSQL gets one statement and one parameter, the rows as a JSON array that the
-    server turns back into rows of the table's type: the statement does not grow with the
-    row count, so neither the driver nor the server parses thousands of parameters (a
-    multi-row VALUES list does, and costs more than the insert itself). SQLite gets an
-    executemany.
+    server turns back into rows of the table's type (json_insert_sql): the statement does
+    not grow with the row count, so neither the driver nor the server parses thousands of
+    parameters (a multi-row VALUES list does, and costs more than the insert itself).
+    SQLite gets an executemany. A statement that must write more than one table at once
+    on PostgreSQL puts json_insert_sql's text in a WITH query (a journal rider). An ORM
+    object for a row written this way comes from `as_written`.
     """
     if not rows:
         return
+    names = tuple(rows[0])
     if not on_postgresql():
         stmt = dialect_insert(table)
-        execute(stmt.on_conflict_do_nothing() if ignore_conflicts else stmt, rows)
+        if ignore_conflicts:
+            stmt = stmt.on_conflict_do_nothing()
+        elif update_on:
+            stmt = stmt.on_conflict_do_update(index_elements=list(update_on), set_={
+                name: stmt.excluded[name] for name in names if name not in update_on})
+        execute(stmt, rows)
         return
-    execute(_json_insert(table, tuple(rows[0]), ignore_conflicts), {"rows": as_json(rows)})
+    execute(_json_insert(table, names, ignore_conflicts, update_on), {"rows": as_json(rows)})
+
+
+def json_insert_sql(table: Table, names: tuple[str, ...], *, param: str = "rows",
+                    ignore_conflicts: bool = False,
+                    update_on: tuple[str, ...] | None = None) -> str:
+    """PostgreSQL: the INSERT of insert_rows, its rows the JSON array bound as `param`."""
+    columns = ", ".join(names)
+    sql = (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+           f"FROM json_populate_recordset(NULL::{table.name}, CAST(:{param} AS json))")
+    if ignore_conflicts:
+        return sql + " ON CONFLICT DO NOTHING"
+    if update_on:
+        return sql + (f" ON CONFLICT ({', '.join(update_on)}) DO UPDATE SET "
+                      + ", ".join(f"{name} = excluded.{name}" for name in names
+                                  if name not in update_on))
+    return sql
 
 
 @lru_cache(maxsize=64)
-def _json_insert(table: Table, names: tuple[str, ...], ignore_conflicts: bool):
-    columns = ", ".join(names)
-    return text(f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
-                f"FROM json_populate_recordset(NULL::{table.name}, CAST(:rows AS json))"
-                + (" ON CONFLICT DO NOTHING" if ignore_conflicts else ""))
+def _json_insert(table: Table, names: tuple[str, ...], ignore_conflicts: bool,
+                 update_on: tuple[str, ...] | None):
+    return text(json_insert_sql(table, names, ignore_conflicts=ignore_conflicts,
+                                update_on=update_on))
+
+
+def as_written(model: type, values: dict[str, Any], **attributes: Any) -> Any:
+    """An instance of `model` for a row written past the ORM (insert_rows), every column
+    given in `values`: nothing left to load, never added to a session (to change the row,
+    read it again). Made without the ORM's instance bookkeeping, which costs more than
+    the insert on a hot path. `attributes`: loaded relationships, by name."""
+    instance = model.__mapper__.class_manager.new_instance()
+    instance.__dict__.update(values, **attributes)
+    return instance
 
 
 def _json_value(value: Any) -> str:

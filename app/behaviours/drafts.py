@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from app.behaviours.models import Behaviour
+from app.sql import as_written
 
 COLUMN_KEYS = tuple(column.key for column in Behaviour.__table__.c)
-_NEW_INSTANCE = Behaviour.__mapper__.class_manager.new_instance
 
 
 class Draft:
@@ -28,7 +28,5 @@ class Draft:
 def written(draft: Draft) -> Behaviour:
     """The stored draft as a Behaviour, never added to the session (its row is written
     already, so read it again to change it). Every column is set: nothing left to load."""
-    behaviour = _NEW_INSTANCE()
-    behaviour.__dict__.update({key: draft.__dict__[key] for key in COLUMN_KEYS},
-                              version=draft.version)
-    return behaviour
+    return as_written(Behaviour, {key: draft.__dict__[key] for key in COLUMN_KEYS},
+                      version=draft.version)

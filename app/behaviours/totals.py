@@ -29,7 +29,15 @@ from sqlalchemy import Text, bindparam, cast, func, select, text, update
 
 from app import ledger
 from app.behaviours.models import CreditTotal
-from app.sql import as_json, dialect_insert, execute, on_postgresql, one_of, per_database
+from app.sql import (
+    as_json,
+    execute,
+    insert_rows,
+    json_insert_sql,
+    on_postgresql,
+    one_of,
+    per_database,
+)
 
 TOTALS = CreditTotal.__table__
 Key = tuple[int, Decimal]  # (user id, points per gram)
@@ -75,20 +83,17 @@ def award(credits: Iterable[tuple[Any, Decimal]],
              "points": points} for (user_id, rate), (grams, points) in running.items()]
 
 
+_KEY_COLUMNS = ("user_id", "points_per_gram")
+_COLUMNS = (*_KEY_COLUMNS, "credited_g", "points")
+
+
 def write(rows: list[dict[str, Any]]) -> None:
     """Write the totals `award` left (their new values: the caller holds the locks)."""
-    if rows:
-        execute(_write_statement(), rows)
+    insert_rows(TOTALS, rows, update_on=_KEY_COLUMNS)
 
 
 # The same write as a data-modifying query of the earn's journal statement.
-_RIDER = """
-    INSERT INTO credit_totals (user_id, points_per_gram, credited_g, points)
-    SELECT user_id, points_per_gram, credited_g, points
-    FROM json_populate_recordset(NULL::credit_totals, CAST(:credit_totals AS json))
-    ON CONFLICT (user_id, points_per_gram) DO UPDATE SET
-        credited_g = excluded.credited_g, points = excluded.points
-"""
+_RIDER = json_insert_sql(TOTALS, _COLUMNS, param="credit_totals", update_on=_KEY_COLUMNS)
 
 
 def rider(rows: list[dict[str, Any]]) -> ledger.Rider:
@@ -165,11 +170,3 @@ def _add(added: dict[Key, Decimal]) -> dict[Key, tuple[Decimal, int]]:
         rows = execute(_read_statement(), {"users": sorted({u for u, _ in added})})
     return {(row.user_id, row.points_per_gram): (row.credited_g, row.points) for row in rows
             if (row.user_id, row.points_per_gram) in added}
-
-
-@per_database
-def _write_statement():
-    stmt = dialect_insert(TOTALS)
-    return stmt.on_conflict_do_update(
-        index_elements=[TOTALS.c.user_id, TOTALS.c.points_per_gram],
-        set_={"credited_g": stmt.excluded.credited_g, "points": stmt.excluded.points})
