@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, Subquery, Text, bindparam, cast, select
+from sqlalchemy import Row, Subquery, Text, bindparam, cast, literal, select
 
 from app.behaviours.models import Behaviour
 from app.sql import execute, one_of, per_database
@@ -48,7 +48,9 @@ _STRETCH = timedelta(days=2)  # records this close in time are read together
 
 def _near(users: str):
     return (one_of(Behaviour.user_id, name=users)
-            & (Behaviour.status.in_(CLAIMED) | Behaviour.claimed_elsewhere.is_not(None))
+            # IN over literals: a list of values is re-rendered on every execution.
+            & (Behaviour.status.in_([literal(status) for status in CLAIMED])
+               | Behaviour.claimed_elsewhere.is_not(None))
             & (Behaviour.local_date.between(
                 bindparam("first_day", type_=Behaviour.local_date.type),
                 bindparam("last_day", type_=Behaviour.local_date.type))

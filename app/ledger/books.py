@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from flask import current_app
-from sqlalchemy import event, select, update
+from sqlalchemy import event, literal, select, update
 from sqlalchemy.orm import Session
 
 from app.db_types import utcnow
@@ -75,8 +75,10 @@ def _lock_statements() -> tuple:
     lock holder committed (a plain read in the same statement would not).
     """
     mine = one_of(ACCOUNTS.c.user_id, name="uids")
+    # IN over literals: a list of values is re-rendered on every execution ("expanding").
+    kinds = [literal(kind) for kind in (USER_AVAILABLE, USER_HELD, USER_DEBT)]
     books = (select(ACCOUNTS.c.id, ACCOUNTS.c.user_id, ACCOUNTS.c.kind, ACCOUNTS.c.balance)
-             .where(mine, ACCOUNTS.c.kind.in_((USER_AVAILABLE, USER_HELD, USER_DEBT))))
+             .where(mine, ACCOUNTS.c.kind.in_(kinds)))
     bump = (update(ACCOUNTS).where(mine, ACCOUNTS.c.kind == USER_AVAILABLE)
             .values(lock_seq=ACCOUNTS.c.lock_seq + 1))
     return books, books.order_by(ACCOUNTS.c.id).with_for_update(), bump
