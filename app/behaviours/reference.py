@@ -98,11 +98,16 @@ def confirm(current_generation: int) -> bool:
         db.session().info[_KEY] = Reference(current_generation)
         return False
     kept = _process()
-    fresh = kept.generation != current_generation
-    if fresh:
-        kept = current_app.extensions[_KEY] = Reference(current_generation)
-    db.session().info[_KEY] = kept
-    return not fresh
+    if kept.generation == current_generation:
+        db.session().info[_KEY] = kept
+        return True
+    fresh = Reference(current_generation)
+    if kept.generation is None or current_generation > kept.generation:
+        current_app.extensions[_KEY] = fresh
+    # else a unit of work that started before another one's change: its own reads only,
+    # leaving the process's newer data in place.
+    db.session().info[_KEY] = fresh
+    return False
 
 
 def checked() -> Reference:
