@@ -34,6 +34,7 @@ from app.ledger.models import (
     HoldLot,
     LedgerAccount,
     LedgerPosting,
+    LedgerSystemAccount,
     LedgerTransaction,
     Lot,
 )
@@ -50,6 +51,12 @@ EXPIRED_CODE = "system:expired"
 ACCOUNTS, TXS, POSTINGS = (LedgerAccount.__table__, LedgerTransaction.__table__,
                            LedgerPosting.__table__)
 LOTS, HOLDS, HOLD_LOTS = Lot.__table__, Hold.__table__, HoldLot.__table__
+SYSTEM_ACCOUNTS = LedgerSystemAccount.__table__
+
+
+class SystemAccountId(int):
+    """A system account's id. User and system accounts have separate id allocators, so the
+    type, not the number, tells a posting which column names its account."""
 
 
 @dataclass
@@ -148,7 +155,8 @@ def _own_book(user_id: int, book: Book | None) -> Book:
     return book
 
 
-def system_account_id(code: str, kind: str, merchant_id: int | None = None) -> int:
+def system_account_id(code: str, kind: str, merchant_id: int | None = None
+                      ) -> SystemAccountId:
     """A system account by code, created on first need; never locked.
 
     Ids are remembered per app, but only once the transaction that saw the row commits
@@ -157,13 +165,13 @@ def system_account_id(code: str, kind: str, merchant_id: int | None = None) -> i
     known = current_app.extensions.setdefault("ledger_system_accounts", {})
     if code in known:
         return known[code]
-    found = _sql_scalar(select(ACCOUNTS.c.id).where(ACCOUNTS.c.code == code))
+    by_code = select(SYSTEM_ACCOUNTS.c.id).where(SYSTEM_ACCOUNTS.c.code == code)
+    found = _sql_scalar(by_code)
     if found is None:
-        insert_ignoring_conflicts(LedgerAccount, [{
-            "code": code, "kind": kind, "merchant_id": merchant_id, "balance": None,
-            "lock_seq": 0, "lifetime_earned": 0, "lifetime_reduction_g": Decimal(0),
-            "created_at": utcnow()}])
-        found = _sql_scalar(select(ACCOUNTS.c.id).where(ACCOUNTS.c.code == code))
+        insert_ignoring_conflicts(LedgerSystemAccount, [{
+            "code": code, "kind": kind, "merchant_id": merchant_id, "created_at": utcnow()}])
+        found = _sql_scalar(by_code)
+    found = SystemAccountId(found)
     remember_after_commit(known, code, found)
     return found
 
@@ -183,7 +191,7 @@ def _forget_cached_ids(session: Session) -> None:
     session.info.pop("ledger_cache_pending", None)
 
 
-def merchant_settlement_account_id(merchant_id: int) -> int:
+def merchant_settlement_account_id(merchant_id: int) -> SystemAccountId:
     return system_account_id(f"merchants:{merchant_id}:settlement", MERCHANT_SETTLEMENT,
                              merchant_id)
 
@@ -244,7 +252,7 @@ def _entry(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]], 
         raise AssertionError(f"unbalanced {tx_type} transaction: {postings}")
     delta = {book.available_id: 0, book.held_id: 0, book.debt_id: 0}
     for account, amount in postings:
-        if account in delta:
+        if account in delta and not isinstance(account, SystemAccountId):
             delta[account] += amount
     available = book.available + delta[book.available_id]
     held = book.held + delta[book.held_id]
@@ -332,10 +340,12 @@ WITH tx AS (
     ON CONFLICT (user_id, idempotency_key) DO NOTHING
     RETURNING *
 ), postings AS (
-    INSERT INTO ledger_postings (user_id, transaction_id, account_id, amount)
-    SELECT tx.user_id, tx.id, p.account, p.amount
+    INSERT INTO ledger_postings (user_id, transaction_id, account_id, system_account_id,
+        amount)
+    SELECT tx.user_id, tx.id, p.account_id, p.system_account_id, p.amount
     FROM json_to_recordset(CAST(:postings AS json))
-        AS p(user_id bigint, key text, account bigint, amount bigint)
+        AS p(user_id bigint, key text, account_id bigint, system_account_id bigint,
+             amount bigint)
     JOIN tx ON tx.user_id = p.user_id AND tx.idempotency_key = p.key
 ), balances AS (
     UPDATE ledger_accounts AS a SET balance = a.balance + m.change,
@@ -368,7 +378,7 @@ def _write_in_one_statement(entries: list[_Entry], whole_rows: bool) -> list[Row
     postings, moves, lots = [], [], []
     for e in entries:
         owner = {"user_id": e.tx_row["user_id"], "key": e.tx_row["idempotency_key"]}
-        postings += [{**owner, "account": account, "amount": amount}
+        postings += [{**owner, **_posted_to(account), "amount": amount}
                      for account, amount in e.postings]
         moves += [{**owner, "account": account, "change": change, "points": points,
                    "grams": grams} for account, change, points, grams in e.moves]
@@ -378,6 +388,13 @@ def _write_in_one_statement(entries: list[_Entry], whole_rows: bool) -> list[Row
     return _sql(_JOURNAL_PG if whole_rows else _JOURNAL_PG_IDS, {
         "txs": as_json([e.tx_row for e in entries]), "postings": as_json(postings),
         "moves": as_json(moves), "lots": as_json(lots)}).all()
+
+
+def _posted_to(account: int) -> dict[str, int | None]:
+    """A posting's account columns: a user account's or a system account's id."""
+    if isinstance(account, SystemAccountId):
+        return {"account_id": None, "system_account_id": int(account)}
+    return {"account_id": account, "system_account_id": None}
 
 
 _INSERT_TX = (sqlite.insert(TXS).on_conflict_do_nothing(
@@ -390,7 +407,7 @@ def _write_step_by_step(entry: _Entry) -> Row | None:
     if tx is None:
         return None
     _sql(insert(POSTINGS), [{"user_id": tx.user_id, "transaction_id": tx.id,
-                             "account_id": account, "amount": amount}
+                             **_posted_to(account), "amount": amount}
                             for account, amount in entry.postings])
     _sql(_MOVE_BALANCE, [{"account": account, "change": change, "points": points,
                           "grams": grams} for account, change, points, grams in entry.moves])
@@ -729,7 +746,7 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
     issuance = system_account_id(ISSUANCE_CODE, ISSUANCE)
     points = -_sql_scalar(select(LedgerPosting.amount).where(
         LedgerPosting.user_id == book.user_id, LedgerPosting.transaction_id == tx_id,
-        LedgerPosting.account_id == issuance))
+        LedgerPosting.system_account_id == issuance))
     own_lot, lapsed = _sql(select(Lot.id, Lot.expired_amount).where(
         Lot.user_id == book.user_id, Lot.transaction_id == tx_id)).one_or_none() or (None, 0)
     # What of the earn expired has left the user already: it comes back from the expired
@@ -845,7 +862,7 @@ def entries(user_id: int, *, types: list[str] | None = None, since: datetime | N
     return stmt
 
 
-def account_balance(account_id: int) -> int:
-    """Any account's balance from its postings (system accounts have no cached one)."""
+def account_balance(account_id: SystemAccountId) -> int:
+    """A system account's balance: the sum of its postings (it has no cached one)."""
     return _sql_scalar(select(func.coalesce(func.sum(LedgerPosting.amount), 0))
-                             .where(LedgerPosting.account_id == account_id))
+                             .where(LedgerPosting.system_account_id == account_id))
