@@ -24,6 +24,7 @@ from app.ledger.models import (
     USER_HELD,
     LedgerAccount,
     LedgerPosting,
+    LedgerSystemAccount,
     LedgerTransaction,
 )
 from app.localtime import grain_label, local_midnight
@@ -73,16 +74,17 @@ def flows(date_from: date, date_to: date, grain: str = "day") -> dict:
     # The system accounts by id, not by a join on their kind: PostgreSQL then knows from
     # the postings' statistics that the issuance account has a posting for nearly every
     # transaction, where a join let it guess a few and look each transaction up alone.
-    kinds = dict(db.session.execute(select(LedgerAccount.id, LedgerAccount.kind).where(
-        LedgerAccount.kind.in_((ISSUANCE, EXPIRED, MERCHANT_SETTLEMENT)))).all())
+    kinds = dict(db.session.execute(select(LedgerSystemAccount.id, LedgerSystemAccount.kind)
+                                    .where(LedgerSystemAccount.kind.in_(
+                                        (ISSUANCE, EXPIRED, MERCHANT_SETTLEMENT)))).all())
     day = local_day_number(LedgerTransaction.created_at, date_from, date_to)
     moved = (select(day.label("day"), LedgerTransaction.type.label("type"),
-                    LedgerPosting.account_id.label("account_id"),
+                    LedgerPosting.system_account_id.label("account_id"),
                     LedgerPosting.amount.label("amount"))
              .join(LedgerTransaction, (LedgerTransaction.user_id == LedgerPosting.user_id)
                    & (LedgerTransaction.id == LedgerPosting.transaction_id))
              .where(LedgerTransaction.created_at >= since,
-                    one_of(LedgerPosting.account_id, list(kinds)))
+                    one_of(LedgerPosting.system_account_id, list(kinds)))
              .subquery())
     per_day: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FLOWS, 0))
     for number, tx_type, account_id, amount in db.session.execute(

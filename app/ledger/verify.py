@@ -32,7 +32,8 @@ def verify() -> list[str]:
 def _unbalanced_transactions() -> list[str]:
     sums = (select(LedgerTransaction.id, func.count(LedgerPosting.id),
                    func.coalesce(func.sum(LedgerPosting.amount), 0))
-            .outerjoin(LedgerPosting, LedgerPosting.transaction_id == LedgerTransaction.id)
+            .outerjoin(LedgerPosting, (LedgerPosting.user_id == LedgerTransaction.user_id)
+                       & (LedgerPosting.transaction_id == LedgerTransaction.id))
             .group_by(LedgerTransaction.id)
             .having((func.count(LedgerPosting.id) < 2)
                     | (func.coalesce(func.sum(LedgerPosting.amount), 0) != 0)))
@@ -43,7 +44,8 @@ def _unbalanced_transactions() -> list[str]:
 def _cached_balances() -> list[str]:
     totals = (select(LedgerAccount.code, LedgerAccount.balance,
                      func.coalesce(func.sum(LedgerPosting.amount), 0))
-              .outerjoin(LedgerPosting, LedgerPosting.account_id == LedgerAccount.id)
+              .outerjoin(LedgerPosting, (LedgerPosting.user_id == LedgerAccount.user_id)
+                         & (LedgerPosting.account_id == LedgerAccount.id))
               .where(LedgerAccount.kind.in_(CACHED_KINDS))
               .group_by(LedgerAccount.id, LedgerAccount.code, LedgerAccount.balance)
               .having(LedgerAccount.balance != func.coalesce(func.sum(LedgerPosting.amount), 0)))
