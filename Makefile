@@ -17,6 +17,7 @@ install: $(VENV)/.installed
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade
+	$(BIN)/flask --app wsgi methodologies sync
 	$(BIN)/flask --app wsgi seed-demo
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) --workers 2 wsgi:app
 

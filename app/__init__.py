@@ -103,12 +103,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_methodologies(app: Flask) -> None:
-    """Import the allowed methodology modules; record new versions (pending) if migrated."""
-    from app.methodology.service import load_registry, sync_at_startup
+    """Import the allowed methodology modules. Recording their versions is a write, done once
+    per deployment by `flask methodologies sync` (after `flask db upgrade`), never here:
+    building the app opens no database connection."""
+    from app.methodology.service import load_registry
 
     load_registry(app)
-    if app.config["METHODOLOGY_SYNC_ON_START"]:
-        sync_at_startup(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -238,7 +238,6 @@ def load(instance_path: str, env: dict[str, str] | None = None) -> dict:
         "POINTS_VALIDITY_DAYS": positive_int(env, "POINTS_VALIDITY_DAYS", 365),
         "PARTNER_KEY_OVERLAP_HOURS": positive_int(env, "PARTNER_KEY_OVERLAP_HOURS", 72),
         "METHODOLOGIES": methodology_allowlist(env.get("METHODOLOGIES")),
-        "METHODOLOGY_SYNC_ON_START": env.get("METHODOLOGY_SYNC_ON_START", "1") != "0",
         "DAILY_CAP_G": positive_int(env, "DAILY_CAP_G", 5000),
         "CLOCK_SKEW": timedelta(seconds=positive_int(env, "CLOCK_SKEW_SECONDS", 300)),
         # Beijing credits transit two days late and lets it be claimed for 7 days after

@@ -89,8 +89,7 @@ def env_for(url: str) -> dict[str, str]:
     # The benches spread each citizen's trips back over weeks, so that the daily caps
     # never bind: the claim window is opened to match.
     return {**os.environ, "DATABASE_URL": url, "JWT_SECRET_KEY": "bench-" + "k" * 40,
-            "LOG_LEVEL": "WARNING", "DB_POOL_SIZE": "2", "METHODOLOGY_SYNC_ON_START": "1",
-            "CLAIM_WINDOW_DAYS": "3650"}
+            "LOG_LEVEL": "WARNING", "DB_POOL_SIZE": "2", "CLAIM_WINDOW_DAYS": "3650"}
 
 
 def serve(target: str, env: dict, port: int, workers: int,

@@ -46,8 +46,8 @@ def main() -> None:
         users = seed(url, 1)
         create_bare_tables(url, users)
         app = make_app(url, pool_size=1)
+        from app import ledger
         from app.extensions import db
-        from app.ledger import service as ledger
         from app.uow import unit_of_work
 
         with app.app_context():

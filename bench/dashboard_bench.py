@@ -161,15 +161,14 @@ def seed(app, args: argparse.Namespace) -> None:
     behaviours' moments, then redemptions through the rewards service."""
     from sqlalchemy import select
 
+    from app import ledger, rewards
     from app.auth.passwords import hash_password
     from app.behaviours.models import Behaviour
     from app.db_types import utcnow
     from app.extensions import db
-    from app.ledger import service as ledger
     from app.localtime import local_date
     from app.merchants.models import Merchant
     from app.partners.models import Partner
-    from app.rewards import service as rewards
     from app.rewards.models import Reward
     from app.sql import insert_rows
     from app.uow import unit_of_work

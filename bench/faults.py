@@ -693,11 +693,10 @@ def seed_due(url: str, users: int, redemptions: int, token_file: Path) -> None:
     5th's; then `redemptions` reservations (real clock) whose expiry is moved to the past."""
     from sqlalchemy import select
 
-    from app import create_app
+    from app import create_app, ledger, rewards
     from app.db_types import utcnow
     from app.extensions import db
-    from app.ledger import service as ledger
-    from app.rewards import service as rewards
+    from app.ledger import books, holds, journal
     from app.uow import unit_of_work
     from app.users.models import User
 
@@ -707,8 +706,11 @@ def seed_due(url: str, users: int, redemptions: int, token_file: Path) -> None:
     with app.app_context():
         ids = db.session.scalars(select(User.id).where(User.email.like("c%@bench.test"))
                                  .order_by(User.id)).all()
-        real_clock, past = ledger.utcnow, utcnow() - timedelta(days=3)
-        ledger.utcnow = lambda: past
+        # Every ledger module these operations read the clock in: the accounts, the
+        # journal's entries and lots, the holds.
+        clocked, past = (books, journal, holds), utcnow() - timedelta(days=3)
+        for module in clocked:
+            module.utcnow = lambda: past
         try:
             for start in range(0, len(ids), 200):
                 with unit_of_work():
@@ -721,7 +723,8 @@ def seed_due(url: str, users: int, redemptions: int, token_file: Path) -> None:
                             held = ledger.hold(uid, 20, key="hold", cause_type="bench")
                             ledger.release(held.id, key="release")
         finally:
-            ledger.utcnow = real_clock
+            for module in clocked:
+                module.utcnow = utcnow
         for start in range(0, redemptions, 100):
             with unit_of_work():
                 for n, uid in enumerate(ids[start:min(start + 100, redemptions)], start):

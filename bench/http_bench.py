@@ -130,12 +130,10 @@ def seed(url: str, citizens: int, token_file: Path) -> list[int]:
     Returns the reward ids."""
     from sqlalchemy import select
 
-    from app import create_app
+    from app import create_app, ledger, rewards
     from app.auth.service import issue_tokens
     from app.extensions import db
-    from app.ledger import service as ledger
     from app.merchants import service as merchants
-    from app.rewards import service as rewards
     from app.rewards.schemas import RewardCreateSchema
     from app.uow import unit_of_work
     from app.users import service as users

@@ -57,11 +57,10 @@ def seed(url: str, citizens: int = USERS) -> None:
     written in bulk but left as registration leaves a citizen (role, empty accounts)."""
     from flask_migrate import upgrade
 
-    from app import create_app
+    from app import create_app, ledger
     from app.auth.passwords import hash_password
     from app.extensions import db
-    from app.ledger import service as ledger
-    from app.methodology import service as methodologies
+    from app.methodology import service as methodology
     from app.uow import unit_of_work
     from app.users import service as users
 
@@ -71,10 +70,10 @@ def seed(url: str, citizens: int = USERS) -> None:
         with unit_of_work():
             admin = users.register(email="admin@bench.test", password=PASSWORD,
                                    roles=("citizen", "admin"))
-            methodologies.sync_discovered()
+            methodology.sync_discovered()
             # Release 1.0.0, which the figures in docs/benchmarks.md were measured under.
-            for v in methodologies.discovered_pending("1.0.0"):
-                methodologies.approve(admin, v.id, datetime.now(UTC) - timedelta(days=400))
+            for v in methodology.discovered_pending("1.0.0"):
+                methodology.approve(admin, v.id, datetime.now(UTC) - timedelta(days=400))
         pw = hash_password(PASSWORD)
         raw = psycopg.connect(libpq_url(url), autocommit=True)
         raw.execute("INSERT INTO users (email, password_hash, display_name, token_epoch, "

@@ -95,7 +95,7 @@ def worker_process(url: str, scenario: str, pools: list[list[int]], seconds: flo
 
 def worker(app, scenario: str, user_ids: list[int], seconds: float,
            start_at: float) -> tuple[int, int]:
-    from app.ledger import service as ledger
+    from app import ledger
     from app.uow import unit_of_work
 
     with app.app_context():

@@ -4,8 +4,8 @@
     python bench/redeem_bench.py --duration 5 --workers 16
     python bench/redeem_bench.py --database-url postgresql://postgres@127.0.0.1:5432/mydb
 
-Each operation is the service function the HTTP view calls (rewards.service.redeem /
-rewards.service.verify), in its own unit of work (one commit), in N worker *processes*
+Each operation is the service function the HTTP view calls (rewards.redeem /
+rewards.verify), in its own unit of work (one commit), in N worker *processes*
 (forked after seeding; Python threads would share one GIL). Scenarios, for each worker count:
 redemptions spread over many rewards, redemptions all on one hot reward, a baseline of
 ledger.hold alone (the ledger's share of a redemption), then verifications of the codes the
@@ -108,11 +108,11 @@ class World:
 
 def seed(app, *, merchants: int, rewards: int, users: int) -> World:
     """Everything through the services, as the API would create it."""
+    from app import ledger
+    from app import rewards as reward_api
     from app.auth.passwords import hash_password
     from app.extensions import db
-    from app.ledger import service as ledger
     from app.merchants import service as merchant_service
-    from app.rewards import service as reward_service
     from app.rewards.models import RewardRevision
     from app.uow import unit_of_work
     from app.users import service as user_service
@@ -141,12 +141,12 @@ def seed(app, *, merchants: int, rewards: int, users: int) -> World:
             with unit_of_work():
                 staff = db.session.get(User, world.staff[merchant_id])
                 merchant = merchant_service.get(merchant_id)
-                created = reward_service.create_reward(staff, merchant, {
+                created = reward_api.create_reward(staff, merchant, {
                     "title_zh": title, "category": "other", "points_price": PRICE,
                     "total_stock": stock})
                 revision_id = db.session.scalar(select(RewardRevision.id).where(
                     RewardRevision.reward_id == created.id))
-                reward_service.approve(db.session.get(User, world.admin_id), revision_id)
+                reward_api.approve(db.session.get(User, world.admin_id), revision_id)
                 return created.id
 
         world.spread = [reward(world.merchants[i % merchants], BIG_STOCK, f"奖品 {i}")
@@ -168,12 +168,12 @@ def seed(app, *, merchants: int, rewards: int, users: int) -> World:
 
 # -- workers ----------------------------------------------------------------------------
 
-def _redeem_worker(app, wid, users, rewards, duration, barrier, results) -> None:
+def _redeem_worker(app, wid, users, reward_ids, duration, barrier, results) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from app import rewards
     from app.extensions import db
     from app.http.problems import ApiError
-    from app.rewards import service
     from app.uow import unit_of_work
 
     rng = random.Random(wid)
@@ -188,10 +188,10 @@ def _redeem_worker(app, wid, users, rewards, duration, barrier, results) -> None
         while time.perf_counter() < end:
             n += 1
             user_id = users[n % len(users)]
-            reward_id = rewards[rng.randrange(len(rewards))]
+            reward_id = reward_ids[rng.randrange(len(reward_ids))]
             try:
                 with unit_of_work():
-                    service.redeem(user_id, reward_id, request_key=f"b{wid}-{n}-{uuid.uuid4()}")
+                    rewards.redeem(user_id, reward_id, request_key=f"b{wid}-{n}-{uuid.uuid4()}")
                 ok += 1
             except ApiError as err:
                 refused[err.slug] += 1
@@ -203,8 +203,8 @@ def _redeem_worker(app, wid, users, rewards, duration, barrier, results) -> None
 
 def _hold_worker(app, wid, users, _rewards, duration, barrier, results) -> None:
     """Baseline: ledger.hold alone, the part of a redemption that is the ledger's."""
+    from app import ledger
     from app.extensions import db
-    from app.ledger import service as ledger
     from app.uow import unit_of_work
 
     ok = 0
@@ -226,10 +226,10 @@ def _hold_worker(app, wid, users, _rewards, duration, barrier, results) -> None:
 def _verify_worker(app, wid, jobs, duration, barrier, results) -> None:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from app import rewards
     from app.extensions import db
     from app.http.problems import ApiError
     from app.merchants import service as merchants
-    from app.rewards import service
     from app.uow import unit_of_work
     from app.users.models import User
 
@@ -247,7 +247,7 @@ def _verify_worker(app, wid, jobs, duration, barrier, results) -> None:
             try:
                 with unit_of_work():
                     staff = db.session.get(User, staff_id)  # as the view: caller, merchant
-                    service.verify(staff, merchants.for_staff(staff, active=True), code)
+                    rewards.verify(staff, merchants.for_staff(staff, active=True), code)
                 ok += 1
             except ApiError as err:
                 refused[err.slug] += 1

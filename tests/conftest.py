@@ -23,6 +23,8 @@ from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.extensions import db
+from app.methodology import service as methodology
+from app.uow import unit_of_work
 from tests.helpers import Api
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
@@ -103,6 +105,7 @@ def app_env(db_url) -> dict[str, str]:
 @pytest.fixture
 def app(app_env, tmp_path) -> Iterator[Flask]:
     application = create_app(app_env, instance_path=str(tmp_path / "instance"), TESTING=True)
+    sync_methodologies(application)
     yield application
     with application.app_context():
         db.session.remove()
@@ -122,6 +125,15 @@ def api(app, client) -> Api:
 @pytest.fixture
 def is_postgres(database) -> bool:
     return database["kind"] == "postgresql"
+
+
+def sync_methodologies(app: Flask) -> None:
+    """What `flask methodologies sync` does after each deployment's migration: the
+    discovered releases' default versions recorded (pending when new)."""
+    with app.app_context():
+        with unit_of_work():
+            methodology.sync_discovered()
+        db.session.remove()
 
 
 def run_sql(app: Flask, sql: str, **params) -> list:

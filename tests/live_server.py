@@ -51,7 +51,7 @@ def live_server(env: dict[str, str], folder: Path, *, workers: int = 2) -> Itera
     port = free_port()
     log = folder / f"gunicorn_{port}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("TEST_")}
-    full_env.update({"WEB_CONCURRENCY": str(workers), "METHODOLOGY_SYNC_ON_START": "0",
+    full_env.update({"WEB_CONCURRENCY": str(workers),
                      "LIMIT_KEY_SECRET": "live-test-limit-key-" + "k" * 20, **env})
     with log.open("wb") as out:
         proc = subprocess.Popen([GUNICORN, "-c", "gunicorn.conf.py", "--bind",

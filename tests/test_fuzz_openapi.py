@@ -69,17 +69,14 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from app import create_app
+from app import behaviours, create_app, ledger, rewards
 from app.auth.passwords import hash_password
-from app.behaviours import service as behaviours
 from app.extensions import db
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.merchants import service as merchants
-from app.methodology import service as methodologies
+from app.methodology import service as methodology
 from app.partners import service as partners
 from app.partners.signing import canonical, sign
-from app.rewards import service as rewards
 from app.uow import unit_of_work
 from app.users.models import ROLES, User, UserRole
 from tests.conftest import TEST_JWT_SECRET, _truncate_all
@@ -202,8 +199,8 @@ def new_partner(fuzz_app, principals) -> Callable[[], PartnerCaller]:
     refs = ["fuzz-ref-1", "fuzz-ref-2", "fuzz-mover-1", "fuzz-mover-2"]
     with fuzz_app.app_context(), unit_of_work():
         admin = principals.user("admin")
-        for version in methodologies.discovered_pending("1.0.0"):
-            methodologies.approve(admin, version.id, datetime.now(UTC) - timedelta(days=365))
+        for version in methodology.discovered_pending("1.0.0"):
+            methodology.approve(admin, version.id, datetime.now(UTC) - timedelta(days=365))
     made = itertools.count(1)
 
     def make() -> PartnerCaller:
@@ -327,25 +324,25 @@ class Stage:
         with self.app.app_context():
             try:
                 with unit_of_work():
-                    if methodologies.active_version(code, datetime.now(UTC)) is None:
+                    if methodology.active_version(code, datetime.now(UTC)) is None:
                         version = self._propose(code)
-                        methodologies.approve(self.principals.user("admin"), version.id,
+                        methodology.approve(self.principals.user("admin"), version.id,
                                               datetime.now(UTC) - timedelta(days=1))
             except ApiError:
                 pass
 
     def _propose(self, code: str):
-        cap = methodologies.full_parameters(methodologies.module(code))["daily_cap_g"]["value"]
+        cap = methodology.full_parameters(methodology.module(code))["daily_cap_g"]["value"]
         change = {"value": str(Decimal(str(cap)) + Decimal(next(_proposals)) / 1000),
                   "source": "fuzz"}
         # By an administrator of its own: the case's may then approve it (four eyes).
-        return methodologies.propose(self.principals.user("admin"), code,
+        return methodology.propose(self.principals.user("admin"), code,
                                      {"daily_cap_g": change}, note="fuzz")
 
     def codes(self) -> list[str]:
         """The loaded methodologies' codes."""
         with self.app.app_context():
-            return methodologies.registry().codes()
+            return methodology.registry().codes()
 
     def parameter_values(self, code: str) -> dict[str, Any] | None:
         """A methodology's parameters and their values in force, or its newest release's
@@ -353,9 +350,9 @@ class Stage:
         with self.app.app_context():
             if code not in self.codes():
                 return None
-            version = methodologies.active_version(code, datetime.now(UTC))
+            version = methodology.active_version(code, datetime.now(UTC))
             params = version.parameters if version is not None else \
-                methodologies.full_parameters(methodologies.module(code))
+                methodology.full_parameters(methodology.module(code))
             return {name: p["value"] for name, p in params.items()}
 
     def user(self, user_id: int) -> User:
@@ -412,7 +409,7 @@ class Stage:
     @property
     def version_in_force(self) -> int | None:
         """Paperless's version in force (one a retirement may stop; staging restores one)."""
-        version = methodologies.active_version("paperless", datetime.now(UTC))
+        version = methodology.active_version("paperless", datetime.now(UTC))
         return version.id if version else None
 
     @cached_property
@@ -529,7 +526,7 @@ def api_schema(fuzz_app):
 def _operations() -> list[tuple[str, str]]:
     """Every operation of the document, read at collection time (no database needed)."""
     app = create_app({"DATABASE_URL": "sqlite://", "JWT_SECRET_KEY": TEST_JWT_SECRET,
-                      "METHODOLOGY_SYNC_ON_START": "0", "LOG_LEVEL": "WARNING"},
+                      "LOG_LEVEL": "WARNING"},
                      instance_path=str(Path(tempfile.gettempdir()) / "fuzz-collect"))
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     return [pytest.param(method.upper(), path, id=f"{method.upper()} {path}")

@@ -25,7 +25,7 @@ DROP = object()  # a claim left out
 @pytest.fixture
 def app(db_url, tmp_path):
     return create_app({"DATABASE_URL": db_url, "JWT_SECRET_KEY": NEW,
-                       "JWT_PREVIOUS_SECRET_KEYS": OLD, "METHODOLOGY_SYNC_ON_START": "0"},
+                       "JWT_PREVIOUS_SECRET_KEYS": OLD},
                       instance_path=str(tmp_path / "instance"), TESTING=True)
 
 

@@ -5,14 +5,19 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
 from sqlalchemy.exc import DatabaseError
+from sqlalchemy.pool import Pool
 
-from app import create_app
+from app import create_app, ledger, rewards
+from app.behaviours.models import Behaviour
+from app.db_types import utcnow
 from app.extensions import db
-from app.ledger import service as ledger
 from app.ledger.verify import verify
+from app.merchants import service as merchants
+from app.merchants.models import Merchant
 from app.ops.views import migration_heads
+from app.partners.models import Partner
 from app.uow import unit_of_work
 from app.users import service as users
 from tests.conftest import TEST_JWT_SECRET, scratch_database
@@ -34,6 +39,25 @@ def test_create_app_does_not_touch_the_schema(tmp_path):
         from sqlalchemy import inspect
 
         assert inspect(db.engine).get_table_names() == []
+        db.engine.dispose()
+
+
+def test_create_app_opens_no_database_connection(db_url, tmp_path):
+    """Building the app (each worker, each CLI call) writes nothing and reads nothing: not
+    even on a migrated database, where a write would be possible."""
+    opened = []
+
+    def count(dbapi_connection, record) -> None:
+        opened.append(dbapi_connection)
+
+    event.listen(Pool, "connect", count)
+    try:
+        app = create_app({"DATABASE_URL": db_url, "JWT_SECRET_KEY": TEST_JWT_SECRET},
+                         instance_path=str(tmp_path / "i"))
+    finally:
+        event.remove(Pool, "connect", count)
+    assert opened == []
+    with app.app_context():
         db.engine.dispose()
 
 
@@ -122,12 +146,6 @@ def _snapshot(revision: str) -> dict[str, list[tuple]]:
 
 def _ledger_history() -> None:
     """Two citizens' earns, a hold captured, a reversal, a redemption and behaviours."""
-    from app.behaviours.models import Behaviour
-    from app.db_types import utcnow
-    from app.merchants import service as merchants
-    from app.partners.models import Partner
-    from app.rewards import service as rewards
-
     admin = users.register(email="admin@example.com", password=PASSWORD, roles=("admin",))
     merchant = merchants.create(admin, name="Green Cafe", contact="cafe@example.com")
     reward = rewards.create_reward(admin, merchant, {
@@ -157,9 +175,6 @@ def test_user_keys_migrate_existing_ledger_both_ways(database, tmp_path):
     """0013 on data in every table it re-keys: down to 0012 (system accounts and their
     postings back in ledger_accounts) and up again, every row is where it was, the keys
     lead with user_id, codes are found through redemption_codes, and the ledger verifies."""
-    from app.merchants.models import Merchant
-    from app.rewards import service as rewards
-
     with scratch_database(database["server"], tmp_path) as url:
         app = create_app({"DATABASE_URL": url, "JWT_SECRET_KEY": TEST_JWT_SECRET},
                          instance_path=str(tmp_path / "instance"))

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import joinedload
 
 from app.auth.models import RevokedToken
-from app.auth.passwords import hash_password, needs_rehash, verify_password
+from app.auth.passwords import needs_rehash, verify_password
 from app.extensions import db
 from app.http.problems import ApiError
 from app.users import service as users
@@ -34,7 +34,7 @@ def authenticate(identifier: str, password: str) -> User:
     if user.disabled:
         raise ApiError(403, "This account is disabled.", slug="account-disabled")
     if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
+        users.rehash_password(user, password)
     return user
 
 
@@ -96,6 +96,12 @@ def token_user(claims: dict[str, Any]) -> User | None:
     if user.disabled or claims.get("ep") != user.token_epoch:
         return None
     return user
+
+
+def forget_user(user_id: int) -> None:
+    """Erasure: drop the account's blocklist rows (its bumped token epoch refuses every
+    token it ever had, listed or not)."""
+    db.session.execute(delete(RevokedToken).where(RevokedToken.user_id == user_id))
 
 
 def purge_expired(now: datetime) -> int:

@@ -3,8 +3,9 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
+from app import behaviours
 from app.auth.guard import current_user, login_required
-from app.behaviours import service, stats
+from app.behaviours import stats
 from app.behaviours.models import ConversionRate
 from app.behaviours.schemas import (
     AdminBehaviourSchema,
@@ -42,10 +43,10 @@ admin_blp = Blueprint("admin_behaviours", __name__, url_prefix="/api/v1/admin",
                   422: "The data does not fit the methodology's record schema"})
 def submit(data: dict):
     """Self-report a behaviour: credited, pending_review, capped or rejected (with reasons)."""
-    return service.submit(user_id=current_user().id, methodology=data["methodology"],
-                          occurred_at=data["occurred_at"], data=data["data"],
-                          evidence=data["evidence"], source="self_report",
-                          claimed_elsewhere=data["claimed_elsewhere"])
+    return behaviours.submit(user_id=current_user().id, methodology=data["methodology"],
+                             occurred_at=data["occurred_at"], data=data["data"],
+                             evidence=data["evidence"], source="self_report",
+                             claimed_elsewhere=data["claimed_elsewhere"])
 
 
 @blp.route("", methods=["GET"])
@@ -55,7 +56,7 @@ def submit(data: dict):
 def list_mine(args: dict):
     """My behaviours, newest first."""
     page = pop_page_args(args)
-    return paginate(service.list_for(current_user().id, **args), page)
+    return paginate(behaviours.list_for(current_user().id, **args), page)
 
 
 @blp.route("/<int:behaviour_id>", methods=["GET"])
@@ -63,7 +64,7 @@ def list_mine(args: dict):
 @blp.response(200, BehaviourSchema)
 def get_mine(behaviour_id: int):
     """One of my behaviours."""
-    behaviour = service.get(behaviour_id)
+    behaviour = behaviours.get(behaviour_id)
     if behaviour.user_id != current_user().id:
         raise ApiError.not_found("behaviour")
     return behaviour
@@ -76,8 +77,9 @@ def get_mine(behaviour_id: int):
 def review_queue(args: dict):
     """Behaviours by status (default: pending_review), oldest first."""
     page = pop_page_args(args)
-    stmt = service.review_queue(args.get("methodology")) if args["status"] == "pending_review" \
-        else service.list_all(args["status"], args.get("methodology"))
+    methodology = args.get("methodology")
+    stmt = behaviours.review_queue(methodology) if args["status"] == "pending_review" \
+        else behaviours.list_all(args["status"], methodology)
     return paginate(stmt, page)
 
 
@@ -86,7 +88,7 @@ def review_queue(args: dict):
 @admin_blp.response(200, AdminBehaviourSchema)
 def admin_get(behaviour_id: int):
     """Any behaviour, with its input and evidence."""
-    return service.get(behaviour_id)
+    return behaviours.get(behaviour_id)
 
 
 @admin_blp.route("/behaviours/<int:behaviour_id>/recompute", methods=["GET"])
@@ -97,7 +99,7 @@ def admin_get(behaviour_id: int):
 def check_credit(behaviour_id: int):
     """Recompute a behaviour's reduction from its stored input and parameter set (an audit
     of a credit: the two should match)."""
-    return service.check_credit(behaviour_id)
+    return behaviours.check_credit(behaviour_id)
 
 
 @admin_blp.route("/behaviours/<int:behaviour_id>/approve", methods=["POST"])
@@ -106,7 +108,7 @@ def check_credit(behaviour_id: int):
 @admin_blp.response(200, AdminBehaviourSchema)
 def approve(data: dict, behaviour_id: int):
     """Credit a behaviour waiting for review."""
-    return service.approve(current_user(), behaviour_id, data.get("note"))
+    return behaviours.approve(current_user(), behaviour_id, data.get("note"))
 
 
 @admin_blp.route("/behaviours/<int:behaviour_id>/reject", methods=["POST"])
@@ -115,7 +117,7 @@ def approve(data: dict, behaviour_id: int):
 @admin_blp.response(200, AdminBehaviourSchema)
 def reject(data: dict, behaviour_id: int):
     """Reject a behaviour waiting for review."""
-    return service.reject(current_user(), behaviour_id, data["reason"])
+    return behaviours.reject(current_user(), behaviour_id, data["reason"])
 
 
 @admin_blp.route("/behaviours/<int:behaviour_id>/reverse", methods=["POST"])
@@ -124,7 +126,7 @@ def reject(data: dict, behaviour_id: int):
 @admin_blp.response(200, AdminBehaviourSchema)
 def reverse(data: dict, behaviour_id: int):
     """Reverse a credited behaviour (a ledger reversal; spent points become debt)."""
-    return service.reverse(current_user(), behaviour_id, data["reason"])
+    return behaviours.reverse(current_user(), behaviour_id, data["reason"])
 
 
 @admin_blp.route("/conversion-rates", methods=["GET"])
@@ -141,8 +143,8 @@ def rates():
 @admin_blp.response(201, RateSchema)
 def set_rate(data: dict):
     """Set points per gram CO2e from a date; earlier credits keep the rate they used."""
-    return service.set_rate(current_user(), data["points_per_gram"],
-                            data.get("effective_from") or utcnow(), data["reason"])
+    return behaviours.set_rate(current_user(), data["points_per_gram"],
+                               data.get("effective_from") or utcnow(), data["reason"])
 
 
 STATS_CSV_HEADER = "methodology,behaviours,reduction_g,points"

@@ -10,13 +10,12 @@ from typing import Any
 
 from flask import redirect, request, url_for
 
-from app.behaviours import service as behaviours
+from app import behaviours, ledger
 from app.console.blueprint import blp, render
 from app.console.i18n import MESSAGES, t
 from app.console.session import console_login_required, current_user
 from app.extensions import db
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.users import service as users
 from app.users.models import ROLES, User
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import redirect, request, url_for
 
+from app import rewards
 from app.console.blueprint import blp, render
 from app.console.i18n import t
 from app.console.merchant_views import _local, _title, settlement_period_args
@@ -18,7 +19,6 @@ from app.http.exports import csv_response
 from app.http.problems import ApiError
 from app.merchants import service as merchants
 from app.merchants.models import Merchant
-from app.rewards import service as rewards
 from app.rewards.models import REVIEWED_FIELDS, RewardRevision
 from app.users import service as users
 

@@ -15,7 +15,7 @@ from app.console.session import console_login_required, current_user
 from app.db_types import utcnow
 from app.http.problems import ApiError
 from app.localtime import local_zone
-from app.methodology import service as methodologies
+from app.methodology import service as methodology
 from app.methodology.models import MethodologyVersion
 from app.methodology.schemas import ProposalSchema, ReasonSchema
 from app.users import service as users
@@ -66,18 +66,18 @@ def diff(version: MethodologyVersion, base: MethodologyVersion | None) -> list[d
 def admin_methodologies():
     """Every loaded methodology with its versions, states and effective windows."""
     now = utcnow()
-    modules = [{"cls": cls, "name": _module_name(cls), "versions": methodologies.versions(cls.code),
-                "in_force": methodologies.active_version(cls.code, now)}
-               for cls in methodologies.registry().all()]
+    modules = [{"cls": cls, "name": _module_name(cls), "versions": methodology.versions(cls.code),
+                "in_force": methodology.active_version(cls.code, now)}
+               for cls in methodology.registry().all()]
     return render("console/methodologies/list.html", t("methodologies.title"), modules=modules,
-                  failed=methodologies.registry().failed, local_time=local_time,
+                  failed=methodology.registry().failed, local_time=local_time,
                   tone=STATUS_TONE)
 
 
 def _version_page(version: MethodologyVersion, errors: dict[str, str] | None = None,
                   form_error: str | None = None, status: int = 200,
                   values: Any = None) -> Any:
-    base = methodologies.active_version(version.code, utcnow())
+    base = methodology.active_version(version.code, utcnow())
     user = current_user()
     return render("console/methodologies/version.html",
                   t("methodologies.version_title", code=version.code, label=version.label),
@@ -93,7 +93,7 @@ def _version_page(version: MethodologyVersion, errors: dict[str, str] | None = N
 @console_login_required("admin")
 def admin_methodology_version(version_id: int):
     """A version's parameters (value, unit, source); a pending one beside the one in force."""
-    return _version_page(methodologies.get_version(version_id))
+    return _version_page(methodology.get_version(version_id))
 
 
 def _reason(form_name: str = "reason") -> tuple[str | None, dict[str, str]]:
@@ -109,7 +109,7 @@ def _refused(version_id: int, err: ApiError, field: str | None = None) -> Any:
     key = f"methodologies.refused.{err.slug}"
     message = t(key) if key in MESSAGES else t("methodologies.refused.other",
                                                  detail=err.detail)
-    version = methodologies.get_version(version_id)
+    version = methodology.get_version(version_id)
     if field:
         return _version_page(version, errors={field: message}, status=err.status,
                              values=request.form)
@@ -129,11 +129,11 @@ def admin_methodology_approve(version_id: int):
     try:
         start = parse_local_moment(raw) if raw else None
     except ValueError:
-        return _version_page(methodologies.get_version(version_id), status=422,
+        return _version_page(methodology.get_version(version_id), status=422,
                              errors={"effective_from": t("methodologies.error.moment")},
                              values=request.form)
     try:
-        methodologies.approve(current_user(), version_id, start)
+        methodology.approve(current_user(), version_id, start)
     except ApiError as err:
         return _refused(version_id, err, "effective_from" if err.slug == "effective-date"
                         else None)
@@ -145,10 +145,10 @@ def admin_methodology_approve(version_id: int):
 def admin_methodology_reject(version_id: int):
     reason, errors = _reason()
     if errors:
-        return _version_page(methodologies.get_version(version_id), errors=errors, status=422,
+        return _version_page(methodology.get_version(version_id), errors=errors, status=422,
                              values=request.form)
     try:
-        methodologies.reject(current_user(), version_id, reason)
+        methodology.reject(current_user(), version_id, reason)
     except ApiError as err:
         return _refused(version_id, err)
     return redirect(url_for("console.admin_methodology_version", version_id=version_id))
@@ -159,10 +159,10 @@ def admin_methodology_reject(version_id: int):
 def admin_methodology_retire(version_id: int):
     reason, errors = _reason("retire_reason")
     if errors:
-        return _version_page(methodologies.get_version(version_id), errors=errors, status=422,
+        return _version_page(methodology.get_version(version_id), errors=errors, status=422,
                              values=request.form)
     try:
-        methodologies.retire(current_user(), version_id, reason)
+        methodology.retire(current_user(), version_id, reason)
     except ApiError as err:
         return _refused(version_id, err)
     return redirect(url_for("console.admin_methodology_version", version_id=version_id))
@@ -220,9 +220,9 @@ def _read_proposal(current: dict[str, dict[str, Any]]
 
 
 def _propose_page(code: str, errors: dict[str, str] | None = None, status: int = 200) -> Any:
-    cls = methodologies.module(code)
-    base = methodologies.active_version(code, utcnow())
-    current = base.parameters if base else methodologies.full_parameters(cls)
+    cls = methodology.module(code)
+    base = methodology.active_version(code, utcnow())
+    current = base.parameters if base else methodology.full_parameters(cls)
     errors = dict(errors or {})
     form_error = errors.pop("_form", None)
     return render("console/methodologies/propose.html",
@@ -237,13 +237,13 @@ def admin_methodology_propose(code: str):
     """A new parameter set based on the one in force: each changed value cites a source."""
     if request.method == "GET":
         return _propose_page(code)
-    cls = methodologies.module(code)
-    base = methodologies.active_version(code, utcnow())
-    data, errors = _read_proposal(base.parameters if base else methodologies.full_parameters(cls))
+    cls = methodology.module(code)
+    base = methodology.active_version(code, utcnow())
+    data, errors = _read_proposal(base.parameters if base else methodology.full_parameters(cls))
     if errors:
         return _propose_page(code, errors, 422)
     try:
-        version = methodologies.propose(current_user(), code, data["parameters"],
+        version = methodology.propose(current_user(), code, data["parameters"],
                                         data.get("note"))
     except ApiError as err:
         named = {f"value-{n}": t("methodologies.error.range") for n in (err.errors or {})}

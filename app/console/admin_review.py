@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow as ma
 from flask import redirect, request, url_for
 
-from app.behaviours import service as behaviours
+from app import behaviours
 from app.behaviours.models import STATUSES, Behaviour
 from app.behaviours.schemas import AdminQuerySchema, NoteSchema
 from app.console.admin_methodologies import local_time
@@ -18,7 +18,7 @@ from app.console.i18n import MESSAGES, t
 from app.console.session import console_login_required, current_user
 from app.http.pagination import paginate, pop_page_args
 from app.http.problems import ApiError
-from app.methodology import service as methodologies
+from app.methodology import service as methodology
 from app.methodology.schemas import ReasonSchema
 
 PER_PAGE = 20
@@ -52,7 +52,7 @@ def _queue(errors: dict[str, str]) -> Any:
     page = paginate(stmt, page_args)
     return render("console/review/queue.html", t("review.title"), 422 if errors else 200,
                   page=page, state=status, methodology=code or "", statuses=STATUSES,
-                  codes=[cls.code for cls in methodologies.registry().all()], errors=errors,
+                  codes=[cls.code for cls in methodology.registry().all()], errors=errors,
                   local_time=local_time, args=request.args)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from flask import abort, redirect, request, session, url_for
 from marshmallow import ValidationError
 
+from app import rewards
 from app.console.blueprint import blp, render
 from app.console.i18n import MESSAGES, language, t
 from app.console.session import console_login_required, current_user
@@ -20,7 +21,6 @@ from app.http.problems import ApiError
 from app.localtime import local_date, local_zone
 from app.merchants import service as merchants
 from app.merchants.models import Merchant
-from app.rewards import service as rewards
 from app.rewards.models import CATEGORIES
 from app.rewards.schemas import MerchantRedemptionSchema, RewardCreateSchema, RewardUpdateSchema
 from app.rewards.views import verify_limit

@@ -9,14 +9,14 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
+from app import rewards
 from app.auth.passwords import hash_password
 from app.db_types import utcnow
 from app.demo import history
 from app.extensions import db
 from app.merchants import service as merchants
 from app.merchants.models import Merchant
-from app.methodology import service as methodologies
-from app.rewards import service as rewards
+from app.methodology import service as methodology
 from app.rewards.schemas import RewardCreateSchema
 from app.uow import unit_of_work
 from app.users import service
@@ -114,19 +114,19 @@ def approve_builtin_methodologies(admin_email: str) -> list[str]:
     deployment has administrators review them first). A history like a real one: each
     earlier release in force from a year ago, the newest release from the seed's date."""
     with unit_of_work():
-        methodologies.sync_discovered()
+        methodology.sync_discovered()
         admin = db.session.scalar(select(User).where(User.email == admin_email))
         approved = []
-        newest = {cls.code: cls.version for cls in methodologies.registry().all()}
-        for version in methodologies.discovered_pending():
+        newest = {cls.code: cls.version for cls in methodology.registry().all()}
+        for version in methodology.discovered_pending():
             now = utcnow()
-            in_force = methodologies.active_version(version.code, now)
+            in_force = methodology.active_version(version.code, now)
             if version.version == newest.get(version.code):
                 start = now if in_force is not None else now - timedelta(days=365)
             elif in_force is None:
                 start = now - timedelta(days=365)
             else:
                 continue  # an earlier release is not put back in force over a later one
-            methodologies.approve(admin, version.id, start)
+            methodology.approve(admin, version.id, start)
             approved.append(f"{version.code} {version.version}")
     return approved

@@ -15,14 +15,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.behaviours import service as behaviours
+from app import behaviours, ledger, rewards
 from app.db_types import utcnow
 from app.extensions import db
-from app.ledger import service as ledger
 from app.localtime import local_date, local_midnight
 from app.partners import service as partners
 from app.partners.models import Partner
-from app.rewards import service as rewards
 from app.uow import unit_of_work
 from app.users.models import User
 

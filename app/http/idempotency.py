@@ -193,6 +193,11 @@ def release_local_claims(_exc: BaseException | None = None) -> None:
             _inflight.difference_update(claims)
 
 
+def forget_user(user_id: int) -> None:
+    """Erasure: drop the keys the user claimed, with the responses cached under them."""
+    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == user_id))
+
+
 def purge_older_than(cutoff: datetime) -> int:
     return db.session.execute(delete(IdempotencyKey).where(
         IdempotencyKey.created_at < cutoff)).rowcount

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
+from app import ledger
 from app.db_types import utcnow
-from app.ledger import service
 from app.ledger.verify import verify
-from app.scheduler.jobs import job
+from app.scheduler.registry import job
 from app.uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -23,10 +23,10 @@ def expire_points() -> dict[str, int]:
     after = 0
     # Paged by user id: a user due again after their turn (a release to an expired lot)
     # waits for the next run, or for their next hold, which expires first.
-    while batch := service.users_with_due_lots(now, after=after, limit=EXPIRY_PAGE):
+    while batch := ledger.users_with_due_lots(now, after=after, limit=EXPIRY_PAGE):
         for user_id in batch:
             with unit_of_work():
-                points += service.expire_user_lots(user_id, now)
+                points += ledger.expire_user_lots(user_id, now)
         users += len(batch)
         after = batch[-1]
     return {"users": users, "points": points}

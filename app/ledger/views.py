@@ -3,12 +3,11 @@ from __future__ import annotations
 from flask import request
 from flask_smorest import Blueprint
 
+from app import behaviours, ledger
 from app.auth.guard import current_user, login_required
-from app.behaviours import service as behaviours
 from app.http.idempotency import HEADER, idempotent
 from app.http.moments import utc_bounds
 from app.http.pagination import page_of, paginate
-from app.ledger import service
 from app.ledger.schemas import (
     AccountSchema,
     AdjustmentSchema,
@@ -28,7 +27,7 @@ admin_blp = Blueprint("admin_ledger", __name__, url_prefix="/api/v1/admin",
 
 def _entries_page(user_id: int, args: dict) -> dict:
     since, until = utc_bounds(args.get("date_from"), args.get("date_to"))
-    stmt = service.entries(user_id, types=args.get("type"), since=since, until=until)
+    stmt = ledger.entries(user_id, types=args.get("type"), since=since, until=until)
     return paginate(stmt, args)
 
 
@@ -37,7 +36,7 @@ def _entries_page(user_id: int, args: dict) -> dict:
 @blp.response(200, AccountSchema)
 def my_account():
     """Balances, lifetime totals and points expiring in the next 30 days."""
-    return service.summary(current_user().id)
+    return ledger.summary(current_user().id)
 
 
 @blp.route("/entries", methods=["GET"])
@@ -54,7 +53,7 @@ def my_entries(args: dict):
 @admin_blp.response(200, AccountSchema)
 def user_account(user_id: int):
     """Any user's balances."""
-    return service.summary(users.get(user_id).id)
+    return ledger.summary(users.get(user_id).id)
 
 
 @admin_blp.route("/users/<int:user_id>/account/entries", methods=["GET"])
@@ -74,8 +73,8 @@ def user_entries(args: dict, user_id: int):
 def adjust(data: dict, user_id: int):
     """Credit or debit points by hand, with a reason; recorded as the administrator's act."""
     actor = current_user()
-    return service.adjust(users.get(user_id).id, data["points"], reason=data["reason"],
-                          actor_id=actor.id, key=f"admin:{actor.id}:{request.headers[HEADER]}")
+    return ledger.adjust(users.get(user_id).id, data["points"], reason=data["reason"],
+                         actor_id=actor.id, key=f"admin:{actor.id}:{request.headers[HEADER]}")
 
 
 @admin_blp.route("/ledger/transactions/<int:tx_id>/reversal", methods=["POST"])
@@ -88,12 +87,10 @@ def reverse(data: dict, tx_id: int):
     as the behaviour is (`POST /api/v1/admin/behaviours/{id}/reverse`), so that it is no
     longer counted as credited."""
     actor = current_user()
-    behaviour_id = behaviours.earned_by(tx_id)
-    if behaviour_id is not None:
-        behaviours.reverse(actor, behaviour_id, data["reason"])
-        return service.reversal_of(tx_id)
-    return service.reverse(tx_id, reason=data["reason"], actor_id=actor.id,
-                           key=f"admin:{actor.id}:{request.headers[HEADER]}")
+    return ledger.reverse_earn(tx_id, actor=actor, reason=data["reason"],
+                               key=f"admin:{actor.id}:{request.headers[HEADER]}",
+                               owner_of=behaviours.earned_by,
+                               reverse_owned=behaviours.reverse)
 
 
 @admin_blp.route("/ledger/verify", methods=["GET"])

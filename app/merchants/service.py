@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 
 from app.audit import service as audit
 from app.db_types import utcnow
@@ -112,6 +112,15 @@ def remove_staff(actor: User, merchant: Merchant, user: User) -> None:
     if link is None or link.merchant_id != merchant.id:
         raise ApiError(404, "This account is not staff of this merchant.", slug="not-found")
     users.revoke_role(actor, user, "merchant")  # removes the link with the role (audited)
+
+
+def forget_staff(user_id: int) -> None:
+    """Erasure: the account leaves its merchant's staff (its roles go with the account)."""
+    db.session.execute(delete(MerchantStaff).where(MerchantStaff.user_id == user_id))
+
+
+def staff_link(user_id: int) -> MerchantStaff | None:
+    return db.session.get(MerchantStaff, user_id)
 
 
 def merchant_of(user_id: int) -> Merchant | None:

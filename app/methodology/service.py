@@ -18,7 +18,7 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, current_app
-from sqlalchemy import bindparam, inspect, literal, select, update
+from sqlalchemy import bindparam, literal, select, update
 
 from app.audit import service as audit
 from app.db_types import utcnow
@@ -26,7 +26,6 @@ from app.extensions import db
 from app.http.problems import ApiError
 from app.methodology.models import MethodologyVersion
 from app.sql import insert_ignoring_conflicts, on_postgresql
-from app.uow import unit_of_work
 from app.users.models import User
 from methodologies.base import (
     Methodology,
@@ -139,23 +138,10 @@ def sync_discovered() -> int:
         rows.append({"code": cls.code, "version": cls.version,
                      "parameters": full_parameters(cls, values),
                      "parameters_hash": parameter_hash(values), "status": "pending",
-                     "note": "found at start-up", "created_at": now})
+                     "note": "found installed", "created_at": now})
     if rows:
         insert_ignoring_conflicts(MethodologyVersion, rows)
     return len(rows)
-
-
-def sync_at_startup(app: Flask) -> None:
-    """Best effort: a database that is down or not migrated yet must not stop the app."""
-    with app.app_context():
-        try:
-            if inspect(db.engine).has_table(MethodologyVersion.__tablename__):
-                with unit_of_work():
-                    sync_discovered()
-        except Exception:  # noqa: BLE001 - logged; `flask methodologies sync` retries
-            log.exception("could not record discovered methodology versions")
-        finally:
-            db.session.remove()
 
 
 def active_version(code: str, at: datetime) -> MethodologyVersion | None:

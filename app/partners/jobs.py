@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.db_types import utcnow
 from app.partners.service import purge_link_codes
 from app.partners.signing import purge_nonces
-from app.scheduler.jobs import job
+from app.scheduler.registry import job
 
 
 @job("purge_partner_nonces", "interval", minutes=15)

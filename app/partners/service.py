@@ -13,8 +13,8 @@ import marshmallow as ma
 from flask import current_app
 from sqlalchemy import delete, select, update
 
+from app import behaviours
 from app.audit import service as audit
-from app.behaviours.service import Report, is_new, report, submit_many
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
@@ -299,6 +299,18 @@ def my_links(user: User, status: str | None = None):
     return stmt.order_by(PartnerLink.id.desc())
 
 
+def my_link_codes(user: User):
+    return (select(PartnerLinkCode).where(PartnerLinkCode.user_id == user.id)
+            .order_by(PartnerLinkCode.created_at))
+
+
+def forget_user(user_id: int) -> None:
+    """Erasure: the links (the partners' pseudonyms of the person) and codes go; a partner
+    then finds the reference unlinked, as after the user revoked it."""
+    for model in (PartnerLink, PartnerLinkCode):
+        db.session.execute(delete(model).where(model.user_id == user_id))
+
+
 def revoke_link(user: User, link_id: int) -> PartnerLink:
     link = db.session.get(PartnerLink, link_id)
     if link is None or link.user_id != user.id:
@@ -376,7 +388,7 @@ def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
     allowed = set(partner.methodologies or [])
     first_of: dict[str, int] = {}  # each external id's first record in the batch
     outcomes: dict[int, dict[str, Any]] = {}
-    reports: dict[int, Report] = {}
+    reports: dict[int, behaviours.Report] = {}
     for index, (record, errors) in enumerate(loaded):
         if record is None:
             raw = records[index]
@@ -401,7 +413,7 @@ def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
             outcomes[index] = _outcome(ext, "rejected", [NO_CONSENT])
         else:
             try:
-                reports[index] = report(
+                reports[index] = behaviours.report(
                     user_id=user_id, methodology=methodology, occurred_at=record["occurred_at"],
                     data=record["data"], evidence=record.get("evidence"), source="partner",
                     partner_id=partner.id, external_id=ext,
@@ -409,10 +421,10 @@ def submit_batch(partner: Partner, records: list[Any]) -> dict[str, Any]:
             except ApiError as err:
                 reasons = _reasons(err.errors) if err.errors else []
                 outcomes[index] = _outcome(ext, "invalid", reasons or [err.detail])
-    behaviours = submit_many(list(reports.values()))
-    for index, behaviour in zip(reports, behaviours, strict=True):
+    judged = behaviours.submit_many(list(reports.values()))
+    for index, behaviour in zip(reports, judged, strict=True):
         outcomes[index] = _outcome(behaviour.external_id, behaviour.status, [], behaviour,
-                                   replayed=not is_new(behaviour))
+                                   replayed=not behaviours.is_new(behaviour))
     answer = _answer(loaded, first_of, outcomes)
     db.session.add(PartnerBatch(partner_id=partner.id, records=len(records),
                                 counts=answer["counts"]))

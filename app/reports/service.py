@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Response
 
+from app import rewards
 from app.behaviours import stats as behaviour_stats
 from app.db_types import utcnow
 from app.http.exports import csv_response
@@ -21,7 +22,6 @@ from app.ledger import flows
 from app.localtime import GRAINS, local_zone
 from app.methodology import stats as methodology_stats
 from app.rewards import stats as reward_stats
-from app.rewards.service import settlement_period
 from app.users import stats as user_stats
 
 WAITING = ("methodology_versions", "behaviours_in_review", "reward_revisions")
@@ -39,7 +39,7 @@ def dashboard(date_from: date | None = None, date_to: date | None = None, *,
         raise ApiError(422, f"A dashboard's rows are one of {', '.join(GRAINS)}.",
                        slug="validation-error", errors={"grain": [f"One of {GRAINS}."]})
     now = now or utcnow()
-    date_from, date_to = settlement_period(date_from, date_to, now)
+    date_from, date_to = rewards.settlement_period(date_from, date_to, now)
     since = now - max(user_stats.ACTIVE_WINDOWS.values())
     waiting = dict(zip(WAITING, (methodology_stats.pending(), behaviour_stats.in_review(),
                                  reward_stats.pending_revisions()), strict=True))

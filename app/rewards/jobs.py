@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from app import rewards
 from app.db_types import utcnow
-from app.rewards import service
-from app.scheduler.jobs import job
+from app.scheduler.registry import job
 from app.uow import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -17,12 +17,12 @@ def expire_redemptions() -> dict[str, int]:
     """Release every past-due reservation (points and stock come back); safe to rerun."""
     now = utcnow()
     expired = failed = last = 0
-    while batch := service.due_for_expiry(now, after_id=last):
+    while batch := rewards.due_for_expiry(now, after_id=last):
         for redemption_id in batch:
             last = redemption_id
             try:
                 with unit_of_work():
-                    expired += service.expire(redemption_id, now)
+                    expired += rewards.expire(redemption_id, now)
             except Exception:  # noqa: BLE001 - one bad row must not stop the others
                 failed += 1
                 log.exception("redemption expiry failed",

@@ -11,7 +11,7 @@ from app.extensions import db
 from app.http.moments import utc_bounds
 from app.merchants.models import Merchant
 from app.rewards.models import CANCELLED, EXPIRED, PENDING, Redemption, RewardRevision
-from app.rewards.service import fulfilled_in
+from app.rewards.settlements import fulfilled_in
 
 FIGURES = ("reserved", "reserved_points", "fulfilled", "fulfilled_points", "cancelled",
            "expired")

@@ -6,6 +6,7 @@ from flask import current_app, request
 from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 
+from app import rewards
 from app.auth.guard import current_user, login_required
 from app.extensions import limiter
 from app.http.exports import csv_doc, csv_only_doc, csv_response, wants_csv
@@ -14,7 +15,6 @@ from app.http.limit_keys import limit_key
 from app.http.pagination import PageArgsSchema, page_of, paginate, pop_page_args
 from app.http.problems import error_responses
 from app.merchants import service as merchants
-from app.rewards import service
 from app.rewards.schemas import (
     AdminRewardQuerySchema,
     AdminSettlementArgsSchema,
@@ -66,7 +66,7 @@ REDEEM_REFUSALS = {
 def list_rewards(args: dict):
     """Browse listed rewards: filter by category, merchant, or what I can afford; sort by
     price or newest."""
-    return service.catalogue(pop_page_args(args), user_id=current_user().id, **args)
+    return rewards.catalogue(pop_page_args(args), user_id=current_user().id, **args)
 
 
 @blp.route("/<int:reward_id>", methods=["GET"])
@@ -74,7 +74,7 @@ def list_rewards(args: dict):
 @blp.response(200, RewardSchema)
 def get_reward(reward_id: int):
     """One listed reward, with the stock left."""
-    return service.listed_reward(reward_id)
+    return rewards.listed_reward(reward_id)
 
 
 @blp.route("/<int:reward_id>/redemptions", methods=["POST"])
@@ -88,7 +88,7 @@ def redeem(reward_id: int):
     The code expires after REDEMPTION_TTL_DAYS (default 7); until then it can be
     cancelled, which gives the points and the stock back.
     """
-    return service.redeem(current_user().id, reward_id, request_key=request.headers[HEADER])
+    return rewards.redeem(current_user().id, reward_id, request_key=request.headers[HEADER])
 
 
 @redemptions_blp.route("", methods=["GET"])
@@ -98,7 +98,7 @@ def redeem(reward_id: int):
 def my_redemptions(args: dict):
     """My redemptions, newest first, with their codes."""
     page_args = pop_page_args(args)
-    return paginate(service.user_redemptions(current_user().id, **args), page_args)
+    return paginate(rewards.user_redemptions(current_user().id, **args), page_args)
 
 
 @redemptions_blp.route("/<int:redemption_id>", methods=["GET"])
@@ -106,7 +106,7 @@ def my_redemptions(args: dict):
 @redemptions_blp.response(200, RedemptionSchema)
 def my_redemption(redemption_id: int):
     """One of my redemptions."""
-    return service.own_redemption(current_user().id, redemption_id)
+    return rewards.own_redemption(current_user().id, redemption_id)
 
 
 @redemptions_blp.route("/<int:redemption_id>/cancel", methods=["POST"])
@@ -117,7 +117,7 @@ def my_redemption(redemption_id: int):
                   410: "Expired (redemption-expired)"})
 def cancel_redemption(redemption_id: int):
     """Cancel a reserved redemption: the points are released and the stock restored."""
-    return service.cancel(current_user(), redemption_id)
+    return rewards.cancel(current_user(), redemption_id)
 
 
 # -- merchant staff ---------------------------------------------------------------------
@@ -134,7 +134,7 @@ def list_my_rewards(args: dict):
     """My merchant's rewards, listed or not, with any change awaiting approval."""
     page_args = pop_page_args(args)
     args["merchant_id"] = _staff_merchant().id
-    return paginate(service.managed_rewards(**args), page_args)
+    return paginate(rewards.managed_rewards(**args), page_args)
 
 
 @merchant_blp.route("/rewards", methods=["POST"])
@@ -144,7 +144,7 @@ def list_my_rewards(args: dict):
 @error_responses({403: "Not staff of a merchant, or the merchant is suspended"})
 def create_reward(data: dict):
     """Propose a new reward; it is listed once an administrator approves it."""
-    return service.create_reward(current_user(), _staff_merchant(active=True), data)
+    return rewards.create_reward(current_user(), _staff_merchant(active=True), data)
 
 
 @merchant_blp.route("/rewards/<int:reward_id>", methods=["GET"])
@@ -152,7 +152,7 @@ def create_reward(data: dict):
 @merchant_blp.response(200, ManagedRewardSchema)
 def get_my_reward(reward_id: int):
     """One of my merchant's rewards."""
-    return service.managed_reward(reward_id, _staff_merchant())
+    return rewards.managed_reward(reward_id, _staff_merchant())
 
 
 @merchant_blp.route("/rewards/<int:reward_id>", methods=["PATCH"])
@@ -163,7 +163,7 @@ def get_my_reward(reward_id: int):
 def update_my_reward(data: dict, reward_id: int):
     """Edit a reward. Price, stock and window changes wait for approval (the listed
     version stays until then); the other fields change at once."""
-    return service.update_reward(current_user(), _staff_merchant(active=True), reward_id, data)
+    return rewards.update_reward(current_user(), _staff_merchant(active=True), reward_id, data)
 
 
 @merchant_blp.route("/rewards/<int:reward_id>/revisions", methods=["GET"])
@@ -172,8 +172,8 @@ def update_my_reward(data: dict, reward_id: int):
 @merchant_blp.response(200, page_of(RevisionSchema))
 def my_reward_revisions(args: dict, reward_id: int):
     """The reward's proposals and their decisions, newest first."""
-    reward = service.managed_reward(reward_id, _staff_merchant())
-    return paginate(service.revisions(reward_id=reward.id), args)
+    reward = rewards.managed_reward(reward_id, _staff_merchant())
+    return paginate(rewards.revisions(reward_id=reward.id), args)
 
 
 @merchant_blp.route("/redemptions", methods=["GET"])
@@ -183,7 +183,7 @@ def my_reward_revisions(args: dict, reward_id: int):
 def merchant_redemptions(args: dict):
     """My merchant's redemptions, newest first (codes still reserved are masked)."""
     page_args = pop_page_args(args)
-    return paginate(service.merchant_redemptions(_staff_merchant().id, **args), page_args)
+    return paginate(rewards.merchant_redemptions(_staff_merchant().id, **args), page_args)
 
 
 def _verify_limit() -> str:
@@ -224,15 +224,15 @@ def verify_code(data: dict):
     """核销: fulfil a reserved redemption by its code; the points go to the merchant's
     settlement. Every refusal changes nothing; wrong codes count towards a rate limit."""
     staff = current_user()
-    return service.verify(staff, merchants.for_staff(staff, active=True), data["code"])
+    return rewards.verify(staff, merchants.for_staff(staff, active=True), data["code"])
 
 
 def _settlement(args: dict, merchant_id: int | None, *, as_csv: bool):
-    date_from, date_to = service.settlement_period(args.get("date_from"), args.get("date_to"))
-    report = service.settlement(date_from, date_to, merchant_id)
+    date_from, date_to = rewards.settlement_period(args.get("date_from"), args.get("date_to"))
+    report = rewards.settlement(date_from, date_to, merchant_id)
     if not as_csv:
         return report
-    return csv_response(service.settlement_rows(report),
+    return csv_response(rewards.settlement_rows(report),
                         f"settlement_{merchant_id or 'all'}_{date_from}_{date_to}.csv")
 
 
@@ -265,7 +265,7 @@ def my_settlement_csv(args: dict):
 def admin_list_rewards(args: dict):
     """Every reward, listed or not."""
     page_args = pop_page_args(args)
-    return paginate(service.managed_rewards(**args), page_args)
+    return paginate(rewards.managed_rewards(**args), page_args)
 
 
 @admin_blp.route("/rewards/<int:reward_id>", methods=["GET"])
@@ -273,7 +273,7 @@ def admin_list_rewards(args: dict):
 @admin_blp.response(200, ManagedRewardSchema)
 def admin_get_reward(reward_id: int):
     """One reward."""
-    return service.managed_reward(reward_id)
+    return rewards.managed_reward(reward_id)
 
 
 @admin_blp.route("/rewards/revisions", methods=["GET"])
@@ -283,7 +283,7 @@ def admin_get_reward(reward_id: int):
 def list_revisions(args: dict):
     """The approval queue (pending by default), oldest first."""
     page_args = pop_page_args(args)
-    return paginate(service.revisions(**args), page_args)
+    return paginate(rewards.revisions(**args), page_args)
 
 
 @admin_blp.route("/rewards/revisions/<int:revision_id>/approve", methods=["POST"])
@@ -293,7 +293,7 @@ def list_revisions(args: dict):
                        "what is already redeemed (stock-below-redeemed)"})
 def approve_revision(revision_id: int):
     """Approve: the proposed values become the listed ones (a new reward is listed)."""
-    return service.approve(current_user(), revision_id)
+    return rewards.approve(current_user(), revision_id)
 
 
 @admin_blp.route("/rewards/revisions/<int:revision_id>/reject", methods=["POST"])
@@ -303,7 +303,7 @@ def approve_revision(revision_id: int):
 @error_responses({409: "Already decided (revision-decided)"})
 def reject_revision(data: dict, revision_id: int):
     """Reject with a reason: the listed version, if any, stays."""
-    return service.reject(current_user(), revision_id, data["reason"])
+    return rewards.reject(current_user(), revision_id, data["reason"])
 
 
 @admin_blp.route("/merchants/settlement", methods=["GET"])

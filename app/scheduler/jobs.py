@@ -7,10 +7,10 @@ to run twice: a crash between the work and the bookkeeping happens.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -22,30 +22,18 @@ from app.db_types import utcnow
 from app.extensions import db
 from app.http.idempotency import purge_older_than
 from app.scheduler.models import JobRun
+from app.scheduler.registry import JOBS, JobSpec, job
 from app.uow import unit_of_work
 
+__all__ = ["JOBS", "JOB_MODULES", "JobSpec", "bind_app", "job", "run_job"]
 log = logging.getLogger(__name__)
 
+# Each domain's jobs, declared with app.scheduler.registry.job; importing them fills JOBS.
+JOB_MODULES = ("app.ledger.jobs", "app.partners.jobs", "app.rewards.jobs")
 
-@dataclass(frozen=True)
-class JobSpec:
-    func: Callable[[], Any]
-    trigger: str
-    trigger_args: dict[str, Any] = field(default_factory=dict)
-
-
-JOBS: dict[str, JobSpec] = {}
 _app: Flask | None = None
 # Set by the scheduler process: is its single-instance guard still held?
 guard_held: Callable[[], bool] | None = None
-
-
-def job(name: str, trigger: str, **trigger_args: Any) -> Callable:
-    def register(func: Callable[[], Any]) -> Callable[[], Any]:
-        JOBS[name] = JobSpec(func, trigger, trigger_args)
-        return func
-
-    return register
 
 
 def bind_app(app: Flask) -> None:
@@ -98,8 +86,10 @@ def purge_expired_keys() -> dict[str, int]:
             "login_failures": purge_login_failures(now)}
 
 
-# Domain job modules register themselves with @job; importing them here keeps the list
-# complete wherever the scheduler is built.
-from app.ledger import jobs as _ledger_jobs  # noqa: E402, F401
-from app.partners import jobs as _partner_jobs  # noqa: E402, F401
-from app.rewards import jobs as _rewards_jobs  # noqa: E402, F401
+def _load_domain_jobs() -> None:
+    """Import every module of JOB_MODULES: the list is complete wherever this module is."""
+    for module in JOB_MODULES:
+        importlib.import_module(module)
+
+
+_load_domain_jobs()

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, or_, select
+from datetime import datetime
 
+from sqlalchemy import delete, func, or_, select
+
+from app import ledger
 from app.audit import service as audit
 from app.auth.passwords import hash_password, verify_password
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.merchants.models import MerchantStaff
 from app.users.models import ROLES, User, UserRole
 from app.users.schemas import normalize_email, normalize_mobile
+
+ERASED_NAME = "已注销用户"
+UNUSABLE_PASSWORD = "!erased"  # not an Argon2 hash: no password can ever match it
 
 
 def _check_unique(email: str | None, mobile: str | None) -> None:
@@ -65,6 +70,16 @@ def get(user_id: int) -> User:
     if user is None:
         raise ApiError.not_found("user")
     return user
+
+
+def lock(user_id: int) -> None:
+    """Hold the user's row (FOR UPDATE) until the unit of work ends."""
+    db.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def rehash_password(user: User, password: str) -> None:
+    """The same password under the current hashing parameters (after a login proved it)."""
+    user.password_hash = hash_password(password)
 
 
 def update_profile(user: User, *, display_name: str | None = None,
@@ -168,3 +183,18 @@ def enable(actor: User, user: User) -> User:
         audit.record(actor.id, "user.enabled", "user", user.id)
         db.session.flush()
     return user
+
+
+def anonymise(user: User, now: datetime) -> None:
+    """Erasure of the account itself: no login, name, password or role is left, and every
+    token of it stops working; the row stays as the anonymous key of the user's history."""
+    db.session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+    # A reserved-domain placeholder (RFC 2606) keeps the row's one-login rule.
+    user.email, user.mobile = f"erased-{user.id}@example.invalid", None
+    user.display_name = ERASED_NAME
+    user.password_hash = UNUSABLE_PASSWORD
+    user.token_epoch += 1
+    user.disabled_at = user.disabled_at or now
+    user.deleted_at = now
+    db.session.flush()
+    db.session.expire(user, ["roles"])

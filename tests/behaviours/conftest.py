@@ -6,7 +6,7 @@ import pytest
 
 from app.db_types import utcnow
 from app.extensions import db
-from app.methodology import service as methodologies
+from app.methodology import service as methodology
 from app.uow import unit_of_work
 from app.users.models import User
 
@@ -19,10 +19,10 @@ def approve_all(app, api):
     def run(release: str = "1.0.0") -> int:
         admin_id = api.create_user("admin")
         with app.app_context(), unit_of_work():
-            admin = methodologies.db.session.get(User, admin_id)
-            pending = methodologies.discovered_pending(release)
+            admin = methodology.db.session.get(User, admin_id)
+            pending = methodology.discovered_pending(release)
             for v in pending:
-                methodologies.approve(admin, v.id, utcnow() - timedelta(days=365))
+                methodology.approve(admin, v.id, utcnow() - timedelta(days=365))
         return len(pending)
 
     return run

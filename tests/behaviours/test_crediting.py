@@ -10,11 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.behaviours import service as behaviours
+from app import behaviours, ledger
 from app.behaviours.models import Behaviour
 from app.db_types import utcnow
 from app.extensions import db
-from app.ledger import service as ledger
 from app.uow import unit_of_work
 from tests.conftest import run_sql
 from tests.helpers import assert_problem

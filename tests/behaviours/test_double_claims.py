@@ -11,7 +11,7 @@ import pytest
 
 from app.db_types import utcnow
 from app.extensions import db
-from app.methodology import service as methodologies
+from app.methodology import service as methodology
 from app.uow import unit_of_work
 from methodologies.base import Parameter
 from methodologies.green_travel import GreenTravel
@@ -50,8 +50,8 @@ class TolerantTravelV2(TolerantTravel):
 @pytest.fixture(autouse=True)
 def _approved(app, approve_all):
     with app.app_context(), unit_of_work():
-        methodologies.registry().register(TolerantTravelV2)
-        methodologies.sync_discovered()
+        methodology.registry().register(TolerantTravelV2)
+        methodology.sync_discovered()
     approve_all()
 
 
@@ -183,7 +183,7 @@ def test_a_claim_elsewhere_after_a_credit_of_the_same_act_is_flagged_not_reverse
     assert first["status"] == "credited" and first["points"] > 0
     # A partner then sends the same trip, declared claimed in a bank's carbon account.
     def claim(at, external_id: str) -> dict:
-        from app.behaviours import service as behaviours
+        from app import behaviours
 
         with app.app_context(), unit_of_work():
             b = behaviours.submit(user_id=me.id, methodology="green_travel", occurred_at=at,

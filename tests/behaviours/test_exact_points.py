@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.behaviours import service as behaviours
+from app import behaviours
 from app.db_types import utcnow
 from app.uow import unit_of_work
 from tests.behaviours.test_crediting import partner_submit

@@ -18,6 +18,22 @@ def report(api, who, occurred_at=None, data=None, key="k1", methodology="paperle
     return api.post("/api/v1/behaviours", who, json=body, headers={"Idempotency-Key": key})
 
 
+def test_a_release_never_synced_credits_nothing(app_env, tmp_path):
+    """Without `flask methodologies sync` after a deploy, the installed releases have no
+    version in the database, and what is not recorded cannot have been approved."""
+    from app import create_app
+    from app.extensions import db
+    from tests.helpers import Api
+
+    app = create_app(app_env, instance_path=str(tmp_path / "unsynced"), TESTING=True)
+    api = Api(app, app.test_client())
+    body = report(api, api.caller()).get_json()
+    assert body["status"] == "rejected" and "no approved version" in body["reasons"][0]
+    assert run_sql(app, "SELECT count(*) FROM methodology_versions") == [(0,)]
+    with app.app_context():
+        db.engine.dispose()
+
+
 def test_discovered_versions_start_pending_and_credit_nothing(api, app):
     """Every installed release is recorded, each pending: 1.0.0 and the 2.0.0 beside it."""
     rows = run_sql(app, "SELECT code, version, status FROM methodology_versions "
@@ -191,7 +207,7 @@ def test_retiring_a_version_before_its_effective_date_keeps_the_one_it_was_to_re
         api, app, approve_all):
     """It never credited; without this the version in force stopped at that date, and its
     parameter set could not even be proposed again (a version with them exists)."""
-    from app.methodology import service as methodologies
+    from app.methodology import service as methodology
 
     approve_all()
     alice, bob = api.caller("admin"), api.caller("admin")
@@ -209,7 +225,7 @@ def test_retiring_a_version_before_its_effective_date_keeps_the_one_it_was_to_re
     assert [(i, s, u) for i, s, u in rows] == [(current, "approved", None),
                                                (vid, "retired", None)]
     with app.app_context():
-        later = methodologies.active_version("paperless", starts + timedelta(days=1))
+        later = methodology.active_version("paperless", starts + timedelta(days=1))
         assert later is not None and later.id == current
 
 
@@ -253,7 +269,7 @@ def test_a_version_of_a_release_not_installed_is_not_approved(api, app, approve_
 
 
 def test_retiring_a_future_version_between_two_others_leaves_no_gap(api, app, approve_all):
-    from app.methodology import service as methodologies
+    from app.methodology import service as methodology
 
     approve_all()
     alice, bob = api.caller("admin"), api.caller("admin")
@@ -273,7 +289,7 @@ def test_retiring_a_future_version_between_two_others_leaves_no_gap(api, app, ap
     with app.app_context():
         for at, expected in ((middle_from + timedelta(days=1), current),
                              (last_from + timedelta(days=1), last)):
-            assert methodologies.active_version("paperless", at).id == expected
+            assert methodology.active_version("paperless", at).id == expected
 
 
 def test_dates_with_no_utc_moment_are_a_422(api, app):

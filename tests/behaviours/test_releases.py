@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.behaviours import service as behaviours
+from app import behaviours
 from app.db_types import utcnow
 from app.extensions import db
 from app.uow import unit_of_work

@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import re
 
+from app import rewards
 from app.extensions import db
 from app.merchants import service as merchants
-from app.rewards import service as rewards
 from app.uow import unit_of_work
 from app.users import service as users
 from app.users.models import User

@@ -9,10 +9,10 @@ from datetime import timedelta
 
 from flask import Flask
 
-from app.behaviours import service as behaviours
+from app import behaviours
 from app.db_types import utcnow
 from app.extensions import db
-from app.methodology import service as methodologies
+from app.methodology import service as methodology
 from app.uow import unit_of_work
 from app.users import service as users
 from tests.helpers import PASSWORD
@@ -27,8 +27,8 @@ def approve_defaults(app: Flask) -> int:
         admin = users.register(email=f"approver{next(_seq)}-{uuid.uuid4().hex[:6]}@example.com",
                                password=PASSWORD, roles=("admin",))
         # Release 1.0.0, whose figures these pages' tests use (10 sheets: 67 points).
-        for version in methodologies.discovered_pending("1.0.0"):
-            methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
+        for version in methodology.discovered_pending("1.0.0"):
+            methodology.approve(admin, version.id, utcnow() - timedelta(days=365))
         return admin.id
 
 

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 
 from flask import Flask
 
+from app import ledger, rewards
 from app.extensions import db
-from app.ledger import service as ledger
 from app.merchants import service as merchants
-from app.rewards import service as rewards
 from app.rewards.schemas import RewardCreateSchema
 from app.uow import unit_of_work
 from app.users import service as users

@@ -3,8 +3,8 @@ points adjusted with a reason through the ledger (once, however often the form c
 
 from __future__ import annotations
 
+from app import ledger
 from app.console.admin_citizens import mask_email, mask_mobile
-from app.ledger import service as ledger
 from app.uow import unit_of_work
 from app.users import service as users
 from tests.conftest import run_sql

@@ -3,9 +3,9 @@ with the change shown, settlement of every merchant with its CSV."""
 
 from __future__ import annotations
 
+from app import rewards
 from app.extensions import db
 from app.merchants import service as merchants
-from app.rewards import service as rewards
 from app.uow import unit_of_work
 from app.users.models import User
 from tests.conftest import run_sql

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from app import ledger
 from app.behaviours.models import Behaviour
-from app.ledger import service as ledger
 from tests.console.review_data import approve_defaults, queued_behaviour, status_of
 
 

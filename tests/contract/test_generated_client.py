@@ -24,11 +24,11 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
+from app import rewards
 from app.db_types import utcnow
 from app.extensions import db
 from app.merchants import service as merchants
-from app.methodology import service as methodologies
-from app.rewards import service as rewards
+from app.methodology import service as methodology
 from app.uow import unit_of_work
 from app.users import service as users
 from tests.helpers import PASSWORD
@@ -61,8 +61,8 @@ def _seed(app) -> dict[str, object]:
                                roles=("admin",))
         staff = users.register(email="contract-staff@example.com", password=PASSWORD)
         db.session.flush()
-        for version in methodologies.discovered_pending("1.0.0"):
-            methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
+        for version in methodology.discovered_pending("1.0.0"):
+            methodology.approve(admin, version.id, utcnow() - timedelta(days=365))
         merchant = merchants.create(admin, name="绿色咖啡 Green Café", contact="021-0000 0000")
         merchants.add_staff(admin, merchant, staff)
         reward = rewards.create_reward(staff, merchant, {

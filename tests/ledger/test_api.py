@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from app.ledger import service as ledger
+from decimal import Decimal
+
+from app import ledger
 from app.uow import unit_of_work
 from tests.conftest import run_sql
 from tests.helpers import assert_problem
@@ -9,7 +11,7 @@ from tests.helpers import assert_problem
 def give(app, user_id, points, key, reduction="0"):
     with app.app_context(), unit_of_work():
         return ledger.earn(user_id, points, key=key, cause_type="behaviour", cause_id=key,
-                           reduction_g=ledger.Decimal(reduction)).id
+                           reduction_g=Decimal(reduction)).id
 
 
 def test_my_account_and_entries(api, app):

@@ -11,9 +11,9 @@ from collections import Counter
 from flask import Flask
 from sqlalchemy import func, select
 
+from app import ledger
 from app.extensions import db
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.ledger.models import LedgerTransaction
 from app.ledger.verify import verify
 from app.uow import unit_of_work

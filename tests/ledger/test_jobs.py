@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from flask import current_app
 
+from app import ledger
 from app.db_types import utcnow
 from app.ledger import jobs as ledger_jobs
-from app.ledger import service as ledger
 from app.scheduler import jobs
 from app.uow import unit_of_work
 from tests.conftest import run_sql

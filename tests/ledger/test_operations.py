@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from flask import current_app
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError, IntegrityError
 
+from app import ledger
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.ledger.models import Hold, LedgerAccount, LedgerTransaction, Lot
 from app.uow import unit_of_work
 from app.users import service as users
@@ -43,10 +44,10 @@ def lots(user_id):
 
 def test_earn_credits_posted_and_available_and_creates_a_lot(new_user):
     u = new_user()
-    earn(u, 120, "e1", reduction_g=ledger.Decimal("120.5"))
+    earn(u, 120, "e1", reduction_g=Decimal("120.5"))
     assert balances(u) == (120, 0, 120, 0)
     s = ledger.summary(u)
-    assert s["lifetime_earned"] == 120 and s["lifetime_reduction_g"] == ledger.Decimal("120.5")
+    assert s["lifetime_earned"] == 120 and s["lifetime_reduction_g"] == Decimal("120.5")
     assert lots(u) == [(120, 120)]
     lot = db.session.scalars(select(Lot)).one()
     local = lot.expires_at.astimezone(current_app.config["TIMEZONE"])
@@ -289,7 +290,7 @@ def test_reversal_takes_back_unspent_points_from_the_earns_own_lot(new_user, mon
     monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 10)
     earn(u, 30, "soon")
     monkeypatch.setitem(current_app.config, "POINTS_VALIDITY_DAYS", 365)
-    target = earn(u, 50, "late", reduction_g=ledger.Decimal("50"))
+    target = earn(u, 50, "late", reduction_g=Decimal("50"))
     with unit_of_work():
         rev = ledger.reverse(target, key="rev", reason="fraud", actor_id=None)
     assert rev.reverses_id == target and rev.type == "reversal"

@@ -110,15 +110,15 @@ def approved(app, api):
     """Approve every discovered default methodology version, in force from a year ago
     (needs the methodology and behaviours domains)."""
     from app.extensions import db
-    from app.methodology import service as methodologies
+    from app.methodology import service as methodology
     from app.uow import unit_of_work
     from app.users.models import User
 
     admin_id = api.create_user("admin")
     with app.app_context(), unit_of_work():
         admin = db.session.get(User, admin_id)
-        for v in methodologies.discovered_pending("1.0.0"):
-            methodologies.approve(admin, v.id, datetime.now(UTC) - timedelta(days=365))
+        for v in methodology.discovered_pending("1.0.0"):
+            methodology.approve(admin, v.id, datetime.now(UTC) - timedelta(days=365))
 
 
 def _at(hours_ago: float) -> str:

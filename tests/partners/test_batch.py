@@ -253,12 +253,12 @@ def test_a_database_failure_while_judging_is_not_taken_for_the_methodologys(
     methodology's own bug would only refuse its record."""
     from sqlalchemy.exc import OperationalError
 
-    from app.behaviours import service as behaviours
+    from app.behaviours import rates
 
     def unavailable(at):
         raise OperationalError("SELECT conversion_rates …", {}, Exception("server closed"))
 
-    monkeypatch.setattr(behaviours, "conversion_rate", unavailable)
+    monkeypatch.setattr(rates, "conversion_rate", unavailable)
     link("alice")
     resp = partner.post("/behaviours", {"records": [trip("t1", "alice", 2)]})
     assert_problem(resp, 503)

@@ -217,8 +217,8 @@ def test_consent_withdrawn_while_a_batch_runs_waits_for_the_batch(
     deadlocks with it although the batch takes the user's ledger lock afterwards."""
     if not is_postgres:
         pytest.skip("row locks are PostgreSQL's (SQLite serialises whole write transactions)")
+    from app import ledger
     from app.extensions import db
-    from app.ledger import service as ledger
     from app.partners.service import resolve_users
     from tests.helpers import PASSWORD
 

@@ -8,15 +8,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from app.behaviours import service as behaviours
+from app import behaviours
+from app.behaviours import ERASED_BEFORE_REVIEW
 from app.behaviours.models import Behaviour
 from app.db_types import utcnow
 from app.extensions import db
 from app.ledger.verify import verify
-from app.methodology import service as methodologies
+from app.methodology import service as methodology
 from app.partners import service as partners
 from app.partners.models import Partner, PartnerLinkCode
-from app.privacy.service import ERASED_BEFORE_REVIEW
 from app.uow import unit_of_work
 from app.users.models import User
 from methodologies.green_travel import haversine_km
@@ -27,8 +27,8 @@ from tests.rewards.conftest import World
 def _approve_methodologies(world: World) -> None:
     with world.app.app_context(), unit_of_work():
         admin = db.session.get(User, world.admin.id)
-        for version in methodologies.discovered_pending("1.0.0"):
-            methodologies.approve(admin, version.id, utcnow() - timedelta(days=365))
+        for version in methodology.discovered_pending("1.0.0"):
+            methodology.approve(admin, version.id, utcnow() - timedelta(days=365))
 
 
 def _lived_in(world: World):

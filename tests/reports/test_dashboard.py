@@ -10,17 +10,15 @@ from datetime import date, timedelta
 
 import pytest
 
-from app.behaviours import service as behaviours
+from app import behaviours, ledger, rewards
 from app.behaviours.schemas import StatsSchema
 from app.behaviours.stats import GROUPINGS
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
-from app.ledger import service as ledger
 from app.localtime import local_date
 from app.partners.models import Partner
 from app.reports import service as reports
-from app.rewards import service as rewards
 from app.uow import unit_of_work
 from tests.conftest import run_sql
 from tests.helpers import counting_statements

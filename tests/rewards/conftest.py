@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
+from app import ledger
 from app.auth import service as auth
 from app.auth.passwords import hash_password
 from app.extensions import db
-from app.ledger import service as ledger
 from app.ledger.models import Hold, LedgerTransaction
 from app.rewards.models import Redemption, Reward
 from app.uow import unit_of_work
@@ -151,11 +151,11 @@ def world(app: Flask, api: Api) -> World:
 
 @pytest.fixture
 def at(monkeypatch) -> Callable[[datetime], None]:
-    """Move the rewards service's clock (and the expiry job's)."""
-    from app.rewards import jobs, service
+    """Move the clock of every rewards module that reads it (the expiry job's too)."""
+    from app.rewards import jobs, listing, management, redemption, release, settlements
 
     def move(moment: datetime) -> None:
-        monkeypatch.setattr(service, "utcnow", lambda: moment)
-        monkeypatch.setattr(jobs, "utcnow", lambda: moment)
+        for module in (listing, management, redemption, release, settlements, jobs):
+            monkeypatch.setattr(module, "utcnow", lambda: moment)
 
     return move

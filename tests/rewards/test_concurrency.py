@@ -159,7 +159,8 @@ def test_an_edit_racing_the_approval_of_its_pending_change_neither_deadlocks(wor
     and one of the two failed with a 503)."""
     import time
 
-    from app.rewards import service
+    from app.rewards import management
+    from app.rewards.models import Reward
 
     reward_id = world.reward()
     path = f"/api/v1/merchant/rewards/{reward_id}"
@@ -167,7 +168,7 @@ def test_an_edit_racing_the_approval_of_its_pending_change_neither_deadlocks(wor
     [revision] = world.api.get("/api/v1/admin/rewards/revisions",
                                world.admin).get_json()["items"]
     claimed = threading.Event()
-    real_claim, real_propose = service._claim_revision, service._propose
+    real_claim, real_propose = management._claim_revision, management._propose
 
     def claim(*args, **kwargs):
         done = real_claim(*args, **kwargs)
@@ -180,8 +181,8 @@ def test_an_edit_racing_the_approval_of_its_pending_change_neither_deadlocks(wor
         time.sleep(0.3)
         return real_propose(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_claim_revision", claim)
-    monkeypatch.setattr(service, "_propose", propose)
+    monkeypatch.setattr(management, "_claim_revision", claim)
+    monkeypatch.setattr(management, "_propose", propose)
 
     def edit_first(client):
         return client.patch(path, json={"points_price": 70}, headers=world.staff.headers)
@@ -197,7 +198,7 @@ def test_an_edit_racing_the_approval_of_its_pending_change_neither_deadlocks(wor
     if approved.status_code == 409:
         assert approved.get_json()["type"] == "/problems/revision-decided"
     with app.app_context():
-        listed = db.session.get(service.Reward, reward_id)
+        listed = db.session.get(Reward, reward_id)
         pending = listed.pending
         assert (listed.points_price, pending and pending.changes) in (
             (100, {"points_price": 70}), (80, {"points_price": 70}))

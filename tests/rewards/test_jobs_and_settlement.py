@@ -45,11 +45,11 @@ def test_expiry_job_run_twice_releases_once(world, api, app, at):
 
 def test_expiry_job_failing_on_one_redemption_still_expires_the_others(world, app, at,
                                                                       monkeypatch):
-    from app.rewards import service
+    from app import rewards
 
     reward_id = world.reward()
     bodies = [world.redeem(world.citizen(100), reward_id).get_json() for _ in range(3)]
-    real = service.expire
+    real = rewards.expire
 
     def flaky(redemption_id, now):
         done = real(redemption_id, now)  # the work is flushed …
@@ -57,11 +57,11 @@ def test_expiry_job_failing_on_one_redemption_still_expires_the_others(world, ap
             raise RuntimeError("crash before the commit")  # … and rolled back
         return done
 
-    monkeypatch.setattr(service, "expire", flaky)
+    monkeypatch.setattr(rewards, "expire", flaky)
     jobs.bind_app(app)
     at(datetime.now(UTC) + timedelta(days=8))
     assert jobs.run_job("expire_redemptions") == {"expired": 2, "failed": 1}
-    monkeypatch.setattr(service, "expire", real)
+    monkeypatch.setattr(rewards, "expire", real)
     assert jobs.run_job("expire_redemptions") == {"expired": 1, "failed": 0}
     assert world.stock_left(reward_id) == 10
     with app.app_context():

@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app import rewards
 from app.ledger.verify import verify
-from app.rewards import service
+from app.rewards import codes as redemption_codes
+from app.rewards import redemption
 from tests.conftest import run_sql
 from tests.helpers import assert_problem
 from tests.rewards.conftest import when
@@ -71,11 +73,11 @@ def test_the_service_returns_the_same_redemption_for_the_same_request_key(world,
     me = world.citizen(1000)
     with app.app_context():
         with unit_of_work():
-            first = service.redeem(me.id, reward_id, request_key="k1")
+            first = rewards.redeem(me.id, reward_id, request_key="k1")
         with unit_of_work():
-            again = service.redeem(me.id, reward_id, request_key="k1")
+            again = rewards.redeem(me.id, reward_id, request_key="k1")
         with unit_of_work():
-            other = service.redeem(me.id, reward_id, request_key="x" * 255)  # long keys hash
+            other = rewards.redeem(me.id, reward_id, request_key="x" * 255)  # long keys hash
     assert (again.id, again.code) == (first.id, first.code) and other.id != first.id
     assert world.stock_left(reward_id) == 8 and world.balance(me.id)["held"] == 200
 
@@ -142,7 +144,7 @@ def test_per_user_limit_per_local_period(world, at, period, step):
     start = datetime(2031, 1, 15, 12, tzinfo=tz).astimezone(UTC)
     at(start)
     with world.app.app_context():
-        assert service.period_start(period, start).astimezone(tz).hour == 0
+        assert redemption.period_start(period, start).astimezone(tz).hour == 0
     assert world.redeem(me, reward_id).status_code == 201
     refused_without_change(world, me, reward_id, 409, "redemption-limit-reached")
     at(start + step)
@@ -243,13 +245,13 @@ def test_only_the_owner_sees_or_cancels_a_redemption(world, api):
 
 
 def test_codes_are_unambiguous_and_normalised():
-    codes = {service.new_code() for _ in range(2000)}
+    codes = {redemption_codes.new_code() for _ in range(2000)}
     assert len(codes) == 2000
     assert all(len(c) == 12 and not set(c) & set("ILOU") for c in codes)
-    assert service.normalize_code(" k7qm-3xpa-9d2f ") == "K7QM3XPA9D2F"
-    assert service.normalize_code("K7QM-3XPA-9D2O") == "K7QM3XPA9D20"  # O read as 0
-    assert service.normalize_code("K7QM3XPA9D2") is None
-    assert service.normalize_code("K7QM3XPA9D2U") is None
+    assert redemption_codes.normalize_code(" k7qm-3xpa-9d2f ") == "K7QM3XPA9D2F"
+    assert redemption_codes.normalize_code("K7QM-3XPA-9D2O") == "K7QM3XPA9D20"  # O read as 0
+    assert redemption_codes.normalize_code("K7QM3XPA9D2") is None
+    assert redemption_codes.normalize_code("K7QM3XPA9D2U") is None
 
 
 def test_erasing_an_account_with_a_past_due_reservation_expires_it(world, api, app, at):

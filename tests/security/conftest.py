@@ -17,11 +17,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from app import ledger
 from app.auth import service as auth
 from app.auth.passwords import hash_password
 from app.extensions import db
-from app.ledger import service as ledger
-from app.methodology import service as methodologies
+from app.methodology import service as methodology
 from app.partners.signing import sign
 from app.uow import unit_of_work
 from app.users import service as users
@@ -121,9 +121,9 @@ def world(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> W
     # administrator other than the one who proposed it, which no one did here.
     with app.app_context(), unit_of_work():
         admin = db.session.get(User, principals[ADMIN].user_id)
-        [version] = [v for v in methodologies.discovered_pending("1.0.0")
+        [version] = [v for v in methodology.discovered_pending("1.0.0")
                      if v.code == "green_travel"]
-        methodologies.approve(admin, version.id, datetime.now(UTC) - timedelta(days=365))
+        methodology.approve(admin, version.id, datetime.now(UTC) - timedelta(days=365))
         version_id = version.id
 
     merchants = {}

@@ -15,11 +15,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app import rewards
 from app.extensions import db
 from app.merchants import service as merchants
-from app.methodology import service as methodologies
+from app.methodology import service as methodology
 from app.partners import service as partners
-from app.rewards import service as rewards
 from app.rewards.schemas import RewardCreateSchema
 from app.uow import unit_of_work
 from app.users import service as users
@@ -125,7 +125,7 @@ def principals(app: Flask, monkeypatch) -> dict[str, Any]:
             merchant = merchants.create(admin, name=f"商户 {name}", contact="021-5555 0000")
             merchants.add_staff(admin, merchant, db.session.get(User, ids[name]))
             ids[f"{name}_merchant"] = merchant.id
-        ids["version"] = methodologies.versions("paperless")[0].id
+        ids["version"] = methodology.versions("paperless")[0].id
         ids["reward"] = rewards.create_reward(
             db.session.get(User, ids[STAFF]), merchants.get(ids[f"{STAFF}_merchant"]),
             RewardCreateSchema().load({"title_zh": "环保袋", "category": "shopping",
