@@ -46,23 +46,24 @@ LOCAL: frozenset[str] = frozenset({
 # entry costs one query per shard every time it runs.
 FAN_OUT: dict[str, str] = {
     "expire-lots-scan": "the daily expiry job scans the lots due across all users",
-    "release-stale-holds": "the hold sweep finds the holds left open past their time, "
-                           "whoever holds them",
+    "expire-redemptions-scan": "the redemption expiry job finds the reservations past "
+                               "their time, whoever made them",
     "owner-probe": "an administrator's request names a transaction or behaviour by id "
                    "alone: one index probe per shard finds its owner",
     "statistics": "the platform statistics add up every user's points and reductions",
+    "dashboard": "the console dashboard counts and sums across all users",
     "settlement": "a merchant's settlement period sums the redemptions it captured, "
                   "from every user who redeemed there",
-    "dashboard": "the console dashboard counts across all users",
-    "verify-totals": "a merchant's verification page totals the redemptions it verified, "
-                     "across the users who redeemed",
     "merchant-redemptions": "a merchant lists the redemptions of its rewards, across users",
-    "admin-queues": "an administrator's review queues hold every user's pending records",
+    "admin-queues": "an administrator's review queue holds every user's pending records",
     "admin-lists": "an administrator lists and searches records across users",
     "csv-export": "a CSV export writes out a period's records of every user",
-    "partner-records": "a partner's earlier records are found by its external ids, "
-                       "whichever user each belongs to",
-    "ledger-check": "the ledger's consistency check sums the postings of every account",
+    "staff-export": "a staff member's data export lists the redemptions they ended, "
+                    "whichever user made them",
+    "system-balance": "a system account's balance is the sum of its postings, which sit "
+                      "on the shards of every user who earned or spent through it",
+    "ledger-verify": "the ledger's consistency check (the nightly job, `flask ledger "
+                     "verify`, the console's audit page) compares every account's totals",
 }
 
 _current: ContextVar[str | None] = ContextVar("fan_out", default=None)

@@ -80,6 +80,14 @@ class _Scope:
 Columns = list[tuple[str, bool]]  # a query's output: (name, names users)
 
 
+def _equal(left: str, right: str, column: str) -> ast.A_Expr:
+    """`left.column = right.column`, which a JOIN … USING (column) means."""
+    return ast.A_Expr(kind=A_Expr_Kind.AEXPR_OP, name=(ast.String(sval="="),),
+                      lexpr=ast.ColumnRef(fields=(ast.String(sval=left), ast.String(sval=column))),
+                      rexpr=ast.ColumnRef(fields=(ast.String(sval=right),
+                                                  ast.String(sval=column))))
+
+
 class _Check:
     def __init__(self) -> None:
         self.problems: list[str] = []
@@ -181,9 +189,15 @@ class _Check:
             if isinstance(item, ast.RangeVar):
                 self.add_table(scope, item)
             elif isinstance(item, ast.JoinExpr):
-                self.add_from(scope, (item.larg, item.rarg), quals)
+                before = set(scope.ranges)
+                self.add_from(scope, (item.larg,), quals)
+                left = set(scope.ranges) - before
+                self.add_from(scope, (item.rarg,), quals)
+                right = set(scope.ranges) - before - left
                 if item.quals is not None:
                     quals.append(item.quals)
+                for name in item.usingClause or ():
+                    quals += [_equal(a, b, name.sval) for a in left for b in right]
             elif isinstance(item, ast.RangeSubselect):
                 columns = self.statement(item.subquery, scope if item.lateral
                                          else scope.parent, scope.ctes)

@@ -37,6 +37,9 @@ ROUTED = [
     "UPDATE ledger_lots AS l SET open_amount = r.open FROM json_to_recordset(CAST(%(rows)s "
     "AS json)) AS r(user_id bigint, id bigint, open bigint) "
     "WHERE l.user_id = r.user_id AND l.id = r.id",
+    "WITH new AS (SELECT n.user_id, n.rate FROM json_to_recordset(CAST(%(rows)s AS json)) "
+    "AS n(user_id bigint, rate numeric)) SELECT t.points FROM credit_totals AS t "
+    "JOIN new USING (user_id, rate)",
     "INSERT INTO behaviours (user_id, status) VALUES (%(user_id)s, %(status)s) "
     "RETURNING behaviours.id",
     "INSERT INTO ledger_postings (user_id, transaction_id, account_id, amount) "
@@ -68,6 +71,8 @@ UNROUTED = {
     "WITH x AS (SELECT 1) SELECT * FROM ledger_lots WHERE user_id = %(a)s "
     "UNION ALL SELECT * FROM ledger_holds":
         "reads ledger_holds without naming its user_id",
+    "SELECT t.points FROM user_roles AS r JOIN credit_totals AS t USING (user_id) "
+    "WHERE r.role = %(r)s": "reads credit_totals AS t without naming its user_id",
     "INSERT INTO behaviours (id, status) VALUES (%(id)s, %(status)s)":
         "INSERT INTO behaviours does not name user_id",
 }
