@@ -209,9 +209,11 @@ class _Check:
                                                                      if ok))
             elif isinstance(item, ast.RangeFunction):
                 calls = [f[0] for f in item.functions]
-                alias = item.alias.aliasname if item.alias else calls[0].funcname[-1].sval
-                by_parameters = all(self.names_users(arg, scope)
-                                    for call in calls for arg in call.args or ())
+                alias = (item.alias.aliasname if item.alias
+                         else calls[0].funcname[-1].sval if isinstance(calls[0], ast.FuncCall)
+                         else "function")
+                by_parameters = all(self.names_users(arg, scope) for call in calls
+                                    for arg in getattr(call, "args", None) or ())
                 scope.ranges[alias] = _Range(alias, every_column=by_parameters)
 
     # -- conditions ------------------------------------------------------------------

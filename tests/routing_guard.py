@@ -8,6 +8,13 @@ and fixtures writing their own rows, or reading to assert) is not checked, nor i
 a migration (migrations/) on its stack: a migration runs before any table is distributed.
 Statements inside `app.sharding.fan_out(...)` pass.
 
+The ORM's own statements are checked like the rest, and are where most id-only statements
+come from while a mapped primary key is the id alone: a flush's `UPDATE behaviours SET …
+WHERE behaviours.id = ?` (attributed to the app line that flushed, explicitly or by a
+query's autoflush), a lazy load of a many-to-one (`WHERE ledger_holds.id = ?`), and
+`session.get(Model, id)`. With `(user_id, id)` as the mapped key and the relationships
+joined through `(user_id, …)`, the ORM names the user in each of them.
+
 A violation is recorded with the statement and where the application issued it: the
 innermost app frame that is not plumbing (app/sql.py's helpers, app/uow.py's commit, which
 only carry the statement), and the chain of app frames above it. The listener never
