@@ -46,8 +46,8 @@ LOCAL: frozenset[str] = frozenset({
 # entry costs one query per shard every time it runs.
 FAN_OUT: dict[str, str] = {
     "expire-lots-scan": "the daily expiry job scans the lots due across all users",
-    "expire-redemptions-scan": "the redemption expiry job finds the reservations past "
-                               "their time, whoever made them",
+    "release-stale-holds": "the redemption expiry job finds the reservations past their "
+                           "time, whoever made them, to release their holds",
     "owner-probe": "an administrator's request names a transaction or behaviour by id "
                    "alone: one index probe per shard finds its owner",
     "statistics": "the platform statistics add up every user's points and reductions",
