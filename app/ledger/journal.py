@@ -148,7 +148,7 @@ def write_entries(entries: list[Entry], *, whole_rows: bool = True) -> list[Row 
     return [_write_step_by_step(e) for e in entries]
 
 
-MOVE_BALANCE = (update(ACCOUNTS).where(ACCOUNTS.c.user_id == bindparam("user_id"),
+MOVE_BALANCE = (update(ACCOUNTS).where(ACCOUNTS.c.user_id == bindparam("uid"),
                                        ACCOUNTS.c.id == bindparam("account")).values(
     balance=ACCOUNTS.c.balance + bindparam("change"),
     lifetime_earned=ACCOUNTS.c.lifetime_earned + bindparam("points"),
@@ -242,7 +242,7 @@ def _write_step_by_step(entry: Entry) -> Row | None:
     _sql(insert(POSTINGS), [{"user_id": tx.user_id, "transaction_id": tx.id,
                              **_posted_to(account), "amount": amount}
                             for account, amount in entry.postings])
-    _sql(MOVE_BALANCE, [{"user_id": tx.user_id, "account": account, "change": change,
+    _sql(MOVE_BALANCE, [{"uid": tx.user_id, "account": account, "change": change,
                          "points": points, "grams": grams}
                         for account, change, points, grams in entry.moves])
     if entry.lot:
