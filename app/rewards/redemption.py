@@ -20,7 +20,7 @@ from app.http.problems import ApiError
 from app.localtime import local_date, local_midnight
 from app.merchants.models import ACTIVE, Merchant
 from app.rewards.codes import new_code, normalize_code
-from app.rewards.models import FULFILLED, RESERVED
+from app.rewards.models import FULFILLED, RESERVED, RedemptionCode
 from app.rewards.reservations import (
     MERCHANTS,
     REDEMPTIONS,
@@ -113,21 +113,34 @@ def _take_stock(reward_id: int, price: int):
             .values(stock_left=REWARDS.c.stock_left - 1))
 
 
-def _insert_taking_stock(values: dict[str, Any], reward_id: int, price: int) -> int | None:
-    """Take one from stock (conditional: never below zero) and insert the redemption.
+CODES = RedemptionCode.__table__
 
-    PostgreSQL does both in one statement; elsewhere two. None: no stock was taken.
+
+def _insert_taking_stock(values: dict[str, Any], reward_id: int, price: int) -> int | None:
+    """Take one from stock (conditional: never below zero), insert the redemption and
+    file its code under its owner (redemption_codes).
+
+    PostgreSQL does all three in one statement; elsewhere three. None: no stock was taken.
     """
+    code_columns = [CODES.c.code.name, CODES.c.user_id.name, CODES.c.redemption_id.name]
     if on_postgresql():
         taken = _take_stock(reward_id, price).returning(REWARDS.c.id).cte("taken")
         columns = list(values)
         row = select(*(literal(values[c], REDEMPTIONS.c[c].type) for c in columns)) \
             .select_from(taken)
-        return _sql_scalar(insert(REDEMPTIONS).from_select(columns, row)
-                           .returning(REDEMPTIONS.c.id))
+        redeemed = (insert(REDEMPTIONS).from_select(columns, row)
+                    .returning(REDEMPTIONS.c.id, REDEMPTIONS.c.code, REDEMPTIONS.c.user_id)
+                    .cte("redeemed"))
+        coded = insert(CODES).from_select(code_columns, select(
+            redeemed.c.code, redeemed.c.user_id, redeemed.c.id)).cte("coded")
+        return _sql_scalar(select(redeemed.c.id).add_cte(coded))
     if _sql(_take_stock(reward_id, price)).rowcount != 1:
         return None
-    return _sql_scalar(insert(REDEMPTIONS).values(**values).returning(REDEMPTIONS.c.id))
+    redemption_id = _sql_scalar(insert(REDEMPTIONS).values(**values)
+                                .returning(REDEMPTIONS.c.id))
+    _sql(insert(CODES).values(code=values["code"], user_id=values["user_id"],
+                              redemption_id=redemption_id))
+    return redemption_id
 
 
 def redeem(user_id: int, reward_id: int, *, request_key: str,
@@ -171,12 +184,21 @@ def redeem(user_id: int, reward_id: int, *, request_key: str,
                          MerchantRef(reward.merchant_id, reward.merchant_name)))
 
 
+def _by_code(raw_code: str) -> Reservation | None:
+    """The redemption a typed or scanned code names: its owner from redemption_codes,
+    then the redemption among the owner's."""
+    code = normalize_code(raw_code)
+    owner = _sql_scalar(select(CODES.c.user_id).where(CODES.c.code == code)) if code else None
+    if owner is None:
+        return None
+    return find_reservation((REDEMPTIONS.c.user_id == owner) & (REDEMPTIONS.c.code == code))
+
+
 def verify(staff: User, merchant: Merchant, raw_code: str,
            now: datetime | None = None) -> Reservation:
     """核销: fulfil a reserved, unexpired redemption of this merchant; capture its points."""
     now = now or utcnow()
-    code = normalize_code(raw_code)
-    redemption = find_reservation(REDEMPTIONS.c.code == code) if code else None
+    redemption = _by_code(raw_code)
     if redemption is None:
         raise ApiError(404, "No redemption has this code.", slug="unknown-code")
     if redemption.merchant_id != merchant.id:
@@ -202,6 +224,5 @@ def verify(staff: User, merchant: Merchant, raw_code: str,
 def merchant_code(merchant: Merchant, raw_code: str) -> Reservation | None:
     """The redemption a code names, if it is this merchant's (read only): what a refused
     verification shows at the counter (when it was used, when it expired)."""
-    code = normalize_code(raw_code)
-    redemption = find_reservation(REDEMPTIONS.c.code == code) if code else None
+    redemption = _by_code(raw_code)
     return redemption if redemption and redemption.merchant_id == merchant.id else None
