@@ -34,6 +34,7 @@ DISTRIBUTED_BY_CODE: frozenset[str] = frozenset({"redemption_codes"})
 REFERENCE: frozenset[str] = frozenset({
     "users", "user_roles", "methodology_versions", "conversion_rates", "merchants",
     "merchant_staff", "rewards", "partners", "partner_keys", "ledger_system_accounts",
+    "reference_generation",
 })
 
 LOCAL: frozenset[str] = frozenset({
