@@ -49,7 +49,7 @@ FAN_OUT: dict[str, str] = {
     "expire-lots-scan": "the daily expiry job scans the lots due across all users",
     "release-stale-holds": "the redemption expiry job finds the reservations past their "
                            "time, whoever made them, to release their holds",
-    "owner-probe": "an administrator's request names a transaction or behaviour by id "
+    "owner-probe": "an administrator's request names a transaction, hold or behaviour by id "
                    "alone: one index probe per shard finds its owner",
     "statistics": "the platform statistics add up every user's points and reductions",
     "dashboard": "the console dashboard counts and sums across all users",
