@@ -80,7 +80,8 @@ def forget_user(user: User, now: datetime | None = None) -> None:
 
 class DueReservation(int):
     """The id of a reservation past its expiry, carrying its owner's id from the scan that
-    found it: expire() then works among that user's rows alone."""
+    found it: expire() then works among that user's rows alone. An int, so the job pages,
+    logs and passes it on as the id it is."""
 
     user_id: int
 
