@@ -148,7 +148,8 @@ def write_entries(entries: list[Entry], *, whole_rows: bool = True) -> list[Row 
     return [_write_step_by_step(e) for e in entries]
 
 
-MOVE_BALANCE = (update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account")).values(
+MOVE_BALANCE = (update(ACCOUNTS).where(ACCOUNTS.c.user_id == bindparam("uid"),
+                                       ACCOUNTS.c.id == bindparam("account")).values(
     balance=ACCOUNTS.c.balance + bindparam("change"),
     lifetime_earned=ACCOUNTS.c.lifetime_earned + bindparam("points"),
     lifetime_reduction_g=ACCOUNTS.c.lifetime_reduction_g + bindparam("grams")))
@@ -183,13 +184,13 @@ WITH tx AS (
     UPDATE ledger_accounts AS a SET balance = a.balance + m.change,
         lifetime_earned = a.lifetime_earned + m.points,
         lifetime_reduction_g = a.lifetime_reduction_g + m.grams
-    FROM (SELECT m.account, sum(m.change) AS change, sum(m.points) AS points,
+    FROM (SELECT m.user_id, m.account, sum(m.change) AS change, sum(m.points) AS points,
                  sum(m.grams) AS grams
           FROM json_to_recordset(CAST(:moves AS json)) AS m(user_id bigint, key text,
               account bigint, change bigint, points bigint, grams numeric)
           JOIN tx ON tx.user_id = m.user_id AND tx.idempotency_key = m.key
-          GROUP BY m.account) AS m
-    WHERE a.id = m.account
+          GROUP BY m.user_id, m.account) AS m
+    WHERE a.user_id = m.user_id AND a.id = m.account
 ), lots AS (
     INSERT INTO ledger_lots (user_id, transaction_id, amount, open_amount, expired_amount,
         expires_at)
@@ -241,8 +242,9 @@ def _write_step_by_step(entry: Entry) -> Row | None:
     _sql(insert(POSTINGS), [{"user_id": tx.user_id, "transaction_id": tx.id,
                              **_posted_to(account), "amount": amount}
                             for account, amount in entry.postings])
-    _sql(MOVE_BALANCE, [{"account": account, "change": change, "points": points,
-                         "grams": grams} for account, change, points, grams in entry.moves])
+    _sql(MOVE_BALANCE, [{"uid": tx.user_id, "account": account, "change": change,
+                         "points": points, "grams": grams}
+                        for account, change, points, grams in entry.moves])
     if entry.lot:
         _sql(insert(LOTS), {**entry.lot, "transaction_id": tx.id})
     return tx
