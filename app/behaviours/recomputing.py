@@ -24,9 +24,10 @@ def recompute(behaviour: Behaviour) -> Decimal:
     return cls.quantify(cls.load_record(behaviour.data), methodology.typed_values(cls, version))
 
 
-def check_credit(behaviour_id: int) -> dict[str, Any]:
-    """Recompute a behaviour's reduction from what it stored, next to what it stored."""
-    behaviour = get(behaviour_id)
+def check_credit(behaviour_id: int, user_id: int | None = None) -> dict[str, Any]:
+    """Recompute a behaviour's reduction from what it stored, next to what it stored.
+    Without its owner's id, the owner is found first (reading.get)."""
+    behaviour = get(behaviour_id, user_id)
     if behaviour.methodology_version_id is None:
         raise ApiError(409, "This behaviour was not assessed under a methodology version, so "
                        "there is nothing to recompute.", slug="behaviour-state")

@@ -3,13 +3,15 @@ review, or reverse a credit. Each holds the user's ledger lock, as judging does.
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from app import ledger
 from app.behaviours import totals
 from app.behaviours.crediting import credit, decide_credit, decided, span
 from app.behaviours.models import Behaviour
 from app.behaviours.nearby import Nearby
 from app.behaviours.rates import rate_of
-from app.behaviours.reading import get
+from app.behaviours.reading import owner
 from app.db_types import utcnow
 from app.extensions import db
 from app.http.problems import ApiError
@@ -19,9 +21,14 @@ from app.users.models import User
 
 
 def _locked_for_review(behaviour_id: int, expected: str) -> tuple[Behaviour, ledger.Book]:
-    behaviour = get(behaviour_id)
-    book = ledger.lock_book(behaviour.user_id)
-    db.session.refresh(behaviour)
+    """The behaviour, read under its owner's ledger lock. The request names it by id alone:
+    the owner is found first (owner()), then the lock, then the row among the owner's,
+    overwriting any copy the session read before the lock."""
+    user_id = owner(behaviour_id)
+    book = ledger.lock_book(user_id)
+    behaviour = db.session.scalar(select(Behaviour).where(
+        Behaviour.user_id == user_id, Behaviour.id == behaviour_id)
+        .execution_options(populate_existing=True))
     if behaviour.status != expected:
         raise ApiError(409, f"This behaviour is {behaviour.status}, not {expected}.",
                        slug="behaviour-state")

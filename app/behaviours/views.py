@@ -25,8 +25,9 @@ from app.extensions import db
 from app.http.exports import csv_doc, csv_only_doc, csv_response, wants_csv
 from app.http.idempotency import idempotent
 from app.http.pagination import page_of, paginate, pop_page_args
-from app.http.problems import ApiError, error_responses
+from app.http.problems import error_responses
 from app.methodology.schemas import ReasonSchema
+from app.sharding import fan_out
 
 blp = Blueprint("behaviours", __name__, url_prefix="/api/v1/behaviours",
                 description="Report low-carbon behaviours and see their credits")
@@ -64,10 +65,7 @@ def list_mine(args: dict):
 @blp.response(200, BehaviourSchema)
 def get_mine(behaviour_id: int):
     """One of my behaviours."""
-    behaviour = behaviours.get(behaviour_id)
-    if behaviour.user_id != current_user().id:
-        raise ApiError.not_found("behaviour")
-    return behaviour
+    return behaviours.get(behaviour_id, current_user().id)
 
 
 @admin_blp.route("/behaviours", methods=["GET"])
@@ -78,9 +76,11 @@ def review_queue(args: dict):
     """Behaviours by status (default: pending_review), oldest first."""
     page = pop_page_args(args)
     methodology = args.get("methodology")
-    stmt = behaviours.review_queue(methodology) if args["status"] == "pending_review" \
-        else behaviours.list_all(args["status"], methodology)
-    return paginate(stmt, page)
+    if args["status"] == "pending_review":
+        with fan_out("admin-queues"):
+            return paginate(behaviours.review_queue(methodology), page)
+    with fan_out("admin-lists"):
+        return paginate(behaviours.list_all(args["status"], methodology), page)
 
 
 @admin_blp.route("/behaviours/<int:behaviour_id>", methods=["GET"])
@@ -151,7 +151,8 @@ STATS_CSV_HEADER = "methodology,behaviours,reduction_g,points"
 
 
 def _reduction_stats(args: dict, *, as_csv: bool):
-    report = stats.reductions(args["group_by"], args.get("date_from"), args.get("date_to"))
+    with fan_out("statistics"):
+        report = stats.reductions(args["group_by"], args.get("date_from"), args.get("date_to"))
     if as_csv:
         return csv_response(stats.csv_rows(report), f"reductions-{args['group_by']}.csv")
     return report

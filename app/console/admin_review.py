@@ -20,6 +20,7 @@ from app.http.pagination import paginate, pop_page_args
 from app.http.problems import ApiError
 from app.methodology import service as methodology
 from app.methodology.schemas import ReasonSchema
+from app.sharding import fan_out
 
 PER_PAGE = 20
 
@@ -47,9 +48,12 @@ def _queue(errors: dict[str, str]) -> Any:
         args = AdminQuerySchema().load({"per_page": PER_PAGE})
     page_args = pop_page_args(args)
     status, code = args["status"], args.get("methodology")
-    stmt = behaviours.review_queue(code) if status == "pending_review" \
-        else behaviours.list_all(status, code)
-    page = paginate(stmt, page_args)
+    if status == "pending_review":
+        with fan_out("admin-queues"):
+            page = paginate(behaviours.review_queue(code), page_args)
+    else:
+        with fan_out("admin-lists"):
+            page = paginate(behaviours.list_all(status, code), page_args)
     return render("console/review/queue.html", t("review.title"), 422 if errors else 200,
                   page=page, state=status, methodology=code or "", statuses=STATUSES,
                   codes=[cls.code for cls in methodology.registry().all()], errors=errors,
@@ -60,7 +64,7 @@ def _behaviour_page(behaviour: Behaviour, errors: dict[str, str] | None = None,
                     form_error: str | None = None, status: int = 200) -> Any:
     check, check_error = None, None
     try:
-        check = behaviours.check_credit(behaviour.id)
+        check = behaviours.check_credit(behaviour.id, behaviour.user_id)
     except ApiError as err:  # never assessed, or the installed module cannot recompute it
         check_error = _message(err)
     return render("console/review/behaviour.html", t("review.behaviour_title", id=behaviour.id),
@@ -94,7 +98,8 @@ def _decide(behaviour_id: int, decision: Any, schema: ma.Schema, key: str,
     try:
         decision(current_user(), behaviour_id, data.get(key))
     except ApiError as err:
-        return _behaviour_page(behaviours.get(behaviour_id), form_error=_message(err),
+        return _behaviour_page(behaviours.get(behaviour_id, behaviour.user_id),
+                               form_error=_message(err),
                                status=err.status)
     return redirect(url_for("console.admin_behaviour", behaviour_id=behaviour_id, done=1))
 

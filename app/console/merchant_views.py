@@ -24,6 +24,7 @@ from app.merchants.models import Merchant
 from app.rewards.models import CATEGORIES
 from app.rewards.schemas import MerchantRedemptionSchema, RewardCreateSchema, RewardUpdateSchema
 from app.rewards.views import verify_limit
+from app.sharding import fan_out
 
 # What a verification ended in, keyed by the service's refusal slug: the big answer's
 # message and how it looks ("ok" or "bad"; the text says it too, not colour alone).
@@ -119,7 +120,8 @@ def merchant_redemptions():
     merchant = _my_merchant()
     today = local_date(utcnow())
     totals = rewards.settlement(today, today, merchant.id)
-    rows = db.session.scalars(rewards.merchant_redemptions(merchant.id).limit(RECENT)).all()
+    with fan_out("merchant-redemptions"):
+        rows = db.session.scalars(rewards.merchant_redemptions(merchant.id).limit(RECENT)).all()
     masked = MerchantRedemptionSchema(only=("code",), many=True).dump(rows)
     lines = [{"r": r, "code": m["code"], "reward": _title(r.reward),
               "created": _local(r.created_at), "ended": _local(r.ended_at)}

@@ -23,6 +23,7 @@ from app.http import idempotency
 from app.http.problems import ApiError
 from app.merchants import service as merchants
 from app.partners import service as partners
+from app.sharding import fan_out
 from app.sql import on_postgresql
 from app.users import service as users
 from app.users.models import User
@@ -33,6 +34,10 @@ def export(user: User) -> dict[str, Any]:
     def all_of(stmt) -> list:
         return db.session.scalars(stmt).all()
 
+    # What they did as staff: verifying another's redemption (their own cancellations end
+    # theirs, listed with their redemptions), whichever user made it.
+    with fan_out("staff-export"):
+        verified = all_of(rewards.verified_redemptions(user.id))
     return {
         "exported_at": utcnow(),
         "profile": user,
@@ -43,9 +48,7 @@ def export(user: User) -> dict[str, Any]:
         "partner_links": all_of(partners.my_links(user)),
         "partner_link_codes": all_of(partners.my_link_codes(user)),
         "merchant_staff": [link] if (link := merchants.staff_link(user.id)) else [],
-        # What they did as staff: verifying another's redemption (their own cancellations
-        # end theirs, listed above).
-        "verified_redemptions": all_of(rewards.verified_redemptions(user.id)),
+        "verified_redemptions": verified,
         "reward_revisions": [
             {"id": r.id, "reward_id": r.reward_id, "kind": r.kind, "status": r.status,
              "changes": r.changes, "proposed_at": r.proposed_at,

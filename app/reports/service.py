@@ -22,6 +22,7 @@ from app.ledger import flows
 from app.localtime import GRAINS, local_zone
 from app.methodology import stats as methodology_stats
 from app.rewards import stats as reward_stats
+from app.sharding import fan_out
 from app.users import stats as user_stats
 
 WAITING = ("methodology_versions", "behaviours_in_review", "reward_revisions")
@@ -41,6 +42,12 @@ def dashboard(date_from: date | None = None, date_to: date | None = None, *,
     now = now or utcnow()
     date_from, date_to = rewards.settlement_period(date_from, date_to, now)
     since = now - max(user_stats.ACTIVE_WINDOWS.values())
+    with fan_out("dashboard"):
+        return _figures(date_from, date_to, grain, now, since)
+
+
+def _figures(date_from: date, date_to: date, grain: str, now: datetime,
+             since: datetime) -> dict[str, Any]:
     waiting = dict(zip(WAITING, (methodology_stats.pending(), behaviour_stats.in_review(),
                                  reward_stats.pending_revisions()), strict=True))
     return {

@@ -32,6 +32,7 @@ from app.rewards.reservations import (
     find_reservation,
     ledger_refusal,
     refusal,
+    reservation,
 )
 from app.sql import execute as _sql
 from app.sql import on_postgresql
@@ -158,7 +159,7 @@ def redeem(user_id: int, reward_id: int, *, request_key: str,
     if reward is None or reward.listed_at is None:
         raise ApiError.not_found("reward")
     if reward.done is not None:
-        return find_reservation(REDEMPTIONS.c.id == reward.done)
+        return reservation(user_id, reward.done)
     _check_redeemable(reward, now)
     code = new_code()
     # 1. The user's lock, the points check and the hold (ledger.hold does all three). The

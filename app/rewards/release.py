@@ -19,10 +19,11 @@ from app.rewards.reservations import (
     REWARDS,
     Reservation,
     end_reservation,
-    find_reservation,
     ledger_refusal,
     refusal,
+    reservation,
 )
+from app.sharding import fan_out
 from app.sql import execute as _sql
 from app.users.models import User
 
@@ -44,8 +45,8 @@ def cancel(user: User, redemption_id: int, now: datetime | None = None) -> Reser
     """The citizen gives a reserved, unexpired redemption back: points released, stock
     restored."""
     now = now or utcnow()
-    redemption = find_reservation(REDEMPTIONS.c.id == redemption_id)
-    if redemption is None or redemption.user_id != user.id:
+    redemption = reservation(user.id, redemption_id)
+    if redemption is None:
         raise ApiError.not_found("redemption")
     # Past expires_at it is gone, as at the merchant's counter, whether or not the expiry
     # job has run yet: the job releases it (as expired, not cancelled).
@@ -70,25 +71,48 @@ def forget_user(user: User, now: datetime | None = None) -> None:
     for redemption_id in _sql(select(REDEMPTIONS.c.id).where(
             REDEMPTIONS.c.user_id == user.id, REDEMPTIONS.c.status == RESERVED)
             .order_by(REDEMPTIONS.c.id)).scalars().all():
-        redemption = find_reservation(REDEMPTIONS.c.id == redemption_id)
+        redemption = reservation(user.id, redemption_id)
         if redemption.expires_at <= now:
             _give_back(redemption, EXPIRED, None, now)
         else:
             _give_back(redemption, CANCELLED, user.id, now)
 
 
-def due_for_expiry(now: datetime, after_id: int = 0, limit: int = 500) -> list[int]:
-    """Ids of reservations past their expiry, in id order after `after_id`."""
-    return list(_sql(
-        select(REDEMPTIONS.c.id).where(REDEMPTIONS.c.status == RESERVED,
-                                       REDEMPTIONS.c.expires_at <= now,
-                                       REDEMPTIONS.c.id > after_id)
-        .order_by(REDEMPTIONS.c.id).limit(limit)).scalars())
+class DueReservation(int):
+    """The id of a reservation past its expiry, carrying its owner's id from the scan that
+    found it: expire() then works among that user's rows alone. An int, so the job pages,
+    logs and passes it on as the id it is."""
+
+    user_id: int
+
+    def __new__(cls, redemption_id: int, user_id: int) -> DueReservation:
+        due = super().__new__(cls, redemption_id)
+        due.user_id = user_id
+        return due
+
+
+def due_for_expiry(now: datetime, after_id: int = 0, limit: int = 500) -> list[DueReservation]:
+    """Reservations past their expiry (whoever made them), in id order after `after_id`."""
+    with fan_out("release-stale-holds"):
+        rows = _sql(select(REDEMPTIONS.c.id, REDEMPTIONS.c.user_id).where(
+            REDEMPTIONS.c.status == RESERVED, REDEMPTIONS.c.expires_at <= now,
+            REDEMPTIONS.c.id > after_id).order_by(REDEMPTIONS.c.id).limit(limit)).all()
+    return [DueReservation(redemption_id, user_id) for redemption_id, user_id in rows]
+
+
+def _owner(redemption_id: int) -> int | None:
+    with fan_out("release-stale-holds"):
+        return _sql(select(REDEMPTIONS.c.user_id)
+                    .where(REDEMPTIONS.c.id == redemption_id)).scalar()
 
 
 def expire(redemption_id: int, now: datetime) -> bool:
-    """Release one past-due reservation; False if it had already ended (a rerun)."""
-    redemption = find_reservation(REDEMPTIONS.c.id == redemption_id)
+    """Release one past-due reservation; False if it had already ended (a rerun).
+
+    The id comes from due_for_expiry() with its owner; a bare id has its owner looked up
+    first, as the job's scan would."""
+    user_id = getattr(redemption_id, "user_id", None) or _owner(redemption_id)
+    redemption = reservation(user_id, redemption_id) if user_id is not None else None
     if redemption is None or redemption.status != RESERVED or redemption.expires_at > now:
         return False
     try:

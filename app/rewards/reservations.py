@@ -78,6 +78,12 @@ def find_reservation(where) -> Reservation | None:
                          MerchantRef(m["merchant_id"], m["merchant_name"])))
 
 
+def reservation(user_id: int, redemption_id: int) -> Reservation | None:
+    """One of the user's redemptions, by id."""
+    return find_reservation((REDEMPTIONS.c.user_id == user_id)
+                            & (REDEMPTIONS.c.id == redemption_id))
+
+
 def refusal(redemption, now: datetime) -> ApiError | None:
     """Why a redemption can no longer be fulfilled or cancelled (None: it can)."""
     if redemption.status == FULFILLED:
@@ -92,14 +98,15 @@ def refusal(redemption, now: datetime) -> ApiError | None:
 
 
 def _reread(redemption: Reservation) -> Reservation:
-    return find_reservation(REDEMPTIONS.c.id == redemption.id)
+    return reservation(redemption.user_id, redemption.id)
 
 
 def end_reservation(redemption: Reservation, status: str, actor_id: int | None,
                     now: datetime) -> None:
     """reserved → status, exactly once; the caller holds the user's ledger lock."""
     ended = _sql(update(REDEMPTIONS).where(
-        REDEMPTIONS.c.id == redemption.id, REDEMPTIONS.c.status == RESERVED)
+        REDEMPTIONS.c.user_id == redemption.user_id, REDEMPTIONS.c.id == redemption.id,
+        REDEMPTIONS.c.status == RESERVED)
         .values(status=status, ended_at=now, ended_by=actor_id))
     if ended.rowcount != 1:
         raise refusal(_reread(redemption), now) or ApiError(
@@ -115,8 +122,9 @@ def ledger_refusal(redemption: Reservation, err: ApiError, now: datetime) -> Api
 
 
 def own_redemption(user_id: int, redemption_id: int) -> Redemption:
-    redemption = db.session.get(Redemption, redemption_id)
-    if redemption is None or redemption.user_id != user_id:
+    redemption = db.session.scalar(select(Redemption).where(
+        Redemption.user_id == user_id, Redemption.id == redemption_id))
+    if redemption is None:
         raise ApiError.not_found("redemption")
     return redemption
 

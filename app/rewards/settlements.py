@@ -14,6 +14,7 @@ from app.http.problems import ApiError
 from app.localtime import local_date, local_zone
 from app.merchants.models import Merchant
 from app.rewards.models import FULFILLED, Redemption, Reward
+from app.sharding import fan_out
 
 MAX_SETTLEMENT_DAYS = 366
 
@@ -61,8 +62,9 @@ def settlement(date_from: date, date_to: date, merchant_id: int | None = None) -
     merchants: dict[int, dict] = {}
     rewards: dict[int, dict[int, dict]] = defaultdict(dict)
     lines = []
-    for rid, mid, name, reward_id, title_zh, title_en, points, ended_at, ended_by in (
-            db.session.execute(stmt)):
+    with fan_out("settlement"):
+        captured = db.session.execute(stmt).all()
+    for rid, mid, name, reward_id, title_zh, title_en, points, ended_at, ended_by in captured:
         m = merchants.setdefault(mid, {"merchant_id": mid, "name": name, "redemptions": 0,
                                        "points": 0})
         r = rewards[mid].setdefault(reward_id, {"reward_id": reward_id, "title_zh": title_zh,

@@ -36,6 +36,7 @@ from app.rewards.schemas import (
     VerificationSchema,
     VerifyArgsSchema,
 )
+from app.sharding import fan_out
 
 blp = Blueprint("rewards", __name__, url_prefix="/api/v1/rewards",
                 description="The rewards catalogue, and redeeming a reward")
@@ -183,7 +184,9 @@ def my_reward_revisions(args: dict, reward_id: int):
 def merchant_redemptions(args: dict):
     """My merchant's redemptions, newest first (codes still reserved are masked)."""
     page_args = pop_page_args(args)
-    return paginate(rewards.merchant_redemptions(_staff_merchant().id, **args), page_args)
+    merchant_id = _staff_merchant().id
+    with fan_out("merchant-redemptions"):
+        return paginate(rewards.merchant_redemptions(merchant_id, **args), page_args)
 
 
 def _verify_limit() -> str:
