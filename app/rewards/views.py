@@ -7,7 +7,7 @@ from flask_jwt_extended import get_jwt
 from flask_smorest import Blueprint
 
 from app import rewards
-from app.auth.guard import current_user, login_required
+from app.auth.guard import caller, current_user, login_required
 from app.extensions import limiter
 from app.http.exports import csv_doc, csv_only_doc, csv_response, wants_csv
 from app.http.idempotency import HEADER, idempotent
@@ -66,7 +66,7 @@ REDEEM_REFUSALS = {
 def list_rewards(args: dict):
     """Browse listed rewards: filter by category, merchant, or what I can afford; sort by
     price or newest."""
-    return rewards.catalogue(pop_page_args(args), user_id=current_user().id, **args)
+    return rewards.catalogue(pop_page_args(args), user_id=caller().id, **args)
 
 
 @blp.route("/<int:reward_id>", methods=["GET"])
@@ -88,7 +88,7 @@ def redeem(reward_id: int):
     The code expires after REDEMPTION_TTL_DAYS (default 7); until then it can be
     cancelled, which gives the points and the stock back.
     """
-    return rewards.redeem(current_user().id, reward_id, request_key=request.headers[HEADER])
+    return rewards.redeem(caller().id, reward_id, request_key=request.headers[HEADER])
 
 
 @redemptions_blp.route("", methods=["GET"])
@@ -98,7 +98,7 @@ def redeem(reward_id: int):
 def my_redemptions(args: dict):
     """My redemptions, newest first, with their codes."""
     page_args = pop_page_args(args)
-    return paginate(rewards.user_redemptions(current_user().id, **args), page_args)
+    return paginate(rewards.user_redemptions(caller().id, **args), page_args)
 
 
 @redemptions_blp.route("/<int:redemption_id>", methods=["GET"])
@@ -106,7 +106,7 @@ def my_redemptions(args: dict):
 @redemptions_blp.response(200, RedemptionSchema)
 def my_redemption(redemption_id: int):
     """One of my redemptions."""
-    return rewards.own_redemption(current_user().id, redemption_id)
+    return rewards.own_redemption(caller().id, redemption_id)
 
 
 @redemptions_blp.route("/<int:redemption_id>/cancel", methods=["POST"])
