@@ -1,0 +1,73 @@
+"""The statements each hot request sends (issue 21): budgets on PostgreSQL, the exact
+counts on SQLite (its step-by-step paths differ). Counted once the app is warm: the first
+verification of a merchant looks its settlement account up once per app."""
+# ruff: noqa: F811 - pytest passes the imported fixtures as arguments of the same name
+
+from __future__ import annotations
+
+from tests.helpers import counting_statements
+
+# The rewards fixtures (a merchant, its staff, funded citizens), used by name.
+from tests.rewards.conftest import _fast_hash, world  # noqa: F401
+
+
+def _counted(app, send) -> tuple[object, list[str]]:
+    with counting_statements(app) as sent:
+        resp = send()
+    return resp, sent
+
+
+def _on_postgresql(app) -> bool:
+    return app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql")
+
+
+def _warm(world):
+    me = world.citizen(1000)
+    reward_id = world.reward(total_stock=50)
+    first = world.redeem(me, reward_id)
+    assert first.status_code == 201
+    assert world.verify(first.get_json()["code"]).status_code == 200
+    return me, reward_id
+
+
+def test_redemption_statements(world, app):
+    me, reward_id = _warm(world)
+    resp, sent = _counted(app, lambda: world.redeem(me, reward_id))
+    assert resp.status_code == 201, resp.get_json()
+    # auth; idempotency claim; lock; reward and limits; stock, hold, journal, redemption;
+    # idempotency response.
+    if _on_postgresql(app):
+        assert len(sent) == 6, sent  # the budget: at most 6
+    else:
+        assert len(sent) == 18, sent
+
+
+def test_redemption_with_limits_statements(world, app):
+    me = world.citizen(1000)
+    reward_id = world.reward(total_stock=50, limit_total=5, limit_per_period=3,
+                             limit_period="week")
+    assert world.redeem(me, reward_id).status_code == 201
+    resp, sent = _counted(app, lambda: world.redeem(me, reward_id))
+    assert resp.status_code == 201, resp.get_json()
+    assert len(sent) == (6 if _on_postgresql(app) else 18), sent
+
+
+def test_verify_statements(world, app):
+    me, reward_id = _warm(world)
+    code = world.redeem(me, reward_id).get_json()["code"]
+    resp, sent = _counted(app, lambda: world.verify(code))
+    assert resp.status_code == 200, resp.get_json()
+    # auth; the staff's merchant with the code's redemption; lock; capture and fulfil.
+    if _on_postgresql(app):
+        assert len(sent) == 4, sent  # the budget: at most 5
+    else:
+        assert len(sent) == 12, sent
+
+
+def test_account_read_statements(world, app, api):
+    me = world.citizen(100)
+    resp, sent = _counted(app, lambda: api.get("/api/v1/account", me))
+    assert resp.status_code == 200
+    assert resp.get_json()["available"] == 100
+    # auth; balances and the lots expiring soon.
+    assert len(sent) == 2, sent
