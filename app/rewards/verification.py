@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
 
-from sqlalchemy import bindparam, select, text, true
+from sqlalchemy import Select, bindparam, select, text, true
 
 from app import ledger
 from app.db_types import utcnow
@@ -24,7 +24,6 @@ from app.rewards.reservations import (
     RESERVATION,
     Reservation,
     end_reservation,
-    find_reservation,
     ledger_refusal,
     refusal,
     reservation_of,
@@ -39,12 +38,21 @@ class HasId(Protocol):
     id: int
 
 
+def _named_by_code() -> Select:
+    """The redemption (as RESERVATION reads it) that the code bound as `code` names: the
+    one lookup by code, which every read at the counter goes through."""
+    return RESERVATION.where(REDEMPTIONS.c.code == bindparam("code"))
+
+
+_BY_CODE = _named_by_code()
+
+
 def _by_code(code: str) -> Reservation | None:
-    """The redemption a code names: the one lookup by code, which the counter reads make."""
-    return find_reservation(REDEMPTIONS.c.code == code)
+    row = _sql(_BY_CODE, {"code": code}).first()
+    return None if row is None else reservation_of(row)
 
 
-_NAMED = RESERVATION.where(REDEMPTIONS.c.code == bindparam("code")).subquery("named")
+_NAMED = _named_by_code().subquery("named")
 _MERCHANT = MERCHANTS.alias("staff_merchant")
 # The staff account's merchant and its status, with the redemption the code names (if
 # any): what verification checks before it takes the owner's lock, in one read.
