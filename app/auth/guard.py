@@ -14,6 +14,7 @@ from typing import Any
 from flask import g
 from flask_jwt_extended import JWTManager, get_current_user, verify_jwt_in_request
 from flask_smorest import Blueprint
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.auth import service
 from app.auth.service import Caller
@@ -50,11 +51,22 @@ def caller() -> Caller:
 
 
 def current_user() -> User:
-    """The caller's account as the users domain's entity, loaded on first need (a view
-    needing only the id or the roles asks `caller()`, which costs no statement)."""
+    """The caller's account as the users domain's entity. Only its id is known without a
+    statement: the rest of its attributes load on first access, so a view that reads
+    `.id` alone (or asks `caller()`) costs the request no statement."""
     user = g.get("caller_entity")
     if user is None:
-        user = g.caller_entity = db.session.get(User, caller().id)
+        user = g.caller_entity = _entity(caller().id)
+    return user
+
+
+def _entity(user_id: int) -> User:
+    known = db.session.identity_map.get(db.session.identity_key(User, user_id))
+    if known is not None:
+        return known
+    user = User(id=user_id)
+    make_transient_to_detached(user)  # the other attributes are expired: they load on access
+    db.session.add(user)
     return user
 
 
