@@ -9,6 +9,7 @@ from app.ledger.models import (  # noqa: F401
     HoldLot,
     LedgerAccount,
     LedgerPosting,
+    LedgerSystemAccount,
     LedgerTransaction,
     Lot,
 )
@@ -21,6 +22,6 @@ from app.partners.models import (  # noqa: F401
     PartnerLinkCode,
     PartnerRequestNonce,
 )
-from app.rewards.models import Redemption, Reward, RewardRevision  # noqa: F401
+from app.rewards.models import Redemption, RedemptionCode, Reward, RewardRevision  # noqa: F401
 from app.scheduler.models import ApschedulerJob, JobRun  # noqa: F401
 from app.users.models import User, UserRole  # noqa: F401

@@ -884,8 +884,9 @@ def scheduler_kill(args: argparse.Namespace, scratch: Path) -> tuple[bool, str]:
         out, secs = run_job(url, "expire_points")
         posted = {int(r[0]): (r[1], r[2]) for r in conn.execute(
             "SELECT t.cause_id, count(DISTINCT t.id), sum(p.amount) FROM ledger_transactions t "
-            "JOIN ledger_postings p ON p.transaction_id = t.id JOIN ledger_accounts a "
-            "ON a.id = p.account_id AND a.code = 'system:expired' WHERE t.type = 'expire' "
+            "JOIN ledger_postings p ON p.transaction_id = t.id JOIN ledger_system_accounts a "
+            "ON a.id = p.system_account_id AND a.code = 'system:expired' "
+            "WHERE t.type = 'expire' "
             "AND t.id > %s GROUP BY t.cause_id", (before,))}
         lots = {r[0]: r[1:] for r in conn.execute(
             "SELECT id, open_amount, expired_amount FROM ledger_lots")}

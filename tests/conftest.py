@@ -27,6 +27,9 @@ from app.methodology import service as methodology
 from app.uow import unit_of_work
 from tests.helpers import Api
 
+# On PostgreSQL, every statement the app issues on a user-owned table must name its user.
+pytest_plugins = ["tests.routing_guard"]
+
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 
 

@@ -106,6 +106,8 @@ def fuzz_app(database, tmp_path_factory) -> Iterator[Flask]:
     app = create_app({"DATABASE_URL": url, "JWT_SECRET_KEY": TEST_JWT_SECRET,
                       "LOG_LEVEL": "WARNING", "PARTNER_LINK_FAILURE_LIMIT": "10000 per minute"},
                      instance_path=str(tmp_path_factory.mktemp("fuzz-instance")), TESTING=True)
+    with app.app_context(), unit_of_work():  # what `flask methodologies sync` does
+        methodology.sync_discovered()
     yield app
     with app.app_context():
         db.session.remove()

@@ -38,10 +38,11 @@ def forget_user(user_id: int) -> None:
                          if reason.startswith(prefix)), reason) for reason in reasons]
         if status == "pending_review":
             status, reasons = "rejected", [*reasons, ERASED_BEFORE_REVIEW]
-        changes.append({"id": id_, "data": kept, "evidence": None, "external_id": None,
-                        "review_note": None, "status": status, "reasons": reasons,
-                        "window_start": occurred_at, "window_end": occurred_at,
+        changes.append({"user_id": user_id, "id": id_, "data": kept, "evidence": None,
+                        "external_id": None, "review_note": None, "status": status,
+                        "reasons": reasons, "window_start": occurred_at,
+                        "window_end": occurred_at,
                         "claimed_elsewhere": claim and {"mechanism": claim["mechanism"]}})
     if changes:
-        # One UPDATE by primary key for all rows (an executemany).
+        # One UPDATE by primary key, (user_id, id), for all rows (an executemany).
         db.session.execute(update(Behaviour), changes)

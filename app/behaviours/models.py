@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -33,8 +34,10 @@ SOURCES = ("partner", "self_report")
 class Behaviour(db.Model):
     __tablename__ = "behaviours"
     __table_args__ = (
-        # A partner's resend of the same record finds this row instead of crediting again.
-        UniqueConstraint("partner_id", "external_id"),
+        PrimaryKeyConstraint("user_id", "id"),
+        # A partner's resend of the same record finds this row instead of crediting again;
+        # a partner's record id is per the partner's user.
+        UniqueConstraint("user_id", "partner_id", "external_id"),
         CheckConstraint("status IN ('credited', 'pending_review', 'capped', 'rejected', "
                         "'reversed')", name="status"),
         CheckConstraint("source IN ('partner', 'self_report')", name="source"),
@@ -46,12 +49,16 @@ class Behaviour(db.Model):
         Index("ix_behaviours_pending_review", "id",
               postgresql_where=text("status = 'pending_review'"),
               sqlite_where=text("status = 'pending_review'")),
+        # An administrator's review names the behaviour alone: its owner is found here.
+        Index("ix_behaviours_id", "id"),
         # The earn is the user's: the reference carries the user id, as the ledger's own do.
         ForeignKeyConstraint(["user_id", "ledger_tx_id"], ["ledger_transactions.user_id",
                                                            "ledger_transactions.id"]),
     )
+    # Ids are globally unique: the ORM knows a behaviour by its id alone.
+    __mapper_args__ = {"primary_key": ["id"]}
 
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    id: Mapped[int] = mapped_column(BigIntId, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     methodology: Mapped[str] = mapped_column(String(64))
     methodology_version_id: Mapped[int | None] = mapped_column(

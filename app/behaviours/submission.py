@@ -87,24 +87,27 @@ def _erased(user_ids: Iterable[int]) -> set[int]:
     return set(db.session.scalars(_erased_statement(), {"users": sorted(user_ids)}))
 
 
-def _key(r: Report) -> tuple[int, str] | None:
-    return (r.partner_id, r.external_id) if r.partner_id is not None else None
+def _key(r: Report) -> tuple[int, int, str] | None:
+    return (r.user_id, r.partner_id, r.external_id) if r.partner_id is not None else None
 
 
 def _partner_resends(reports: list[Report]) -> dict:
-    """A partner's earlier records with the batch's external ids, by (partner, external id)."""
+    """A partner's earlier records with the batch's external ids, by (user, partner,
+    external id): a partner's record id is per the partner's user."""
     found: dict = {}
-    by_partner: dict[int, list[str]] = {}
+    by_partner: dict[int, tuple[set[int], list[str]]] = {}
     for r in reports:
         if r.partner_id is not None:
-            by_partner.setdefault(r.partner_id, []).append(r.external_id)
+            users, external_ids = by_partner.setdefault(r.partner_id, (set(), []))
+            users.add(r.user_id)
+            external_ids.append(r.external_id)
     if not by_partner:
         return found
     with planned_for_its_values():  # an index probe per external id, never a filter
-        for partner_id, external_ids in by_partner.items():
+        for partner_id, (users, external_ids) in by_partner.items():
             for b in db.session.scalars(select(Behaviour).where(
-                    Behaviour.partner_id == partner_id,
+                    one_of(Behaviour.user_id, sorted(users)), Behaviour.partner_id == partner_id,
                     one_of(Behaviour.external_id, external_ids))):
-                found[(partner_id, b.external_id)] = b
+                found[(b.user_id, partner_id, b.external_id)] = b
     return found
 

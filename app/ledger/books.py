@@ -26,6 +26,7 @@ from app.ledger.models import (
     USER_DEBT,
     USER_HELD,
     LedgerAccount,
+    LedgerSystemAccount,
 )
 from app.sql import execute as _sql
 from app.sql import insert_ignoring_conflicts, on_postgresql, one_of, per_database
@@ -37,6 +38,12 @@ EXPIRED_CODE = "system:expired"
 # The hot path uses Core statements on the tables: the ORM's bulk-insert machinery costs
 # more than the round trip it wraps.
 ACCOUNTS = LedgerAccount.__table__
+SYSTEM_ACCOUNTS = LedgerSystemAccount.__table__
+
+
+class SystemAccountId(int):
+    """A system account's id. User and system accounts have separate id allocators, so the
+    type, not the number, tells a posting which column names its account."""
 
 @dataclass
 class Book:
@@ -132,7 +139,8 @@ def own_book(user_id: int, book: Book | None) -> Book:
     return book
 
 
-def system_account_id(code: str, kind: str, merchant_id: int | None = None) -> int:
+def system_account_id(code: str, kind: str, merchant_id: int | None = None
+                      ) -> SystemAccountId:
     """A system account by code, created on first need; never locked.
 
     Ids are remembered per app, but only once the transaction that saw the row commits
@@ -141,13 +149,13 @@ def system_account_id(code: str, kind: str, merchant_id: int | None = None) -> i
     known = current_app.extensions.setdefault("ledger_system_accounts", {})
     if code in known:
         return known[code]
-    found = _sql_scalar(select(ACCOUNTS.c.id).where(ACCOUNTS.c.code == code))
+    by_code = select(SYSTEM_ACCOUNTS.c.id).where(SYSTEM_ACCOUNTS.c.code == code)
+    found = _sql_scalar(by_code)
     if found is None:
-        insert_ignoring_conflicts(LedgerAccount, [{
-            "code": code, "kind": kind, "merchant_id": merchant_id, "balance": None,
-            "lock_seq": 0, "lifetime_earned": 0, "lifetime_reduction_g": Decimal(0),
-            "created_at": utcnow()}])
-        found = _sql_scalar(select(ACCOUNTS.c.id).where(ACCOUNTS.c.code == code))
+        insert_ignoring_conflicts(LedgerSystemAccount, [{
+            "code": code, "kind": kind, "merchant_id": merchant_id, "created_at": utcnow()}])
+        found = _sql_scalar(by_code)
+    found = SystemAccountId(found)
     remember_after_commit(known, code, found)
     return found
 
@@ -167,6 +175,6 @@ def _forget_cached_ids(session: Session) -> None:
     session.info.pop("ledger_cache_pending", None)
 
 
-def merchant_settlement_account_id(merchant_id: int) -> int:
+def merchant_settlement_account_id(merchant_id: int) -> SystemAccountId:
     return system_account_id(f"merchants:{merchant_id}:settlement", MERCHANT_SETTLEMENT,
                              merchant_id)

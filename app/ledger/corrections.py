@@ -23,11 +23,26 @@ from app.ledger.earning import credit_entry
 from app.ledger.journal import insufficient, replayed, write, write_entry
 from app.ledger.lots import take_from_lots
 from app.ledger.models import EXPIRED, ISSUANCE, LedgerPosting, LedgerTransaction, Lot
+from app.sharding import fan_out
 from app.sql import execute as _sql
 from app.sql import scalar as _sql_scalar
 
 if TYPE_CHECKING:
     from app.users.models import User
+
+
+def _transaction(tx_id: int, user_id: int | None) -> LedgerTransaction:
+    """The transaction among `user_id`'s, or, named by id alone, found by an owner probe
+    (the whole row in the one probe: it is all that is read of it). 404 if there is none."""
+    by_id = select(LedgerTransaction).where(LedgerTransaction.id == tx_id)
+    if user_id is not None:
+        found = db.session.scalar(by_id.where(LedgerTransaction.user_id == user_id))
+    else:
+        with fan_out("owner-probe"):
+            found = db.session.scalar(by_id)
+    if found is None:
+        raise ApiError.not_found("transaction")
+    return found
 
 
 def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
@@ -36,11 +51,16 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
 
     What the user still has is taken back (the earn's own lot first); what was already
     spent becomes debt, which the user's next earnings (or points coming back from a hold)
-    settle before anything else.
+    settle before anything else. Without `book` (the owner's, locked by the caller), the
+    transaction is named by id alone and its owner is found first.
     """
-    original = db.session.get(LedgerTransaction, tx_id)
-    if original is None:
-        raise ApiError.not_found("transaction")
+    return _reverse(_transaction(tx_id, book.user_id if book else None), key=key,
+                    reason=reason, actor_id=actor_id, book=book)
+
+
+def _reverse(original: LedgerTransaction, *, key: str, reason: str, actor_id: int | None,
+             book: Book | None) -> Row:
+    tx_id = original.id
     if original.type != "earn":
         raise ApiError(409, "Only an earn can be reversed.", slug="not-reversible")
     book = own_book(original.user_id, book)
@@ -54,7 +74,7 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
     issuance = system_account_id(ISSUANCE_CODE, ISSUANCE)
     points = -_sql_scalar(select(LedgerPosting.amount).where(
         LedgerPosting.user_id == book.user_id, LedgerPosting.transaction_id == tx_id,
-        LedgerPosting.account_id == issuance))
+        LedgerPosting.system_account_id == issuance))
     own_lot, lapsed = _sql(select(Lot.id, Lot.expired_amount).where(
         Lot.user_id == book.user_id, Lot.transaction_id == tx_id)).one_or_none() or (None, 0)
     # What of the earn expired has left the user already: it comes back from the expired
@@ -72,12 +92,10 @@ def reverse(tx_id: int, *, key: str, reason: str, actor_id: int | None,
         lifetime=(-points, -original.reduction_g))
 
 
-def reversal_of(tx_id: int) -> LedgerTransaction | None:
-    """The transaction that reversed this one, if any."""
-    owner = select(LedgerTransaction.user_id).where(LedgerTransaction.id == tx_id)
+def reversal_of(user_id: int, tx_id: int) -> LedgerTransaction | None:
+    """The transaction that reversed the user's transaction `tx_id`, if any."""
     return db.session.scalar(select(LedgerTransaction).where(
-        LedgerTransaction.user_id == owner.scalar_subquery(),
-        LedgerTransaction.reverses_id == tx_id))
+        LedgerTransaction.user_id == user_id, LedgerTransaction.reverses_id == tx_id))
 
 
 def reverse_earn(tx_id: int, *, actor: User, reason: str, key: str,
@@ -92,12 +110,17 @@ def reverse_earn(tx_id: int, *, actor: User, reason: str, key: str,
     `reverse_owned`: reverse that record, given the actor, its id and the reason) rather
     than as an import: the behaviours domain builds on the ledger, and the ledger importing
     it back would close an import circle.
+
+    The request names the transaction by id alone: the owner probe comes first (404 if
+    there is no such transaction), and every later statement of the ledger's stays inside
+    that user's rows.
     """
+    original = _transaction(tx_id, None)
     owned = owner_of(tx_id)
     if owned is not None:
         reverse_owned(actor, owned, reason)
-        return reversal_of(tx_id)
-    return reverse(tx_id, key=key, reason=reason, actor_id=actor.id)
+        return reversal_of(original.user_id, tx_id)
+    return _reverse(original, key=key, reason=reason, actor_id=actor.id, book=None)
 
 
 def adjust(user_id: int, points: int, *, key: str, reason: str,

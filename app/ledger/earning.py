@@ -102,5 +102,5 @@ def count_reduction(book: Book, grams: Decimal) -> None:
     """The reduction behind a credit too small for a whole point: the user's lifetime
     reduction moves by `grams` (negative when such a credit is reversed) although the
     journal has no points to post. The caller holds the user's lock (`book`)."""
-    _sql(MOVE_BALANCE, [{"account": book.available_id, "change": 0, "points": 0,
-                         "grams": grams}])
+    _sql(MOVE_BALANCE, [{"uid": book.user_id, "account": book.available_id,
+                         "change": 0, "points": 0, "grams": grams}])

@@ -10,15 +10,18 @@ from app.extensions import db
 from app.ledger.books import EXPIRED_CODE, Book, lock_book, system_account_id
 from app.ledger.journal import write
 from app.ledger.models import EXPIRED, Lot
+from app.sharding import fan_out
 from app.sql import execute as _sql
 
 
 def users_with_due_lots(now: datetime, *, after: int = 0, limit: int = 500) -> list[int]:
-    """Users with points past their expiry, in id order from after `after`."""
-    return list(db.session.scalars(
-        select(Lot.user_id).where(Lot.expires_at <= now, Lot.open_amount > 0,
-                                  Lot.user_id > after)
-        .group_by(Lot.user_id).order_by(Lot.user_id).limit(limit)))
+    """Users with points past their expiry, in id order from after `after`: a scan of
+    every user's lots (the expiry job's)."""
+    with fan_out("expire-lots-scan"):
+        return list(db.session.scalars(
+            select(Lot.user_id).where(Lot.expires_at <= now, Lot.open_amount > 0,
+                                      Lot.user_id > after)
+            .group_by(Lot.user_id).order_by(Lot.user_id).limit(limit)))
 
 
 def expire_user_lots(user_id: int, now: datetime) -> int:
@@ -42,7 +45,7 @@ def expire_due_lots(book: Book, now: datetime) -> int:
         write(book, "expire", f"expire:lot:{lot_id}:{expired_before}",
               [(book.available_id, -open_amount), (expired_account, open_amount)],
               cause_type="lot", cause_id=str(lot_id), actor_id=None)
-        _sql(update(Lot).where(Lot.id == lot_id).values(
+        _sql(update(Lot).where(Lot.user_id == book.user_id, Lot.id == lot_id).values(
             open_amount=0, expired_amount=Lot.expired_amount + open_amount))
         total += open_amount
     return total

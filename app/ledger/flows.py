@@ -24,9 +24,11 @@ from app.ledger.models import (
     USER_HELD,
     LedgerAccount,
     LedgerPosting,
+    LedgerSystemAccount,
     LedgerTransaction,
 )
 from app.localtime import grain_label, local_midnight
+from app.sharding import fan_out
 from app.sql import local_day_number, one_of
 
 FLOWS = ("earned", "adjusted", "reversed", "redeemed", "expired")
@@ -48,9 +50,10 @@ def holdings() -> dict:
     """What citizens hold now, from their accounts' cached balances: `available`,
     `reserved` (held for pending redemptions), `debt` (owed after reversals, <= 0) and
     `held`, their sum: the points the platform owes its citizens."""
-    rows = dict(db.session.execute(
-        select(LedgerAccount.kind, func.coalesce(func.sum(LedgerAccount.balance), 0))
-        .where(LedgerAccount.kind.in_(CACHED_KINDS)).group_by(LedgerAccount.kind)).all())
+    with fan_out("dashboard"):
+        rows = dict(db.session.execute(
+            select(LedgerAccount.kind, func.coalesce(func.sum(LedgerAccount.balance), 0))
+            .where(LedgerAccount.kind.in_(CACHED_KINDS)).group_by(LedgerAccount.kind)).all())
     out = {"available": int(rows.get(USER_AVAILABLE, 0)),
            "reserved": int(rows.get(USER_HELD, 0)), "debt": int(rows.get(USER_DEBT, 0))}
     out["held"] = out["available"] + out["reserved"] + out["debt"]
@@ -73,21 +76,24 @@ def flows(date_from: date, date_to: date, grain: str = "day") -> dict:
     # The system accounts by id, not by a join on their kind: PostgreSQL then knows from
     # the postings' statistics that the issuance account has a posting for nearly every
     # transaction, where a join let it guess a few and look each transaction up alone.
-    kinds = dict(db.session.execute(select(LedgerAccount.id, LedgerAccount.kind).where(
-        LedgerAccount.kind.in_((ISSUANCE, EXPIRED, MERCHANT_SETTLEMENT)))).all())
+    kinds = dict(db.session.execute(select(LedgerSystemAccount.id, LedgerSystemAccount.kind)
+                                    .where(LedgerSystemAccount.kind.in_(
+                                        (ISSUANCE, EXPIRED, MERCHANT_SETTLEMENT)))).all())
     day = local_day_number(LedgerTransaction.created_at, date_from, date_to)
     moved = (select(day.label("day"), LedgerTransaction.type.label("type"),
-                    LedgerPosting.account_id.label("account_id"),
+                    LedgerPosting.system_account_id.label("account_id"),
                     LedgerPosting.amount.label("amount"))
              .join(LedgerTransaction, (LedgerTransaction.user_id == LedgerPosting.user_id)
                    & (LedgerTransaction.id == LedgerPosting.transaction_id))
              .where(LedgerTransaction.created_at >= since,
-                    one_of(LedgerPosting.account_id, list(kinds)))
+                    one_of(LedgerPosting.system_account_id, list(kinds)))
              .subquery())
     per_day: dict[int, dict[str, int]] = defaultdict(lambda: dict.fromkeys(FLOWS, 0))
-    for number, tx_type, account_id, amount in db.session.execute(
+    with fan_out("dashboard"):
+        moves = db.session.execute(
             select(moved.c.day, moved.c.type, moved.c.account_id, func.sum(moved.c.amount))
-            .group_by(moved.c.day, moved.c.type, moved.c.account_id)):
+            .group_by(moved.c.day, moved.c.type, moved.c.account_id)).all()
+    for number, tx_type, account_id, amount in moves:
         if (flow := _flow(tx_type, kinds[account_id], int(amount))) is not None:
             # Everything after the period is one row: it only unwinds `held`.
             per_day[min(int(number), days)][flow[0]] += flow[1]

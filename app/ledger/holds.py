@@ -14,6 +14,7 @@ from app.ledger.expiry import expire_due_lots
 from app.ledger.journal import insufficient, positive, replayed, write
 from app.ledger.lots import consume_lots, lots_needed, move_lots
 from app.ledger.models import Hold, HoldLot, Lot
+from app.sharding import fan_out
 from app.sql import execute as _sql
 from app.sql import scalar as _sql_scalar
 
@@ -26,7 +27,8 @@ def hold(user_id: int, points: int, *, key: str, cause_type: str,
     positive(points)
     book = lock_book(user_id)
     if (done := replayed(book, key, "hold", cause_type, cause_id)) is not None:
-        return _sql(select(HOLDS).where(HOLDS.c.id == done.hold_id)).one()
+        return _sql(select(HOLDS).where(HOLDS.c.user_id == user_id,
+                                        HOLDS.c.id == done.hold_id)).one()
     now = utcnow()
     lots = _lots_to_spend(book, points, now)
     new_hold = _sql(insert(HOLDS).returning(*HOLDS.c), {
@@ -62,7 +64,9 @@ def _lots_to_spend(book: Book, points: int, now: datetime) -> list[Row]:
 def _locked_open_hold(hold_id: int, key: str, tx_type: str,
                       user_id: int | None) -> tuple[Book, Row, Row | None]:
     if user_id is None:
-        user_id = _sql_scalar(select(HOLDS.c.user_id).where(HOLDS.c.id == hold_id))
+        # A hold named by id alone (the redemption flows pass its owner): find the owner.
+        with fan_out("owner-probe"):
+            user_id = _sql_scalar(select(HOLDS.c.user_id).where(HOLDS.c.id == hold_id))
     if user_id is None:
         raise ApiError.not_found("hold")
     book = lock_book(user_id)
@@ -83,7 +87,8 @@ def _locked_open_hold(hold_id: int, key: str, tx_type: str,
 def _hold_allocations_latest_expiring_first(user_id: int, hold_id: int,
                                             ) -> list[tuple[int, int]]:
     return [tuple(r) for r in _sql(
-        select(HoldLot.lot_id, HoldLot.amount).join(Lot, Lot.id == HoldLot.lot_id)
+        select(HoldLot.lot_id, HoldLot.amount)
+        .join(Lot, (Lot.user_id == HoldLot.user_id) & (Lot.id == HoldLot.lot_id))
         .where(HoldLot.user_id == user_id, HoldLot.hold_id == hold_id)
         .order_by(Lot.expires_at.desc(), Lot.id.desc()))]
 
@@ -105,13 +110,14 @@ def _unheld(book: Book, hold_id: int, points: int) -> int:
             left -= back
             if not left:
                 break
-    move_lots(give_back)
+    move_lots(book.user_id, give_back)
     return settle
 
 
 def _end_hold(found: Row, status: str, captured: int) -> None:
     ended = _sql(
-        update(HOLDS).where(HOLDS.c.id == found.id, HOLDS.c.status == "open")
+        update(HOLDS).where(HOLDS.c.user_id == found.user_id, HOLDS.c.id == found.id,
+                            HOLDS.c.status == "open")
         .values(status=status, captured_amount=captured, ended_at=utcnow()))
     if ended.rowcount != 1:  # unreachable under the user's lock; the guard stays anyway
         raise ApiError(409, "This hold has already ended.", slug="hold-ended")

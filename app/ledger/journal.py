@@ -15,7 +15,7 @@ from sqlalchemy.dialects import sqlite
 
 from app.db_types import utcnow
 from app.http.problems import ApiError
-from app.ledger.books import ACCOUNTS, Book
+from app.ledger.books import ACCOUNTS, Book, SystemAccountId
 from app.ledger.lots import LOTS, lot_expiry
 from app.ledger.models import LedgerPosting, LedgerTransaction
 from app.sql import as_json, on_postgresql
@@ -84,7 +84,7 @@ def new_entry(book: Book, tx_type: str, key: str, postings: list[tuple[int, int]
         raise AssertionError(f"unbalanced {tx_type} transaction: {postings}")
     delta = {book.available_id: 0, book.held_id: 0, book.debt_id: 0}
     for account, amount in postings:
-        if account in delta:
+        if account in delta and not isinstance(account, SystemAccountId):
             delta[account] += amount
     available = book.available + delta[book.available_id]
     held = book.held + delta[book.held_id]
@@ -148,7 +148,8 @@ def write_entries(entries: list[Entry], *, whole_rows: bool = True) -> list[Row 
     return [_write_step_by_step(e) for e in entries]
 
 
-MOVE_BALANCE = (update(ACCOUNTS).where(ACCOUNTS.c.id == bindparam("account")).values(
+MOVE_BALANCE = (update(ACCOUNTS).where(ACCOUNTS.c.user_id == bindparam("uid"),
+                                       ACCOUNTS.c.id == bindparam("account")).values(
     balance=ACCOUNTS.c.balance + bindparam("change"),
     lifetime_earned=ACCOUNTS.c.lifetime_earned + bindparam("points"),
     lifetime_reduction_g=ACCOUNTS.c.lifetime_reduction_g + bindparam("grams")))
@@ -172,22 +173,24 @@ WITH tx AS (
     ON CONFLICT (user_id, idempotency_key) DO NOTHING
     RETURNING *
 ), postings AS (
-    INSERT INTO ledger_postings (user_id, transaction_id, account_id, amount)
-    SELECT tx.user_id, tx.id, p.account, p.amount
+    INSERT INTO ledger_postings (user_id, transaction_id, account_id, system_account_id,
+        amount)
+    SELECT tx.user_id, tx.id, p.account_id, p.system_account_id, p.amount
     FROM json_to_recordset(CAST(:postings AS json))
-        AS p(user_id bigint, key text, account bigint, amount bigint)
+        AS p(user_id bigint, key text, account_id bigint, system_account_id bigint,
+             amount bigint)
     JOIN tx ON tx.user_id = p.user_id AND tx.idempotency_key = p.key
 ), balances AS (
     UPDATE ledger_accounts AS a SET balance = a.balance + m.change,
         lifetime_earned = a.lifetime_earned + m.points,
         lifetime_reduction_g = a.lifetime_reduction_g + m.grams
-    FROM (SELECT m.account, sum(m.change) AS change, sum(m.points) AS points,
+    FROM (SELECT m.user_id, m.account, sum(m.change) AS change, sum(m.points) AS points,
                  sum(m.grams) AS grams
           FROM json_to_recordset(CAST(:moves AS json)) AS m(user_id bigint, key text,
               account bigint, change bigint, points bigint, grams numeric)
           JOIN tx ON tx.user_id = m.user_id AND tx.idempotency_key = m.key
-          GROUP BY m.account) AS m
-    WHERE a.id = m.account
+          GROUP BY m.user_id, m.account) AS m
+    WHERE a.user_id = m.user_id AND a.id = m.account
 ), lots AS (
     INSERT INTO ledger_lots (user_id, transaction_id, amount, open_amount, expired_amount,
         expires_at)
@@ -208,7 +211,7 @@ def _write_in_one_statement(entries: list[Entry], whole_rows: bool) -> list[Row]
     postings, moves, lots = [], [], []
     for e in entries:
         owner = {"user_id": e.tx_row["user_id"], "key": e.tx_row["idempotency_key"]}
-        postings += [{**owner, "account": account, "amount": amount}
+        postings += [{**owner, **_posted_to(account), "amount": amount}
                      for account, amount in e.postings]
         moves += [{**owner, "account": account, "change": change, "points": points,
                    "grams": grams} for account, change, points, grams in e.moves]
@@ -218,6 +221,13 @@ def _write_in_one_statement(entries: list[Entry], whole_rows: bool) -> list[Row]
     return _sql(_JOURNAL_PG if whole_rows else _JOURNAL_PG_IDS, {
         "txs": as_json([e.tx_row for e in entries]), "postings": as_json(postings),
         "moves": as_json(moves), "lots": as_json(lots)}).all()
+
+
+def _posted_to(account: int) -> dict[str, int | None]:
+    """A posting's account columns: a user account's or a system account's id."""
+    if isinstance(account, SystemAccountId):
+        return {"account_id": None, "system_account_id": int(account)}
+    return {"account_id": account, "system_account_id": None}
 
 
 _INSERT_TX = (sqlite.insert(TXS).on_conflict_do_nothing(
@@ -230,10 +240,11 @@ def _write_step_by_step(entry: Entry) -> Row | None:
     if tx is None:
         return None
     _sql(insert(POSTINGS), [{"user_id": tx.user_id, "transaction_id": tx.id,
-                             "account_id": account, "amount": amount}
+                             **_posted_to(account), "amount": amount}
                             for account, amount in entry.postings])
-    _sql(MOVE_BALANCE, [{"account": account, "change": change, "points": points,
-                         "grams": grams} for account, change, points, grams in entry.moves])
+    _sql(MOVE_BALANCE, [{"uid": tx.user_id, "account": account, "change": change,
+                         "points": points, "grams": grams}
+                        for account, change, points, grams in entry.moves])
     if entry.lot:
         _sql(insert(LOTS), {**entry.lot, "transaction_id": tx.id})
     return tx

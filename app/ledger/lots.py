@@ -49,15 +49,18 @@ def consume_lots(user_id: int, points: int, lots: list[Row]) -> list[tuple[int, 
         left -= take
     if left:
         raise AssertionError(f"lots of user {user_id} hold {points - left} < {points}")
-    move_lots([(lot_id, -take) for lot_id, take in taken])
+    move_lots(user_id, [(lot_id, -take) for lot_id, take in taken])
     return taken
 
 
-_MOVE_LOT = (update(LOTS).where(LOTS.c.id == bindparam("lot"))
+_MOVE_LOT = (update(LOTS).where(LOTS.c.user_id == bindparam("uid"),
+                                LOTS.c.id == bindparam("lot"))
              .values(open_amount=LOTS.c.open_amount + bindparam("change")))
 
 
-def move_lots(changes: list[tuple[int, int]]) -> None:
-    """Move each lot's open amount by its change (negative: spent, positive: given back)."""
+def move_lots(user_id: int, changes: list[tuple[int, int]]) -> None:
+    """Move each of the user's lots' open amount by its change (negative: spent, positive:
+    given back)."""
     if changes:
-        _sql(_MOVE_LOT, [{"lot": lot_id, "change": change} for lot_id, change in changes])
+        _sql(_MOVE_LOT, [{"uid": user_id, "lot": lot_id, "change": change}
+                         for lot_id, change in changes])

@@ -22,6 +22,7 @@ from app.ledger.books import Book, merchant_settlement_account_id
 from app.ledger.journal import (
     TXS,
     Entry,
+    _posted_to,
     carry_balances,
     insufficient,
     key_reused,
@@ -43,9 +44,11 @@ tx AS (
     ON CONFLICT (user_id, idempotency_key) DO NOTHING
     RETURNING id, hold_id
 ), postings AS (
-    INSERT INTO ledger_postings (user_id, transaction_id, account_id, amount)
-    SELECT :uid, tx.id, p.account, p.amount
-    FROM json_to_recordset(CAST(:postings AS json)) AS p(account bigint, amount bigint), tx
+    INSERT INTO ledger_postings (user_id, transaction_id, account_id, system_account_id,
+        amount)
+    SELECT :uid, tx.id, p.account_id, p.system_account_id, p.amount
+    FROM json_to_recordset(CAST(:postings AS json))
+        AS p(account_id bigint, system_account_id bigint, amount bigint), tx
 ), balances AS (
     UPDATE ledger_accounts AS a SET balance = a.balance + m.change
     FROM json_to_recordset(CAST(:moves AS json)) AS m(account bigint, change bigint), tx
@@ -119,7 +122,9 @@ def _pending(book: Book, entry: Entry, **parameters: Any) -> PendingWrite:
         **parameters, "uid": book.user_id, "cause_type": entry.tx_row["cause_type"],
         "cause_id": entry.tx_row["cause_id"], "now": entry.tx_row["created_at"],
         "tx": as_json(entry.tx_row),
-        "postings": as_json([{"account": a, "amount": n} for a, n in entry.postings]),
+        # A user account's posting names it by account_id, a system account's (the
+        # merchant's settlement) by system_account_id, as the journal's writer does.
+        "postings": as_json([{**_posted_to(a), "amount": n} for a, n in entry.postings]),
         "moves": as_json([{"account": a, "change": n} for a, n, _, _ in entry.moves]),
     }, entry)
 

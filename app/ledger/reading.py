@@ -12,6 +12,7 @@ from app.ledger.books import ACCOUNTS
 from app.ledger.lots import LOTS
 from app.ledger.models import USER_AVAILABLE, USER_DEBT, USER_HELD, LedgerPosting, LedgerTransaction
 from app.localtime import local_date
+from app.sharding import fan_out
 from app.sql import execute as _sql
 from app.sql import scalar as _sql_scalar
 
@@ -75,6 +76,8 @@ def entries(user_id: int, *, types: list[str] | None = None, since: datetime | N
 
 
 def account_balance(account_id: int) -> int:
-    """Any account's balance from its postings (system accounts have no cached one)."""
-    return _sql_scalar(select(func.coalesce(func.sum(LedgerPosting.amount), 0))
-                             .where(LedgerPosting.account_id == account_id))
+    """A system account's balance: the sum of its postings (it has no cached one), which
+    sit with the users who earned or spent through it."""
+    with fan_out("system-balance"):
+        return _sql_scalar(select(func.coalesce(func.sum(LedgerPosting.amount), 0))
+                           .where(LedgerPosting.system_account_id == account_id))

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
     UniqueConstraint,
@@ -140,8 +141,11 @@ class Redemption(db.Model):
 
     __tablename__ = "redemptions"
     __table_args__ = (
+        PrimaryKeyConstraint("user_id", "id"),
         CheckConstraint(_in("status", REDEMPTION_STATUSES), name="status"),
         CheckConstraint("points > 0", name="points_positive"),
+        # A merchant's code is found through redemption_codes, then among its owner's.
+        UniqueConstraint("user_id", "code"),
         CheckConstraint("(status = 'reserved') = (ended_at IS NULL)", name="ended_iff_final"),
         UniqueConstraint("user_id", "request_key"),
         Index("ix_redemptions_user_id_reward_id_created_at", "user_id", "reward_id",
@@ -154,9 +158,11 @@ class Redemption(db.Model):
         UniqueConstraint("user_id", "hold_id"),
         ForeignKeyConstraint(["user_id", "hold_id"], ["ledger_holds.user_id", "ledger_holds.id"]),
     )
+    # Ids are globally unique: the ORM knows a redemption by its id alone.
+    __mapper_args__ = {"primary_key": ["id"]}
 
-    id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
-    code: Mapped[str] = mapped_column(String(16), unique=True)
+    id: Mapped[int] = mapped_column(BigIntId, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(16))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     reward_id: Mapped[int] = mapped_column(ForeignKey("rewards.id"), index=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
@@ -171,3 +177,15 @@ class Redemption(db.Model):
     ended_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     reward: Mapped[Reward] = relationship(lazy="joined", innerjoin=True)
+
+
+class RedemptionCode(db.Model):
+    """Which user's redemption a code is: the lookup a merchant's code goes through first
+    (the redemptions are kept by user; this table is kept by code). Written in the
+    redemption's transaction."""
+
+    __tablename__ = "redemption_codes"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    redemption_id: Mapped[int] = mapped_column(BigIntId)

@@ -21,7 +21,7 @@ from app.http.problems import ApiError
 from app.localtime import local_date, local_midnight
 from app.merchants.models import ACTIVE
 from app.rewards.codes import new_code
-from app.rewards.models import FULFILLED, RESERVED
+from app.rewards.models import FULFILLED, RESERVED, RedemptionCode
 from app.rewards.reservations import (
     MERCHANTS,
     REDEMPTIONS,
@@ -122,15 +122,19 @@ _TAKE_STOCK = (update(REWARDS).where(REWARDS.c.id == bindparam("rid"), REWARDS.c
                .values(stock_left=REWARDS.c.stock_left - 1))
 _PRICE = select(REWARDS.c.points_price).where(REWARDS.c.id == bindparam("rid"))
 _INSERT_REDEMPTION = insert(REDEMPTIONS).returning(REDEMPTIONS.c.id)
+CODES = RedemptionCode.__table__
+_INSERT_CODE = insert(CODES)
 
 
 @lru_cache(maxsize=1)
 def _redeem_in_one_statement():
     """PostgreSQL: the stock take, the hold (ledger.hold_writes: lots, hold, journal) and
-    the redemption as one statement, built once. The stock is taken first (lock order:
-    the user's lock, then the reward row); the hold only when it was; the redemption
-    only when the hold's transaction was written. `rewards` is a reference table on
-    Citus, the rest are the user's rows, each named by user_id."""
+    the redemption with its code filed under its owner (redemption_codes) as one
+    statement, built once. The stock is taken first (lock order: the user's lock, then
+    the reward row); the hold only when it was; the redemption and its code only when the
+    hold's transaction was written. `rewards` is a reference table on Citus,
+    redemption_codes is routed by the code, the rest are the user's rows, each named by
+    user_id."""
     return text(f"""
 WITH taken AS (
     UPDATE rewards SET stock_left = stock_left - 1
@@ -143,6 +147,9 @@ WITH taken AS (
         CAST(:now AS timestamptz), CAST(:expires_at AS timestamptz)
     FROM tx
     RETURNING id
+), coded AS (
+    INSERT INTO redemption_codes (code, user_id, redemption_id)
+    SELECT :code, :uid, redemption.id FROM redemption
 )
 SELECT (SELECT id FROM taken) AS taken, (SELECT id FROM hold) AS hold_id,
        (SELECT id FROM tx) AS tx_id, (SELECT hold_id FROM tx) AS tx_hold_id,
@@ -158,8 +165,8 @@ def _stock_refusal(reward) -> ApiError:
 
 
 def _write_redemption(book: ledger.Book, reward, values: dict[str, Any]) -> int:
-    """Take one from stock (conditional: never below zero), hold the points and insert
-    the redemption; its id."""
+    """Take one from stock (conditional: never below zero), hold the points, insert the
+    redemption and file its code under its owner (redemption_codes); its id."""
     now, key = values["created_at"], values["request_key"]
     hold = {"key": key, "cause_type": "redemption", "cause_id": values["code"]}
     if on_postgresql():
@@ -176,7 +183,10 @@ def _write_redemption(book: ledger.Book, reward, values: dict[str, Any]) -> int:
     elif _sql(_TAKE_STOCK, {"rid": reward.id, "points": reward.points_price}).rowcount != 1:
         raise _stock_refusal(reward)
     values["hold_id"] = ledger.hold(book.user_id, reward.points_price, **hold).id
-    return _sql_scalar(_INSERT_REDEMPTION, values)
+    redemption_id = _sql_scalar(_INSERT_REDEMPTION, values)
+    _sql(_INSERT_CODE, {"code": values["code"], "user_id": book.user_id,
+                        "redemption_id": redemption_id})
+    return redemption_id
 
 
 def redeem(user_id: int, reward_id: int, *, request_key: str,
@@ -199,7 +209,8 @@ def redeem(user_id: int, reward_id: int, *, request_key: str,
     if reward is None or reward.listed_at is None:
         raise ApiError.not_found("reward")
     if reward.done is not None:
-        return find_reservation(REDEMPTIONS.c.id == reward.done)
+        return find_reservation((REDEMPTIONS.c.user_id == user_id)
+                                & (REDEMPTIONS.c.id == reward.done))
     _check_redeemable(reward, now)
     if book.available < reward.points_price:
         raise ledger.insufficient(reward.points_price, book.available)

@@ -95,14 +95,16 @@ def refusal(redemption, now: datetime) -> ApiError | None:
 
 
 def _reread(redemption: Reservation) -> Reservation:
-    return find_reservation(REDEMPTIONS.c.id == redemption.id)
+    return find_reservation((REDEMPTIONS.c.user_id == redemption.user_id)
+                            & (REDEMPTIONS.c.id == redemption.id))
 
 
 def end_reservation(redemption: Reservation, status: str, actor_id: int | None,
                     now: datetime) -> None:
     """reserved → status, exactly once; the caller holds the user's ledger lock."""
     ended = _sql(update(REDEMPTIONS).where(
-        REDEMPTIONS.c.id == redemption.id, REDEMPTIONS.c.status == RESERVED)
+        REDEMPTIONS.c.user_id == redemption.user_id, REDEMPTIONS.c.id == redemption.id,
+        REDEMPTIONS.c.status == RESERVED)
         .values(status=status, ended_at=now, ended_by=actor_id))
     if ended.rowcount != 1:
         raise refusal(_reread(redemption), now) or ApiError(

@@ -10,14 +10,14 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Protocol
 
-from sqlalchemy import Select, bindparam, select, text, true
+from sqlalchemy import Select, bindparam, select, text
 
 from app import ledger
 from app.db_types import utcnow
 from app.http.problems import ApiError
 from app.merchants.models import ACTIVE, MerchantStaff
 from app.rewards.codes import normalize_code
-from app.rewards.models import FULFILLED, RESERVED
+from app.rewards.models import FULFILLED, RESERVED, RedemptionCode
 from app.rewards.reservations import (
     MERCHANTS,
     REDEMPTIONS,
@@ -30,6 +30,7 @@ from app.rewards.reservations import (
 )
 from app.sql import execute as _sql
 from app.sql import on_postgresql
+from app.sql import scalar as _sql_scalar
 
 STAFF = MerchantStaff.__table__
 
@@ -38,29 +39,45 @@ class HasId(Protocol):
     id: int
 
 
+CODES = RedemptionCode.__table__
+# The code's owner, from redemption_codes: on Citus that table is distributed by code and
+# redemptions by user, so the two cannot be joined; the redemption is read in a second
+# statement, among its owner's rows.
+_OWNER = select(CODES.c.user_id).where(CODES.c.code == bindparam("code"))
+
+
 def _named_by_code() -> Select:
-    """The redemption (as RESERVATION reads it) that the code bound as `code` names: the
-    one lookup by code, which every read at the counter goes through."""
-    return RESERVATION.where(REDEMPTIONS.c.code == bindparam("code"))
+    """The redemption (as RESERVATION reads it) that the code bound as `code` names, among
+    the rows of its owner bound as `owner`: the one lookup by code, which every read at
+    the counter goes through (after the owner's, from redemption_codes)."""
+    return RESERVATION.where(REDEMPTIONS.c.user_id == bindparam("owner"),
+                             REDEMPTIONS.c.code == bindparam("code"))
 
 
 _BY_CODE = _named_by_code()
 
 
-def _by_code(code: str) -> Reservation | None:
-    row = _sql(_BY_CODE, {"code": code}).first()
+def _owned(owner: int | None, code: str) -> Reservation | None:
+    if owner is None:
+        return None
+    row = _sql(_BY_CODE, {"owner": owner, "code": code}).first()
     return None if row is None else reservation_of(row)
 
 
-_NAMED = _named_by_code().subquery("named")
+def _by_code(code: str) -> Reservation | None:
+    return _owned(_sql_scalar(_OWNER, {"code": code}), code)
+
+
 _MERCHANT = MERCHANTS.alias("staff_merchant")
-# The staff account's merchant and its status, with the redemption the code names (if
-# any): what verification checks before it takes the owner's lock, in one read.
+# The staff account's merchant and its status, with the code's owner (if any): what
+# verification checks before it reads the redemption and takes the owner's lock, in one
+# read (merchants and merchant_staff are reference tables, redemption_codes is routed by
+# the code).
 _AT_COUNTER = (
     select(_MERCHANT.c.id.label("staff_merchant_id"),
-           _MERCHANT.c.status.label("staff_merchant_status"), _NAMED)
-    .select_from(STAFF.join(_MERCHANT, _MERCHANT.c.id == STAFF.c.merchant_id)
-                 .outerjoin(_NAMED, true()))
+           _MERCHANT.c.status.label("staff_merchant_status"),
+           _OWNER.scalar_subquery().label("owner"))
+    .select_from(STAFF.join(_MERCHANT, _MERCHANT.c.id == STAFF.c.merchant_id))
     .where(STAFF.c.user_id == bindparam("staff")))
 
 
@@ -76,7 +93,7 @@ def verify_code(staff_id: int, raw_code: str, now: datetime | None = None) -> Re
     if row.staff_merchant_status != ACTIVE:
         raise ApiError(403, "Your merchant is suspended; this is not possible until an "
                        "administrator reinstates it.", slug="merchant-suspended")
-    redemption = reservation_of(row) if code and row.id is not None else None
+    redemption = _owned(row.owner, code) if code else None
     return _verify(staff_id, row.staff_merchant_id, redemption, now)
 
 

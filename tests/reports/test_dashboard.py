@@ -161,8 +161,8 @@ def test_every_figure_agrees_with_the_statistics_and_settlement_endpoints(world,
     flows = report["ledger"]
     with app.app_context():
         earned = sum(-amount for (amount,) in db.session.execute(db.text(
-            "SELECT p.amount FROM ledger_postings p JOIN ledger_accounts a "
-            "ON a.id = p.account_id JOIN ledger_transactions t ON t.id = p.transaction_id "
+            "SELECT p.amount FROM ledger_postings p JOIN ledger_system_accounts a "
+            "ON a.id = p.system_account_id JOIN ledger_transactions t ON t.id = p.transaction_id "
             "WHERE a.kind = 'issuance' AND t.type = 'earn'")))
     reversed_points = next(r for r in report["reductions"]["methodology"]["rows"]
                            if r["key"] == "clean_plate")["points"] // 2  # one of two per citizen
