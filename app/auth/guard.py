@@ -1,7 +1,8 @@
 """`login_required`: the one way a view asks for an authenticated caller (and roles).
 
 Every JWT failure is answered in the problem format; the user behind a token is
-loaded on each request, so disabling an account or revoking a role works at once.
+checked on each request (its roles, whether it is disabled, whether the token was
+revoked), so disabling an account or revoking a role works at once.
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ from typing import Any
 from flask import g
 from flask_jwt_extended import JWTManager, get_current_user, verify_jwt_in_request
 from flask_smorest import Blueprint
+from sqlalchemy.orm import make_transient_to_detached
 
 from app.auth import service
+from app.auth.service import Caller
+from app.extensions import db
 from app.http.problems import ApiError, error_responses, problem_response
 from app.users.models import User
 
@@ -28,7 +32,7 @@ def login_required(*roles: str, refresh: bool = False, any_token: bool = False) 
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             verify_jwt_in_request(refresh=refresh, verify_type=not any_token)
-            if roles and not current_user().has_role(*roles):
+            if roles and not caller().has_role(*roles):
                 raise ApiError(403, f"This needs the role: {' or '.join(roles)}.",
                                slug="forbidden")
             return view(*args, **kwargs)
@@ -41,8 +45,29 @@ def login_required(*roles: str, refresh: bool = False, any_token: bool = False) 
     return decorator
 
 
-def current_user() -> User:
+def caller() -> Caller:
+    """Who the request's token speaks for: id and roles, read by the token check itself."""
     return get_current_user()
+
+
+def current_user() -> User:
+    """The caller's account as the users domain's entity. Only its id is known without a
+    statement: the rest of its attributes load on first access, so a view that reads
+    `.id` alone (or asks `caller()`) costs the request no statement."""
+    user = g.get("caller_entity")
+    if user is None:
+        user = g.caller_entity = _entity(caller().id)
+    return user
+
+
+def _entity(user_id: int) -> User:
+    known = db.session.identity_map.get(db.session.identity_key(User, user_id))
+    if known is not None:
+        return known
+    user = User(id=user_id)
+    make_transient_to_detached(user)  # the other attributes are expired: they load on access
+    db.session.add(user)
+    return user
 
 
 def _unauthorized(detail: str, slug: str = "unauthorized"):
@@ -54,12 +79,12 @@ def init_jwt(jwt: JWTManager) -> None:
     # Signing keys (which key signs, which verifies) are app.auth.jwt_manager's.
     @jwt.token_in_blocklist_loader
     def _refused(_header: dict, claims: dict) -> bool:
-        g.token_user = service.token_user(claims)
-        return g.token_user is None
+        g.token_caller = service.token_caller(claims)
+        return g.token_caller is None
 
     @jwt.user_lookup_loader
-    def _lookup(_header: dict, claims: dict) -> User | None:
-        return g.get("token_user") or service.token_user(claims)
+    def _lookup(_header: dict, claims: dict) -> Caller | None:
+        return g.get("token_caller") or service.token_caller(claims)
 
     jwt.unauthorized_loader(lambda reason: _unauthorized(reason, "missing-token"))
     jwt.invalid_token_loader(lambda reason: _unauthorized(f"Invalid token: {reason}",

@@ -7,6 +7,7 @@ from it. Both carry `ep`, the user's token epoch: a password change bumps it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from app.auth.models import RevokedToken
 from app.auth.passwords import needs_rehash, verify_password
 from app.extensions import db
 from app.http.problems import ApiError
+from app.sql import on_postgresql
 from app.users import service as users
 from app.users.models import User
 
@@ -96,6 +98,55 @@ def token_user(claims: dict[str, Any]) -> User | None:
     if user.disabled or claims.get("ep") != user.token_epoch:
         return None
     return user
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who a token speaks for, as plain values: what the check on every request reads.
+
+    Views that need more of the account load it (app.auth.guard.current_user).
+    """
+
+    id: int
+    role_names: tuple[str, ...]
+
+    def has_role(self, *names: str) -> bool:
+        return any(role in names for role in self.role_names)
+
+
+# The same check as token_user, as one plain statement built once per database: the
+# ORM's entity loading (the user and its roles) and even Core's compilation cache cost
+# more than the lookup itself, on every authenticated request. One row per role (one
+# with a NULL role for a user without any). A token's rjti is NULL when it has none.
+_CALLER_SQL = (
+    "SELECT u.token_epoch, u.disabled_at IS NOT NULL, r.role, "
+    "EXISTS (SELECT 1 FROM revoked_tokens t WHERE t.jti IN ({jti}, {rjti})) "
+    "FROM users u LEFT JOIN user_roles r ON r.user_id = u.id WHERE u.id = {uid} "
+    "ORDER BY r.role")
+_CALLER = {
+    # psycopg's placeholders, and sqlite3's named ones: the driver gets the text as is.
+    True: _CALLER_SQL.format(jti="%(jti)s", rjti="%(rjti)s", uid="%(uid)s"),
+    False: _CALLER_SQL.format(jti=":jti", rjti=":rjti", uid=":uid"),
+}
+
+
+def token_caller(claims: dict[str, Any]) -> Caller | None:
+    """The live user a token speaks for, as a Caller, or None when it must be refused:
+    the same rules as token_user (blocklisted jti or rjti, disabled account, older token
+    epoch, no such user)."""
+    try:
+        user_id = int(claims["sub"])
+    except (TypeError, ValueError):
+        return None
+    rows = db.session.connection().exec_driver_sql(
+        _CALLER[on_postgresql()],
+        {"uid": user_id, "jti": claims["jti"], "rjti": claims.get("rjti") or None}).all()
+    if not rows:
+        return None
+    epoch, disabled, _, revoked = rows[0]
+    if revoked or disabled or claims.get("ep") != epoch:
+        return None
+    return Caller(user_id, tuple(role for _, _, role, _ in rows if role is not None))
 
 
 def forget_user(user_id: int) -> None:

@@ -18,7 +18,14 @@ from app.ledger.corrections import adjust, reversal_of, reverse, reverse_earn
 from app.ledger.earning import Earning, count_reduction, earn, earn_many
 from app.ledger.expiry import expire_user_lots, users_with_due_lots
 from app.ledger.holds import capture, hold, release
-from app.ledger.journal import Rider
+from app.ledger.journal import Rider, insufficient
+from app.ledger.merged_writes import (
+    capture_parameters,
+    capture_writes,
+    hold_parameters,
+    hold_writes,
+    written,
+)
 from app.ledger.reading import account_balance, available, entries, summary
 
 __all__ = [
@@ -31,12 +38,17 @@ __all__ = [
     "adjust",
     "available",
     "capture",
+    "capture_parameters",
+    "capture_writes",
     "count_reduction",
     "earn",
     "earn_many",
     "entries",
     "expire_user_lots",
     "hold",
+    "hold_parameters",
+    "hold_writes",
+    "insufficient",
     "lock_book",
     "lock_books",
     "merchant_settlement_account_id",
@@ -48,4 +60,5 @@ __all__ = [
     "summary",
     "system_account_id",
     "users_with_due_lots",
+    "written",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Integer, bindparam, column, func, select, text
 
 from app.db_types import utcnow
 from app.ledger.books import ACCOUNTS
@@ -23,28 +23,37 @@ def available(user_id: int) -> int:
         ACCOUNTS.c.user_id == user_id, ACCOUNTS.c.kind == USER_AVAILABLE)) or 0
 
 
-_BALANCES = (select(ACCOUNTS.c.kind, ACCOUNTS.c.balance, ACCOUNTS.c.lifetime_earned,
-                    ACCOUNTS.c.lifetime_reduction_g)
-             .where(ACCOUNTS.c.user_id == bindparam("user_id")))
-_EXPIRING = (select(LOTS.c.expires_at, LOTS.c.open_amount)
-             .where(LOTS.c.user_id == bindparam("user_id"), LOTS.c.open_amount > 0,
-                    LOTS.c.expires_at <= bindparam("until", type_=LOTS.c.expires_at.type))
-             .order_by(LOTS.c.expires_at))
+# The user's balances and the lots expiring soon, in one round trip: rows of part 0 are
+# accounts (kind, balance, lifetime totals), rows of part 1 lots (points in `balance`,
+# expires_at), soonest first. Both are the user's rows, named by user_id.
+_SUMMARY = text(f"""
+SELECT 0 AS part, kind, balance, lifetime_earned, lifetime_reduction_g, NULL AS expires_at
+FROM ledger_accounts
+WHERE user_id = :user_id AND kind IN ('{USER_AVAILABLE}', '{USER_HELD}', '{USER_DEBT}')
+UNION ALL
+SELECT 1, NULL, open_amount, NULL, NULL, expires_at
+FROM ledger_lots WHERE user_id = :user_id AND open_amount > 0 AND expires_at <= :until
+ORDER BY part, expires_at""").columns(
+    column("part", Integer), ACCOUNTS.c.kind, ACCOUNTS.c.balance, ACCOUNTS.c.lifetime_earned,
+    ACCOUNTS.c.lifetime_reduction_g, LOTS.c.expires_at).bindparams(
+    bindparam("until", type_=LOTS.c.expires_at.type))
 
 
 def summary(user_id: int, now: datetime | None = None) -> dict:
     """Balances, lifetime totals and what expires in the next 30 days (by local date)."""
     now = now or utcnow()
-    accounts = {kind: (balance, earned, reduction) for kind, balance, earned, reduction in
-                _sql(_BALANCES, {"user_id": user_id})}
+    accounts: dict = {}
+    by_date: dict = {}
+    for part, kind, balance, earned, reduction, expires_at in _sql(
+            _SUMMARY, {"user_id": user_id, "until": now + timedelta(days=30)}):
+        if part == 0:
+            accounts[kind] = (balance, earned, reduction)
+        else:
+            day = local_date(expires_at)
+            by_date[day] = by_date.get(day, 0) + balance
     available, earned, reduction = accounts.get(USER_AVAILABLE, (0, 0, Decimal(0)))
     held = accounts.get(USER_HELD, (0,))[0]
     debt = accounts.get(USER_DEBT, (0,))[0]
-    by_date: dict = {}
-    for expires_at, points in _sql(_EXPIRING, {"user_id": user_id,
-                                               "until": now + timedelta(days=30)}):
-        day = local_date(expires_at)
-        by_date[day] = by_date.get(day, 0) + points
     return {
         "posted": available + held, "held": held, "available": available, "debt": -debt,
         "lifetime_earned": earned, "lifetime_reduction_g": reduction,

@@ -4,7 +4,7 @@ from flask import request
 from flask_smorest import Blueprint
 
 from app import behaviours, ledger
-from app.auth.guard import current_user, login_required
+from app.auth.guard import caller, current_user, login_required
 from app.http.idempotency import HEADER, idempotent
 from app.http.moments import utc_bounds
 from app.http.pagination import page_of, paginate
@@ -36,7 +36,7 @@ def _entries_page(user_id: int, args: dict) -> dict:
 @blp.response(200, AccountSchema)
 def my_account():
     """Balances, lifetime totals and points expiring in the next 30 days."""
-    return ledger.summary(current_user().id)
+    return ledger.summary(caller().id)
 
 
 @blp.route("/entries", methods=["GET"])
@@ -45,7 +45,7 @@ def my_account():
 @blp.response(200, page_of(EntrySchema))
 def my_entries(args: dict):
     """Ledger entries, newest first, each with the balance after it."""
-    return _entries_page(current_user().id, args)
+    return _entries_page(caller().id, args)
 
 
 @admin_blp.route("/users/<int:user_id>/account", methods=["GET"])

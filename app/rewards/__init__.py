@@ -17,7 +17,7 @@ from app.rewards.management import (
     update_reward,
     user_revisions,
 )
-from app.rewards.redemption import merchant_code, redeem, verify
+from app.rewards.redemption import redeem
 from app.rewards.release import cancel, due_for_expiry, expire, forget_user
 from app.rewards.reservations import (
     merchant_redemptions,
@@ -26,6 +26,7 @@ from app.rewards.reservations import (
     verified_redemptions,
 )
 from app.rewards.settlements import settlement, settlement_period, settlement_rows
+from app.rewards.verification import merchant_code, verify, verify_code
 
 __all__ = [
     # the catalogue citizens see
@@ -43,6 +44,7 @@ __all__ = [
     # redemption: reserve, verify at the counter, give back
     "redeem",
     "verify",
+    "verify_code",
     "merchant_code",
     "cancel",
     "due_for_expiry",

@@ -61,19 +61,22 @@ class Reservation:
     reward: RewardRef
 
 
-_RESERVATION = (select(REDEMPTIONS, REWARDS.c.title_zh, REWARDS.c.title_en,
+RESERVATION = (select(REDEMPTIONS, REWARDS.c.title_zh, REWARDS.c.title_en,
                        MERCHANTS.c.name.label("merchant_name"))
                 .join(REWARDS, REWARDS.c.id == REDEMPTIONS.c.reward_id)
                 .join(MERCHANTS, MERCHANTS.c.id == REDEMPTIONS.c.merchant_id))
 
 
 def find_reservation(where) -> Reservation | None:
-    row = _sql(_RESERVATION.where(where)).first()
-    if row is None:
-        return None
+    row = _sql(RESERVATION.where(where)).first()
+    return None if row is None else reservation_of(row)
+
+
+def reservation_of(row) -> Reservation:
+    """A Reservation from a row holding RESERVATION's columns (by name)."""
     m = row._mapping
     return Reservation(
-        **{c.name: m[c] for c in REDEMPTIONS.c},
+        **{c.name: m[c.name] for c in REDEMPTIONS.c},
         reward=RewardRef(m["reward_id"], m["title_zh"], m["title_en"],
                          MerchantRef(m["merchant_id"], m["merchant_name"])))
 

@@ -152,10 +152,19 @@ def world(app: Flask, api: Api) -> World:
 @pytest.fixture
 def at(monkeypatch) -> Callable[[datetime], None]:
     """Move the clock of every rewards module that reads it (the expiry job's too)."""
-    from app.rewards import jobs, listing, management, redemption, release, settlements
+    from app.rewards import (
+        jobs,
+        listing,
+        management,
+        redemption,
+        release,
+        settlements,
+        verification,
+    )
 
     def move(moment: datetime) -> None:
-        for module in (listing, management, redemption, release, settlements, jobs):
+        for module in (listing, management, redemption, release, settlements, jobs,
+                       verification):
             monkeypatch.setattr(module, "utcnow", lambda: moment)
 
     return move
