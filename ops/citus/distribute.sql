@@ -75,7 +75,7 @@ INSERT INTO citus_distribute.plan VALUES
   (17, 'partners', 'reference', NULL, NULL),
   (18, 'partner_keys', 'reference', NULL, NULL),
   (19, 'ledger_system_accounts', 'reference', NULL, NULL),
-  -- Bumped with every change to the two tables above it; read after each user's lock.
+  -- Bumped with every change to versions or rates, read after each user's lock.
   (20, 'reference_generation', 'reference', NULL, NULL),
   -- One user's rows on one shard: ledger_accounts anchors the colocation group.
   (30, 'ledger_accounts', 'distributed', 'user_id', 'none'),
