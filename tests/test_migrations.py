@@ -24,6 +24,17 @@ from tests.conftest import TEST_JWT_SECRET, scratch_database
 from tests.helpers import PASSWORD
 
 
+def _journal_refuses_deletes() -> None:
+    """The journal's append-only triggers survived the migration's table rewrites."""
+    for table in ("ledger_postings", "ledger_transactions"):
+        with db.engine.connect() as conn:
+            try:
+                conn.execute(text(f"DELETE FROM {table}"))
+                raise AssertionError(f"{table} accepted a DELETE")
+            except DatabaseError as err:
+                assert "append-only" in str(err)
+
+
 def test_migrated_schema_equals_models(app):
     with app.app_context(), db.engine.connect() as conn:
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -98,13 +109,7 @@ def test_owner_in_ledger_keys_migrates_existing_ledger_both_ways(database, tmp_p
                         f"SELECT count(*) FROM {table} r JOIN {owner} o "
                         f"ON o.id = r.{via} AND o.user_id = r.user_id")).scalar()
                     assert owned == rows > 0, table
-            for table in ("ledger_postings", "ledger_transactions"):
-                with db.engine.connect() as conn:
-                    try:
-                        conn.execute(text(f"DELETE FROM {table}"))
-                        raise AssertionError(f"{table} accepted a DELETE")
-                    except DatabaseError as err:
-                        assert "append-only" in str(err)
+            _journal_refuses_deletes()
             db.engine.dispose()
 
 
@@ -221,11 +226,5 @@ def test_user_keys_migrate_existing_ledger_both_ways(database, tmp_path):
             assert found is not None and found.code == code
             assert verify() == []
             db.session.remove()
-            for table in ("ledger_postings", "ledger_transactions"):
-                with db.engine.connect() as conn:
-                    try:
-                        conn.execute(text(f"DELETE FROM {table}"))
-                        raise AssertionError(f"{table} accepted a DELETE")
-                    except DatabaseError as err:
-                        assert "append-only" in str(err)
+            _journal_refuses_deletes()
             db.engine.dispose()
