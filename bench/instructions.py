@@ -61,12 +61,16 @@ def _instrumentation_on() -> None:
         raise SystemExit("callgrind_control could not switch instrumentation on")
 
 
-def _senders(url: str, token_file: Path, reward_ids: list[int]) -> dict:
-    """Each kind's `send(i)`; the ith request of a kind never repeats an earlier one."""
+def bench_app(url: str):
     from app import create_app
     from bench import http_bench
 
-    app = create_app(http_bench.app_env(url), instance_path=str(ROOT / "instance" / "bench"))
+    return create_app(http_bench.app_env(url), instance_path=str(ROOT / "instance" / "bench"))
+
+
+def senders(app, token_file: Path, reward_ids: list[int]) -> dict:
+    """Each kind's `send(i)` through the app's test client; the ith request of a kind never
+    repeats an earlier one. A verification's `send.prepare(n)` makes the codes it sends."""
     client = app.test_client()
     tokens = token_file.read_text().split()
     base = int(time.time()) - 3600
@@ -132,7 +136,7 @@ def child(args: argparse.Namespace) -> None:
         send = _bare_sender(args.url)
     else:
         rewards = [int(r) for r in args.rewards.split(",")]
-        send = _senders(args.url, Path(args.tokens), rewards)[args.kind]
+        send = senders(bench_app(args.url), Path(args.tokens), rewards)[args.kind]
     n, warm = args.requests, args.warm_up
     if hasattr(send, "prepare"):
         send.prepare(warm + n)

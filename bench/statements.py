@@ -24,17 +24,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import http_bench  # noqa: E402
-from bench.common import PASSWORD, create_db, db_url, drop_db  # noqa: E402
+from bench import http_bench, instructions  # noqa: E402
+from bench.common import create_db, db_url, drop_db  # noqa: E402
 
 WARM_UP = 300  # requests of each kind before timing: prepared statements, caches
-
-
-def trip(end: int) -> dict:
-    iso = http_bench.iso
-    return {"methodology": "green_travel", "occurred_at": iso(end),
-            "data": {"mode": "metro", "started_at": iso(end - 1200), "ended_at": iso(end),
-                     "start": {"lat": 32.0, "lon": 118.8}, "end": {"lat": 32.05, "lon": 118.8}}}
 
 
 def main() -> None:
@@ -51,13 +44,11 @@ def main() -> None:
     token_file.parent.mkdir(parents=True, exist_ok=True)
     try:
         reward_ids = http_bench.seed(url, args.citizens, token_file)
-        tokens = token_file.read_text().split()
         from sqlalchemy import event
 
-        from app import create_app
         from app.extensions import db
 
-        app = create_app(http_bench.app_env(url), instance_path=str(ROOT / "instance" / "bench"))
+        app = instructions.bench_app(url)
         timings: dict[str, list] = defaultdict(lambda: [0, 0.0])
         with app.app_context():
             engine = db.engine
@@ -72,37 +63,12 @@ def main() -> None:
             entry[0] += 1
             entry[1] += time.perf_counter() - conn.info["statement_started"]
 
-        client = app.test_client()
-        base = int(time.time()) - 3600
-
-        def behaviour(i: int) -> None:
-            # Each citizen's trips two hours apart, so none is a duplicate of another.
-            end = base - (i // len(tokens)) * 7200
-            resp = client.post("/api/v1/behaviours", json=trip(end), headers={
-                "Authorization": f"Bearer {tokens[i % len(tokens)]}",
-                "Idempotency-Key": f"b{i}"})
-            assert resp.status_code == 201, resp.get_data(as_text=True)
-
-        codes = []
-
-        def redemption(i: int) -> None:
-            resp = client.post(f"/api/v1/rewards/{reward_ids[i % len(reward_ids)]}/redemptions",
-                               headers={"Authorization": f"Bearer {tokens[i % len(tokens)]}",
-                                        "Idempotency-Key": f"r{i}"})
-            assert resp.status_code == 201, resp.get_data(as_text=True)
-            codes.append(resp.get_json()["code"])
-
-        staff = client.post("/api/v1/auth/login", json={
-            "identifier": "staff@bench.test", "password": PASSWORD}).get_json()["access_token"]
-
-        def verification(i: int) -> None:
-            resp = client.post("/api/v1/merchant/redemptions/verify", json={"code": codes[i]},
-                               headers={"Authorization": f"Bearer {staff}"})
-            assert resp.status_code == 200, resp.get_data(as_text=True)
+        send_kind = instructions.senders(app, token_file, reward_ids)
+        send_kind["verify"].prepare(WARM_UP + args.requests)
 
         n = args.requests
-        for kind, send in (("behaviour", behaviour), ("redemption", redemption),
-                           ("verify", verification)):
+        for kind in ("behaviour", "redemption", "verify"):
+            send = send_kind[kind]
             for i in range(WARM_UP):
                 send(i)
             timings.clear()
