@@ -32,6 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,9 +117,7 @@ def senders(app, token_file: Path, reward_ids: list[int]) -> dict:
 
 
 def _bare_sender(url: str):
-    from sqlalchemy.engine import make_url
-    os.environ["BARE_DATABASE_URL"] = (make_url(url).set(drivername="postgresql+psycopg")
-                                       .render_as_string(hide_password=False))
+    os.environ["BARE_DATABASE_URL"] = _psycopg(url)
     from bench import bare_app
 
     client = bare_app.app.test_client()
@@ -189,15 +188,7 @@ def main() -> None:
         args.kind = args.child
         child(args)
         return
-    from bench import http_bench
-
-    name = f"instructions_{uuid.uuid4().hex[:8]}"
-    create_db(args.server, name)
-    url = db_url(args.server, name)
-    token_file = ROOT / "instance" / "bench" / f"{name}.tokens"
-    token_file.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        rewards = http_bench.seed(url, args.citizens, token_file)
+    with seeded(args.server, "instructions", args.citizens) as (url, token_file, rewards):
         subprocess.run([sys.executable, "-c", "from bench.bare_app import create_schema; "
                         "create_schema()"], cwd=ROOT, check=True,
                        env={**os.environ, "BARE_DATABASE_URL": _psycopg(url)})
@@ -207,9 +198,24 @@ def main() -> None:
             ratio = figures[kind] / figures["bare"] if "bare" in figures else float("nan")
             print(f"{kind:<11} {figures[kind] / 1e6:6.2f} M instructions a request"
                   f"   ({ratio:.2f}× the bare endpoint)", flush=True)
+
+
+@contextmanager
+def seeded(server: str, prefix: str, citizens: int):
+    """A scratch database seeded as bench/http_bench.py does, with its tokens' file:
+    (url, token file, listed reward ids); dropped afterwards."""
+    from bench import http_bench
+
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    create_db(server, name)
+    url = db_url(server, name)
+    token_file = ROOT / "instance" / "bench" / f"{name}.tokens"
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        yield url, token_file, http_bench.seed(url, citizens, token_file)
     finally:
         token_file.unlink(missing_ok=True)
-        drop_db(args.server, name)
+        drop_db(server, name)
 
 
 def _psycopg(url: str) -> str:

@@ -17,15 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import uuid
 from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import http_bench, instructions  # noqa: E402
-from bench.common import create_db, db_url, drop_db  # noqa: E402
+from bench import instructions  # noqa: E402
 
 WARM_UP = 300  # requests of each kind before timing: prepared statements, caches
 
@@ -37,13 +35,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--top", type=int, default=14)
     args = parser.parse_args()
-    name = f"statements_{uuid.uuid4().hex[:8]}"
-    create_db(args.server, name)
-    url = db_url(args.server, name)
-    token_file = ROOT / "instance" / "bench" / f"{name}.tokens"
-    token_file.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        reward_ids = http_bench.seed(url, args.citizens, token_file)
+    with instructions.seeded(args.server, "statements", args.citizens) as (
+            url, token_file, reward_ids):
         from sqlalchemy import event
 
         from app.extensions import db
@@ -85,9 +78,6 @@ def main() -> None:
                 print(f"  {count / n:5.2f}× {1000 * seconds / n:6.3f} ms  {statement}")
         with app.app_context():
             db.engine.dispose()
-    finally:
-        token_file.unlink(missing_ok=True)
-        drop_db(args.server, name)
 
 
 if __name__ == "__main__":
